@@ -1,0 +1,37 @@
+// Command lktoken serves LiveKit access tokens. See `lktoken --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/lktoken/lktoken/service"
+)
+
+func main() {
+	cfg, err := service.LoadConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lktoken: refusing to start:\n%v\n", err)
+		os.Exit(2)
+	}
+	log := service.NewLogger(cfg, os.Stderr)
+	srv, err := service.NewServer(cfg, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lktoken: %v\n", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Run(ctx); err != nil {
+		log.Error("server stopped", "error", err.Error())
+		os.Exit(1)
+	}
+}

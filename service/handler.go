@@ -1,0 +1,78 @@
+package service
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
+	connectcors "connectrpc.com/cors"
+	"connectrpc.com/grpcreflect"
+	"github.com/rs/cors"
+
+	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+)
+
+// HandlerOptions are what NewHandler needs beyond the Issuer.
+type HandlerOptions struct {
+	AllowedOrigins  []string
+	MaxRequestBytes int
+	Log             *slog.Logger
+	Now             func() time.Time
+}
+
+// NewHandler wires every route of lktoken into one http.Handler:
+//
+//	/lktoken.v1.TokenService/*   the API (Connect, gRPC, gRPC-Web)
+//	/grpc.reflection.v1*/        reflection, for `buf curl --reflect` and grpcurl
+//	/healthz                     liveness
+//
+// Each request gets a request id, then CORS; API calls then pass audit (outer)
+// and validation (inner) interceptors before the handler.
+func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
+	validator, err := protovalidate.New()
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	path, api := lktokenv1connect.NewTokenServiceHandler(
+		NewTokenService(issuer),
+		connect.WithInterceptors(
+			NewAuditor(opts.Log, opts.Now).Interceptor(),
+			NewValidationInterceptor(validator),
+		),
+		connect.WithReadMaxBytes(opts.MaxRequestBytes),
+	)
+	mux.Handle(path, noStore(api))
+
+	reflector := grpcreflect.NewStaticReflector(lktokenv1connect.TokenServiceName)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return WithRequestID(withCORS(opts.AllowedOrigins, mux)), nil
+}
+
+// noStore keeps tokens out of every cache between us and the caller.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withCORS lets the listed origins call the API from a browser, preflight
+// included; any other origin gets no CORS headers, so browsers refuse it.
+func withCORS(origins []string, next http.Handler) http.Handler {
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: connectcors.AllowedMethods(),
+		AllowedHeaders: connectcors.AllowedHeaders(),
+		ExposedHeaders: append(connectcors.ExposedHeaders(), RequestIDHeader),
+		MaxAge:         7200,
+	}).Handler(next)
+}

@@ -1,0 +1,86 @@
+package service
+
+import (
+	"errors"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/livekit/protocol/auth"
+)
+
+// TokenRequest is what a caller may choose about a token, already validated.
+type TokenRequest struct {
+	Room     string
+	Identity string
+	Name     string
+	// Lifetime is how long the token is valid; it must be positive.
+	Lifetime time.Duration
+}
+
+// MintedToken is a signed token and what it was minted for.
+type MintedToken struct {
+	JWT       string
+	Room      string
+	Identity  string
+	ExpiresAt time.Time
+}
+
+// ErrSigning wraps every failure inside token signing. Its text is safe to
+// show: it never includes the secret or claims.
+var ErrSigning = errors.New("token signing failed")
+
+// JoinGrant is the only permission lktoken grants: join one room, publish
+// the microphone and nothing else, subscribe, no data messages. Every *bool is
+// set, because LiveKit reads nil as "server default", which grants more.
+func JoinGrant(room string) *auth.VideoGrant {
+	yes, no := true, false
+	return &auth.VideoGrant{
+		RoomJoin:          true,
+		Room:              room,
+		CanPublish:        &yes,
+		CanPublishSources: []string{"microphone"},
+		CanSubscribe:      &yes,
+		CanPublishData:    &no,
+	}
+}
+
+// claims is the JWT body, composed exactly like livekit/protocol's
+// auth.AccessToken: registered claims plus LiveKit's ClaimGrants. We sign it
+// ourselves only because auth.AccessToken reads the wall clock internally;
+// minting here takes the time as an argument.
+type claims struct {
+	jwt.RegisteredClaims
+	auth.ClaimGrants
+}
+
+// MintToken signs a join token for req with creds at time now. It is a pure
+// function of its arguments: no I/O, no clock, no globals.
+func MintToken(creds Credentials, req TokenRequest, now time.Time) (MintedToken, error) {
+	if creds.APIKey == "" || creds.APISecret == "" {
+		return MintedToken{}, errors.Join(ErrSigning, auth.ErrKeysMissing)
+	}
+	if req.Lifetime <= 0 {
+		return MintedToken{}, errors.Join(ErrSigning, errors.New("lifetime must be positive"))
+	}
+	issued := now.Truncate(time.Second)
+	expires := issued.Add(req.Lifetime)
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    creds.APIKey,
+			Subject:   req.Identity,
+			IssuedAt:  jwt.NewNumericDate(issued),
+			NotBefore: jwt.NewNumericDate(issued),
+			ExpiresAt: jwt.NewNumericDate(expires),
+		},
+		ClaimGrants: auth.ClaimGrants{
+			Identity: req.Identity,
+			Name:     req.Name,
+			Video:    JoinGrant(req.Room),
+		},
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(creds.APISecret))
+	if err != nil {
+		return MintedToken{}, errors.Join(ErrSigning, err)
+	}
+	return MintedToken{JWT: signed, Room: req.Room, Identity: req.Identity, ExpiresAt: expires}, nil
+}
