@@ -25,7 +25,9 @@ type Credentials struct {
 }
 
 // String returns the key with the secret redacted.
-func (c Credentials) String() string { return "Credentials{APIKey: " + c.APIKey + ", APISecret: [redacted]}" }
+func (c Credentials) String() string {
+	return "Credentials{APIKey: " + c.APIKey + ", APISecret: [redacted]}"
+}
 
 // GoString returns the key with the secret redacted.
 func (c Credentials) GoString() string { return c.String() }
