@@ -32,9 +32,6 @@ func (c Credentials) String() string {
 // GoString returns the key with the secret redacted.
 func (c Credentials) GoString() string { return c.String() }
 
-// errWeakSecret is wrapped by credential errors about a secret that is too short.
-var errWeakSecret = errors.New("weak secret")
-
 // check reports what is missing or unsafe, naming the variable to set.
 func (c Credentials) check() error {
 	var errs []error
@@ -45,7 +42,7 @@ func (c Credentials) check() error {
 	case c.APISecret == "":
 		errs = append(errs, errors.New("LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)"))
 	case len(c.APISecret) < MinSecretLength:
-		errs = append(errs, fmt.Errorf("%w: LIVEKIT_API_SECRET is %d characters; it must be at least %d (generate one with `openssl rand -base64 48`)", errWeakSecret, len(c.APISecret), MinSecretLength))
+		errs = append(errs, fmt.Errorf("LIVEKIT_API_SECRET is too weak: %d characters, it must be at least %d (generate one with `openssl rand -base64 48`)", len(c.APISecret), MinSecretLength))
 	}
 	return errors.Join(errs...)
 }

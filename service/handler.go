@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/grpcreflect"
 	"github.com/rs/cors"
 
+	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 )
 
@@ -31,7 +32,8 @@ type HandlerOptions struct {
 // Each request gets a request id, then CORS; API calls then pass audit (outer)
 // and validation (inner) interceptors before the handler.
 func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
-	validator, err := protovalidate.New()
+	// Compiling the rules up front keeps the first request after a cold start fast.
+	validator, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +56,23 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return WithRequestID(withCORS(opts.AllowedOrigins, mux)), nil
+	return WithRequestID(logRequests(opts.Log, withCORS(opts.AllowedOrigins, mux))), nil
+}
+
+// logRequests notes each request at debug level as soon as its headers are
+// read, before the body, so an operator can see what is in flight.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if log.Enabled(r.Context(), slog.LevelDebug) {
+			log.LogAttrs(r.Context(), slog.LevelDebug, "request received",
+				slog.String("request_id", RequestID(r.Context())),
+				slog.String("method", r.Method),
+				slog.String("path", auditText(r.URL.Path)),
+				slog.String("proto", r.Proto),
+				slog.String("peer", r.RemoteAddr))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // noStore keeps tokens out of every cache between us and the caller.
@@ -71,7 +89,7 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: connectcors.AllowedMethods(),
-		AllowedHeaders: connectcors.AllowedHeaders(),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), RequestIDHeader),
 		ExposedHeaders: append(connectcors.ExposedHeaders(), RequestIDHeader),
 		MaxAge:         7200,
 	}).Handler(next)

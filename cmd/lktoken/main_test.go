@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+// TestMain builds the real binary once; the tests exec it.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lktoken-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "lktoken")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func run(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = env
+	out, _ := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+func TestHelp(t *testing.T) {
+	out, code := run(t, nil, "--help")
+	if code != 0 || !strings.Contains(out, "Usage:\n  lktoken [flags]") || !strings.Contains(out, "$LIVEKIT_API_SECRET_FILE") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+func TestRefusesToStartWithoutCredentials(t *testing.T) {
+	cases := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"no environment", nil, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)\n" +
+			"LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)\n" +
+			"LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)\n"},
+		{"no secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)\n"},
+		{"short secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=tooshort", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_SECRET is too weak: 8 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := run(t, c.env)
+			if code != 2 || out != c.want {
+				t.Errorf("exit %d, output:\n%s\nwant:\n%s", code, out, c.want)
+			}
+		})
+	}
+}
+
+// proc is a running lktoken whose stderr is collected.
+type proc struct {
+	cmd  *exec.Cmd
+	addr string
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+}
+
+func (p *proc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// start runs the binary on a free loopback port and waits until it listens.
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	args = append(args, "--listen", "127.0.0.1:0")
+	p := &proc{cmd: exec.Command(binary, args...), done: make(chan struct{})}
+	p.cmd.Env = env
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	listening := make(chan string, 1)
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
+				listening <- l.Addr
+			}
+		}
+		_ = p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	})
+	select {
+	case p.addr = <-listening:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("lktoken did not listen within 15s:\n%s", p.logs())
+	}
+	return p
+}
+
+func TestDevModeNeedsNoEnvironment(t *testing.T) {
+	p := start(t, nil, "--dev")
+	resp, err := http.Post("http://"+p.addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
+		strings.NewReader(`{"roomName":"standup","participantIdentity":"user-42"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Token, ServerURL string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != 200 || body.Token == "" || body.ServerURL != "ws://localhost:7880" {
+		t.Errorf("status %d body %+v", resp.StatusCode, body)
+	}
+	if !strings.Contains(p.logs(), `"level":"WARN","msg":"DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server","api_key":"devkey"`) {
+		t.Errorf("no dev-mode warning:\n%s", p.logs())
+	}
+}
+
+// A request in flight when SIGTERM arrives completes; new connections are
+// refused afterwards; the process exits 0.
+func TestShutdownLetsInFlightRequestFinish(t *testing.T) {
+	p := start(t, nil, "--dev", "--log-level", "debug")
+	body := `{"roomName":"standup","participantIdentity":"user-42"}`
+	conn, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	// Send the headers and half the body: the request is now in flight.
+	head := fmt.Sprintf("POST /lktoken.v1.TokenService/GenerateToken HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", p.addr, len(body))
+	if _, err := io.WriteString(conn, head+body[:10]); err != nil {
+		t.Fatal(err)
+	}
+	// The server logs the request once it has read its headers: it is in flight.
+	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"request received"`) }, "request received")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"shutting down"`) }, "shutting down")
+
+	if c, err := net.DialTimeout("tcp", p.addr, 2*time.Second); err == nil {
+		c.Close()
+		t.Error("a new connection was accepted after SIGTERM")
+	}
+	if _, err := io.WriteString(conn, body[10:]); err != nil {
+		t.Fatalf("in-flight request cut off: %v\n%s", err, p.logs())
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost: %v\n%s", err, p.logs())
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !regexp.MustCompile(`"token":"eyJ`).Match(raw) {
+		t.Errorf("in-flight request: %d %s", resp.StatusCode, raw)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("process did not exit after the drain")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d\n%s", code, p.logs())
+	}
+	if !strings.Contains(p.logs(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop logged:\n%s", p.logs())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
