@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -313,18 +314,10 @@ func checkToken(t *testing.T, resp *lktokenv1.GenerateTokenResponse, req *lktoke
 	if wantName == "" {
 		want = "exp iat identity iss nbf sub video"
 	}
-	if got := strings.Join(sortStrings(keys), " "); got != want {
+	slices.Sort(keys)
+	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("payload keys %q, want %q", got, want)
 	}
-}
-
-func sortStrings(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
 }
 
 func TestValidationErrorCarriesViolationsDetail(t *testing.T) {
