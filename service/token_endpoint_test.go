@@ -246,7 +246,9 @@ func TestTokenEndpointGeneratesMissingRoomAndIdentity(t *testing.T) {
 
 func TestTokenEndpointByteCaps(t *testing.T) {
 	s := startServer(t, nil)
-	meta := func(n int) string { return `{"participant_metadata":"` + strings.Repeat("é", n/2) + strings.Repeat("x", n%2) + `"}` }
+	meta := func(n int) string {
+		return `{"participant_metadata":"` + strings.Repeat("é", n/2) + strings.Repeat("x", n%2) + `"}`
+	}
 	attrs := func(n int) string { return `{"participant_attributes":{"k":"` + strings.Repeat("x", n-1) + `"}}` }
 
 	_, g := issued(t, s.post(t, meta(4096)))
@@ -298,7 +300,9 @@ func TestByteCapsAreConfigurableAndApplyToGenerateToken(t *testing.T) {
 		{"metadata", func(r *lktokenv1.GenerateTokenRequest) { r.ParticipantMetadata = proto.String("0123456789A") },
 			`{"room_name":"standup","participant_identity":"user-42","participant_metadata":"0123456789A"}`,
 			"participant_metadata: must be at most 10 bytes (server limit)"},
-		{"attributes", func(r *lktokenv1.GenerateTokenRequest) { r.ParticipantAttributes = map[string]string{"ab": "cd", "e": "fg"} },
+		{"attributes", func(r *lktokenv1.GenerateTokenRequest) {
+			r.ParticipantAttributes = map[string]string{"ab": "cd", "e": "fg"}
+		},
 			`{"room_name":"standup","participant_identity":"user-42","participant_attributes":{"ab":"cd","e":"fg"}}`,
 			"participant_attributes: keys and values must total at most 6 bytes (server limit); these total 7"},
 	} {
