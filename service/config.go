@@ -313,7 +313,8 @@ func normalizeBoolFlag(args []string, name string) []string {
 }
 
 func printUsage(out io.Writer) {
-	fmt.Fprint(out, `lktoken mints LiveKit access tokens over Connect, gRPC and gRPC-Web.
+	fmt.Fprint(out, `lktoken mints LiveKit access tokens over Connect, gRPC and gRPC-Web, and at
+LiveKit's standard token endpoint (POST /api/token, TokenSource.endpoint).
 
 Usage:
   lktoken [flags]

@@ -360,6 +360,8 @@ func TestTokenEndpointAgentAllowlist(t *testing.T) {
 			"room_config.egress is not allowed (this server honours only room_config.agents)", 403},
 		{"agent attributes", `{"room_config":{"agents":[{"agent_name":"helper","attributes":{"a":"b"},"restart_policy":"JRP_NEVER"}]}}`,
 			"room_config.agents[0].restart_policy is not allowed (only agent_name, metadata and deployment are); room_config.agents[0].attributes is not allowed (only agent_name, metadata and deployment are)", 403},
+		{"agent deployment breaking LiveKit's rule", `{"room_config":{"agents":[{"agent_name":"helper","deployment":"my_env"}]}}`,
+			`room_config.agents[0].deployment: deployment contains reserved character '_'`, 400},
 		{"agent metadata over the cap", `{"room_config":{"agents":[{"agent_name":"helper","metadata":"` + strings.Repeat("x", 4097) + `"}]}}`,
 			"room_config.agents[0].metadata: must be at most 4096 bytes (server limit)", 400},
 	} {
@@ -567,5 +569,36 @@ func TestTokenEndpointCustomPath(t *testing.T) {
 	issued(t, s.do(t, http.MethodPost, "/livekit/token", "{}", map[string]string{"Content-Type": "application/json"}))
 	if r := s.post(t, "{}"); r.status != http.StatusNotFound {
 		t.Errorf("/api/token: status %d, want 404", r.status)
+	}
+}
+
+// A signing fault is ours: 500 with the same message GenerateToken gives, and
+// nothing about the cause.
+func TestTokenEndpointSigningFault(t *testing.T) {
+	clock := time.Now
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	issuer := service.NewIssuer(service.Credentials{}, service.DefaultPolicy(testServerURL), clock, log)
+	h, err := service.NewHandler(issuer, service.HandlerOptions{
+		AllowedOrigins: []string{testOrigin}, MaxRequestBytes: 65536, TokenEndpointPath: "/api/token", Log: log, Now: clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	s := &testServer{url: srv.URL}
+
+	r := s.do(t, http.MethodPost, "/api/token", "{}", map[string]string{"Content-Type": "application/json", "X-Request-Id": "fault-1"})
+	refused(t, r, 500, "internal", "the server could not sign the token; this is a server fault, not your request (request id fault-1)")
+
+	_, err = lktokenv1connect.NewTokenServiceClient(srv.Client(), srv.URL, connect.WithInterceptors(connect.UnaryInterceptorFunc(
+		func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, r connect.AnyRequest) (connect.AnyResponse, error) {
+				r.Header().Set("X-Request-Id", "fault-1")
+				return next(ctx, r)
+			}
+		}))).GenerateToken(context.Background(), &lktokenv1.GenerateTokenRequest{RoomName: "r", ParticipantIdentity: "i"})
+	if connect.CodeOf(err) != connect.CodeInternal || connectMessage(err) != "the server could not sign the token; this is a server fault, not your request (request id fault-1)" {
+		t.Errorf("GenerateToken: %v", err)
 	}
 }

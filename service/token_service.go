@@ -11,6 +11,7 @@ import (
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"connectrpc.com/connect"
+	"github.com/livekit/protocol/agent"
 	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -93,6 +94,10 @@ func (is *Issuer) policyViolations(req *lktokenv1.GenerateTokenRequest, rc *live
 		if len(a.GetMetadata()) > is.policy.MaxMetadataBytes {
 			violations = append(violations, agentViolation(i, "metadata", "lktoken.policy.max_metadata_bytes",
 				fmt.Sprintf("must be at most %d bytes (server limit)", is.policy.MaxMetadataBytes)))
+		}
+		// LiveKit's own rule: the server silently drops a dispatch that breaks it.
+		if err := agent.ValidateDeployment(a.GetDeployment()); err != nil {
+			violations = append(violations, agentViolation(i, "deployment", "livekit.agent.deployment", err.Error()))
 		}
 	}
 	return lifetime, violations
