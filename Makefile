@@ -69,6 +69,18 @@ test-go: ## unit and integration tests of the Go service
 test-e2e: ## real LiveKit server end-to-end suite
 	@echo "e2e: not yet"
 
+# livekit-client's TokenSource.endpoint (Node) against the real lktoken binary
+# and a real livekit-server; its own npm project, pinned by its lockfile.
+e2e/tokensource/node_modules: e2e/tokensource/package-lock.json
+	cd e2e/tokensource && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: test-tokensource
+test-tokensource: build e2e/tokensource/node_modules ## LiveKit's TokenSource.endpoint against lktoken and a real LiveKit server
+	@lk=$$(e2e/livekit/build.sh) && cd e2e/tokensource && \
+	  LKTOKEN_BIN=$(CURDIR)/bin/lktoken LIVEKIT_SERVER_BIN=$$lk npm test
+test-e2e: test-tokensource
+
 .PHONY: test-web
 test-web: ## web-client unit tests and the real-browser suite
 	@echo "web: not yet"

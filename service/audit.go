@@ -32,6 +32,8 @@ type AuditEntry struct {
 	Route     string
 	Room      string
 	Identity  string
+	// Agents are the agent names dispatched through room_config, if any.
+	Agents []string
 	// Lifetime is the granted lifetime; zero when nothing was minted.
 	Lifetime time.Duration
 	// Err is nil on success; otherwise its Connect code is the outcome.
@@ -48,16 +50,26 @@ func (a *Auditor) Record(ctx context.Context, e AuditEntry) {
 			level = slog.LevelError
 		}
 	}
-	a.log.LogAttrs(ctx, level, "mint",
+	attrs := []slog.Attr{
 		slog.String("request_id", e.RequestID),
 		slog.String("peer", e.Peer),
 		slog.String("route", e.Route),
 		slog.String("room", auditText(e.Room)),
 		slog.String("identity", auditText(e.Identity)),
+	}
+	if len(e.Agents) > 0 {
+		agents := make([]string, len(e.Agents))
+		for i, n := range e.Agents {
+			agents[i] = auditText(n)
+		}
+		attrs = append(attrs, slog.Any("agents", agents))
+	}
+	attrs = append(attrs,
 		slog.Int64("lifetime_s", int64(e.Lifetime/time.Second)),
 		slog.String("outcome", outcome),
 		slog.Float64("latency_ms", float64(a.now().Sub(e.Started).Microseconds())/1000),
 	)
+	a.log.LogAttrs(ctx, level, "mint", attrs...)
 }
 
 // maxAuditText bounds what a caller's strings can add to a log line; valid
@@ -83,6 +95,13 @@ type grantedKey struct{}
 
 type granted struct{ lifetime time.Duration }
 
+// withGrantedNote prepares ctx so that noteGranted can report the lifetime a
+// handler granted; the returned *granted holds it afterwards.
+func withGrantedNote(ctx context.Context) (context.Context, *granted) {
+	g := &granted{}
+	return context.WithValue(ctx, grantedKey{}, g), g
+}
+
 // noteGranted records the granted lifetime for the audit line of ctx's request.
 func noteGranted(ctx context.Context, lifetime time.Duration) {
 	if g, ok := ctx.Value(grantedKey{}).(*granted); ok {
@@ -96,8 +115,8 @@ func (a *Auditor) Interceptor() connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			started := a.now()
-			g := &granted{}
-			resp, err := next(context.WithValue(ctx, grantedKey{}, g), req)
+			gctx, g := withGrantedNote(ctx)
+			resp, err := next(gctx, req)
 			e := AuditEntry{
 				RequestID: RequestID(ctx),
 				Peer:      req.Peer().Addr,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type Config struct {
 	AllowedOrigins []string
 	// MaxRequestBytes caps a request body, before or after decompression.
 	MaxRequestBytes int
+	// TokenEndpointPath serves LiveKit's standard token endpoint format
+	// (TokenSource.endpoint); empty disables it.
+	TokenEndpointPath string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error.
@@ -50,6 +54,10 @@ var settings = []setting{
 	{"min-lifetime", "LKTOKEN_MIN_LIFETIME", "60s", "shortest lifetime a request may ask for (at least 60s)"},
 	{"max-lifetime", "LKTOKEN_MAX_LIFETIME", "24h", "longest lifetime a request may ask for (at most 24h)"},
 	{"max-request-bytes", "LKTOKEN_MAX_REQUEST_BYTES", "65536", "largest request body accepted, in bytes"},
+	{"token-endpoint-path", "LKTOKEN_TOKEN_ENDPOINT_PATH", DefaultTokenEndpointPath, "path of LiveKit's standard token endpoint (TokenSource.endpoint in LiveKit's client SDKs); \"off\" or an empty flag disables it"},
+	{"max-metadata-bytes", "LKTOKEN_MAX_METADATA_BYTES", strconv.Itoa(DefaultMaxMetadataBytes), "largest participant_metadata (and agent dispatch metadata) a token may carry, in bytes"},
+	{"max-attributes-bytes", "LKTOKEN_MAX_ATTRIBUTES_BYTES", strconv.Itoa(DefaultMaxAttributesBytes), "largest total of participant_attributes keys and values a token may carry, in bytes"},
+	{"allowed-agents", "LKTOKEN_ALLOWED_AGENTS", "", "comma-separated agent names a request may dispatch through room_config.agents (empty: none)"},
 	{"shutdown-timeout", "LKTOKEN_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGTERM"},
 	{"log-level", "LKTOKEN_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "LKTOKEN_LOG_FORMAT", "json", "json or text"},
@@ -146,6 +154,26 @@ func buildConfig(get func(env string) string) (Config, error) {
 		}
 		*d.dst = v
 	}
+	for _, c := range []struct {
+		env string
+		dst *int
+		max int
+	}{
+		{"LKTOKEN_MAX_METADATA_BYTES", &cfg.Policy.MaxMetadataBytes, ContractMaxMetadataBytes},
+		{"LKTOKEN_MAX_ATTRIBUTES_BYTES", &cfg.Policy.MaxAttributesBytes, ContractMaxAttributesBytes},
+	} {
+		n, err := strconv.Atoi(get(c.env))
+		if err != nil || n < 0 || n > c.max {
+			fail(fmt.Errorf("%s %q: must be a whole number of bytes from 0 to %d", c.env, get(c.env), c.max))
+			continue
+		}
+		*c.dst = n
+	}
+	agents, err := parseAgents(get("LKTOKEN_ALLOWED_AGENTS"))
+	if err != nil {
+		fail(err)
+	}
+	cfg.Policy.AllowedAgents = agents
 	if len(errs) == 0 {
 		if err := cfg.Policy.check(); err != nil {
 			fail(err)
@@ -157,6 +185,11 @@ func buildConfig(get func(env string) string) (Config, error) {
 		fail(fmt.Errorf("LKTOKEN_MAX_REQUEST_BYTES %q: must be a whole number of bytes from 1024 to 16777216", get("LKTOKEN_MAX_REQUEST_BYTES")))
 	}
 	cfg.MaxRequestBytes = n
+
+	cfg.TokenEndpointPath, err = parseEndpointPath(get("LKTOKEN_TOKEN_ENDPOINT_PATH"))
+	if err != nil {
+		fail(err)
+	}
 
 	origins, err := parseOrigins(get("LKTOKEN_ALLOWED_ORIGINS"))
 	if err != nil {
@@ -225,6 +258,47 @@ func parseOrigins(s string) ([]string, error) {
 	return origins, nil
 }
 
+// DefaultTokenEndpointPath is where LiveKit's standard token endpoint is served
+// unless configured otherwise.
+const DefaultTokenEndpointPath = "/api/token"
+
+// parseEndpointPath accepts one exact path ("/api/token") that cannot shadow
+// another route; "off" and "" disable the endpoint.
+func parseEndpointPath(p string) (string, error) {
+	if p == "" || p == "off" {
+		return "", nil
+	}
+	u, err := url.Parse(p)
+	bad := err != nil || u.Path != p || !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") ||
+		strings.ContainsAny(p, "{} \t") || strings.Contains(p, "//")
+	if bad {
+		return "", fmt.Errorf("LKTOKEN_TOKEN_ENDPOINT_PATH %q: must be a plain absolute path without a trailing slash, such as /api/token (or off)", p)
+	}
+	if p == "/healthz" || strings.HasPrefix(p, "/lktoken.") || strings.HasPrefix(p, "/grpc.") {
+		return "", fmt.Errorf("LKTOKEN_TOKEN_ENDPOINT_PATH %q: collides with another lktoken route; choose another path such as /api/token", p)
+	}
+	return p, nil
+}
+
+// parseAgents reads the agent allowlist. Names are matched exactly, as LiveKit
+// matches them against a worker's registered agent_name.
+func parseAgents(s string) ([]string, error) {
+	var agents []string
+	for _, a := range strings.Split(s, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if strings.ContainsFunc(a, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return nil, fmt.Errorf("LKTOKEN_ALLOWED_AGENTS: %q contains a control character", a)
+		}
+		if !slices.Contains(agents, a) {
+			agents = append(agents, a)
+		}
+	}
+	return agents, nil
+}
+
 // normalizeBoolFlag rewrites "--name" to "--name=true" so the switch works
 // while still being a string setting backed by its variable.
 func normalizeBoolFlag(args []string, name string) []string {
@@ -239,7 +313,8 @@ func normalizeBoolFlag(args []string, name string) []string {
 }
 
 func printUsage(out io.Writer) {
-	fmt.Fprint(out, `lktoken mints LiveKit access tokens over Connect, gRPC and gRPC-Web.
+	fmt.Fprint(out, `lktoken mints LiveKit access tokens over Connect, gRPC and gRPC-Web, and at
+LiveKit's standard token endpoint (POST /api/token, TokenSource.endpoint).
 
 Usage:
   lktoken [flags]

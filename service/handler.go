@@ -19,34 +19,49 @@ import (
 type HandlerOptions struct {
 	AllowedOrigins  []string
 	MaxRequestBytes int
-	Log             *slog.Logger
-	Now             func() time.Time
+	// TokenEndpointPath serves LiveKit's standard token endpoint; "" disables it.
+	TokenEndpointPath string
+	Log               *slog.Logger
+	Now               func() time.Time
 }
 
 // NewHandler wires every route of lktoken into one http.Handler:
 //
 //	/lktoken.v1.TokenService/*   the API (Connect, gRPC, gRPC-Web)
 //	/grpc.reflection.v1*/        reflection, for `buf curl --reflect` and grpcurl
+//	/api/token                   LiveKit's standard token endpoint (TokenSourceRequest JSON), if configured
 //	/healthz                     liveness
 //
 // Each request gets a request id, then CORS; API calls then pass audit (outer)
-// and validation (inner) interceptors before the handler.
+// and validation (inner) interceptors before the handler. The token endpoint
+// shares the validator, the auditor, the Issuer and the body cap.
 func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 	// Compiling the rules up front keeps the first request after a cold start fast.
 	validator, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
 	if err != nil {
 		return nil, err
 	}
+	auditor := NewAuditor(opts.Log, opts.Now)
 	mux := http.NewServeMux()
 	path, api := lktokenv1connect.NewTokenServiceHandler(
 		NewTokenService(issuer),
 		connect.WithInterceptors(
-			NewAuditor(opts.Log, opts.Now).Interceptor(),
+			auditor.Interceptor(),
 			NewValidationInterceptor(validator),
 		),
 		connect.WithReadMaxBytes(opts.MaxRequestBytes),
 	)
 	mux.Handle(path, noStore(api))
+	if opts.TokenEndpointPath != "" {
+		mux.Handle(opts.TokenEndpointPath, noStore(&tokenEndpoint{
+			route:     opts.TokenEndpointPath,
+			issuer:    issuer,
+			validator: validator,
+			auditor:   auditor,
+			maxBytes:  opts.MaxRequestBytes,
+			now:       opts.Now,
+		}))
+	}
 
 	reflector := grpcreflect.NewStaticReflector(lktokenv1connect.TokenServiceName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

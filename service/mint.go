@@ -2,10 +2,12 @@ package service
 
 import (
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 )
 
 // TokenRequest is what a caller may choose about a token, already validated.
@@ -15,6 +17,12 @@ type TokenRequest struct {
 	Name     string
 	// Lifetime is how long the token is valid; it must be positive.
 	Lifetime time.Duration
+	// Metadata and Attributes are attached to the participant as given.
+	Metadata   string
+	Attributes map[string]string
+	// Agents are dispatched to the room when this participant creates it
+	// (the token's roomConfig.agents); nil dispatches none.
+	Agents []*livekit.RoomAgentDispatch
 }
 
 // MintedToken is a signed token and what it was minted for.
@@ -76,7 +84,23 @@ func MintToken(creds Credentials, req TokenRequest, now time.Time) (MintedToken,
 			Identity: req.Identity,
 			Name:     req.Name,
 			Video:    JoinGrant(req.Room),
+			Metadata: req.Metadata,
 		},
+	}
+	if len(req.Attributes) > 0 {
+		c.Attributes = maps.Clone(req.Attributes)
+	}
+	if len(req.Agents) > 0 {
+		// Only agent dispatch: every other room setting stays the server's.
+		rc := &livekit.RoomConfiguration{}
+		for _, a := range req.Agents {
+			rc.Agents = append(rc.Agents, &livekit.RoomAgentDispatch{
+				AgentName:  a.GetAgentName(),
+				Metadata:   a.GetMetadata(),
+				Deployment: a.GetDeployment(),
+			})
+		}
+		c.RoomConfig = (*auth.RoomConfiguration)(rc)
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(creds.APISecret))
 	if err != nil {

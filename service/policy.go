@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -13,8 +14,24 @@ const (
 	ContractDefaultLifetime = time.Hour
 )
 
-// Policy is what a server grants beyond the request: where clients connect and
-// how long tokens live. The permissions themselves are fixed (see JoinGrant).
+// Size ceilings for participant metadata and attributes: LiveKit server's own
+// default limits (limit.max_metadata_size, limit.max_attributes_size). A
+// server's caps may be lower, never higher; the metadata ceiling is also a
+// protovalidate rule in the contract.
+const (
+	ContractMaxMetadataBytes   = 512 << 10
+	ContractMaxAttributesBytes = 64 << 10
+	// DefaultMaxMetadataBytes and DefaultMaxAttributesBytes are small because
+	// tokens travel in URLs and headers (LiveKit passes them as a query
+	// parameter when joining).
+	DefaultMaxMetadataBytes   = 4096
+	DefaultMaxAttributesBytes = 4096
+)
+
+// Policy is what a server grants beyond the request: where clients connect, how
+// long tokens live, how much participant data a token may carry and which
+// agents a request may dispatch. The permissions themselves are fixed (see
+// JoinGrant).
 type Policy struct {
 	// ServerURL is the LiveKit URL returned to clients.
 	ServerURL string
@@ -23,6 +40,15 @@ type Policy struct {
 	// MinLifetime and MaxLifetime bound what a request may ask for.
 	MinLifetime time.Duration
 	MaxLifetime time.Duration
+	// MaxMetadataBytes caps participant_metadata (and each dispatched agent's
+	// metadata), in bytes.
+	MaxMetadataBytes int
+	// MaxAttributesBytes caps the sum of the lengths of all attribute keys and
+	// values, in bytes.
+	MaxAttributesBytes int
+	// AllowedAgents are the agent names a request may dispatch through
+	// room_config.agents; empty allows none.
+	AllowedAgents []string
 }
 
 // DefaultPolicy returns the contract's bounds and a one-hour default.
@@ -32,6 +58,9 @@ func DefaultPolicy(serverURL string) Policy {
 		DefaultLifetime: ContractDefaultLifetime,
 		MinLifetime:     ContractMinLifetime,
 		MaxLifetime:     ContractMaxLifetime,
+
+		MaxMetadataBytes:   DefaultMaxMetadataBytes,
+		MaxAttributesBytes: DefaultMaxAttributesBytes,
 	}
 }
 
@@ -47,7 +76,28 @@ func (p Policy) check() error {
 	if p.DefaultLifetime < p.MinLifetime || p.DefaultLifetime > p.MaxLifetime {
 		return fmt.Errorf("LKTOKEN_DEFAULT_LIFETIME %s: must lie within %s..%s", p.DefaultLifetime, p.MinLifetime, p.MaxLifetime)
 	}
+	if p.MaxMetadataBytes < 0 || p.MaxMetadataBytes > ContractMaxMetadataBytes {
+		return fmt.Errorf("LKTOKEN_MAX_METADATA_BYTES %d: must be from 0 to %d", p.MaxMetadataBytes, ContractMaxMetadataBytes)
+	}
+	if p.MaxAttributesBytes < 0 || p.MaxAttributesBytes > ContractMaxAttributesBytes {
+		return fmt.Errorf("LKTOKEN_MAX_ATTRIBUTES_BYTES %d: must be from 0 to %d", p.MaxAttributesBytes, ContractMaxAttributesBytes)
+	}
 	return nil
+}
+
+// agentAllowed reports whether name is in the allowlist.
+func (p Policy) agentAllowed(name string) bool {
+	return slices.Contains(p.AllowedAgents, name)
+}
+
+// attributesBytes is what LiveKit counts against its attributes limit: the
+// lengths of every key and value.
+func attributesBytes(attrs map[string]string) int {
+	n := 0
+	for k, v := range attrs {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // lifetime resolves the requested lifetime (nil means none asked for). The

@@ -34,10 +34,11 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	issuer := NewIssuer(cfg.Credentials, cfg.Policy, time.Now, log)
 	h, err := NewHandler(issuer, HandlerOptions{
-		AllowedOrigins:  cfg.AllowedOrigins,
-		MaxRequestBytes: cfg.MaxRequestBytes,
-		Log:             log,
-		Now:             time.Now,
+		AllowedOrigins:    cfg.AllowedOrigins,
+		MaxRequestBytes:   cfg.MaxRequestBytes,
+		TokenEndpointPath: cfg.TokenEndpointPath,
+		Log:               log,
+		Now:               time.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -75,7 +76,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			slog.String("api_key", s.cfg.Credentials.APIKey), slog.String("livekit_url", s.cfg.Policy.ServerURL))
 	}
 	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("livekit_url", s.cfg.Policy.ServerURL),
-		slog.Any("allowed_origins", s.cfg.AllowedOrigins))
+		slog.Any("allowed_origins", s.cfg.AllowedOrigins), slog.String("token_endpoint", s.cfg.TokenEndpointPath))
 
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(ln) }()

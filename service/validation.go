@@ -68,3 +68,16 @@ func fieldViolation(field, ruleID, message string) *validate.Violation {
 		Message: proto.String(message),
 	}.Build()
 }
+
+// agentViolation is fieldViolation for room_config.agents[index].field.
+func agentViolation(index int, field, ruleID, message string) *validate.Violation {
+	return validate.Violation_builder{
+		Field: validate.FieldPath_builder{Elements: []*validate.FieldPathElement{
+			validate.FieldPathElement_builder{FieldName: proto.String("room_config")}.Build(),
+			validate.FieldPathElement_builder{FieldName: proto.String("agents"), Index: proto.Uint64(uint64(index))}.Build(),
+			validate.FieldPathElement_builder{FieldName: proto.String(field)}.Build(),
+		}}.Build(),
+		RuleId:  proto.String(ruleID),
+		Message: proto.String(message),
+	}.Build()
+}

@@ -26,7 +26,8 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// GenerateTokenRequest says who joins which room, and for how long.
+// GenerateTokenRequest says who joins which room, for how long, and what the
+// participant shows to others (name, metadata, attributes).
 //
 // Lengths are counted in bytes of UTF-8 because LiveKit's server counts them
 // that way: its defaults (limit.max_room_name_length and friends) are 256
@@ -50,8 +51,23 @@ type GenerateTokenRequest struct {
 	// server's default (3600, one hour). Must be between 60 and 86400 (one day)
 	// inclusive; a server may be configured with narrower bounds.
 	ExpirationSeconds *uint32 `protobuf:"varint,4,opt,name=expiration_seconds,json=expirationSeconds,proto3,oneof" json:"expiration_seconds,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Application data attached to the participant, visible to everyone in the
+	// room (LiveKit's participant metadata), for example a JSON document such as
+	// "{\"role\":\"host\"}". Optional; absent or empty means none. Any text is
+	// allowed. Tokens travel in URLs and headers, so each server caps the size
+	// in bytes of UTF-8 (4096 by default, see LKTOKEN_MAX_METADATA_BYTES); the
+	// contract's ceiling is LiveKit server's own default limit, 512 KiB.
+	ParticipantMetadata *string `protobuf:"bytes,5,opt,name=participant_metadata,json=participantMetadata,proto3,oneof" json:"participant_metadata,omitempty"`
+	// Key/value attributes attached to the participant (LiveKit's participant
+	// attributes), for example {"team": "blue"}. Optional. Keys are 1 to 256
+	// bytes of UTF-8, not only whitespace, no control characters, and must not
+	// start with "lk." (LiveKit reserves that prefix for its own attributes).
+	// Values may be any text, empty included. Each server caps the total size
+	// of all keys and values in bytes of UTF-8 (4096 by default, see
+	// LKTOKEN_MAX_ATTRIBUTES_BYTES); LiveKit server's own default limit is 64 KiB.
+	ParticipantAttributes map[string]string `protobuf:"bytes,6,rep,name=participant_attributes,json=participantAttributes,proto3" json:"participant_attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *GenerateTokenRequest) Reset() {
@@ -110,6 +126,20 @@ func (x *GenerateTokenRequest) GetExpirationSeconds() uint32 {
 		return *x.ExpirationSeconds
 	}
 	return 0
+}
+
+func (x *GenerateTokenRequest) GetParticipantMetadata() string {
+	if x != nil && x.ParticipantMetadata != nil {
+		return *x.ParticipantMetadata
+	}
+	return ""
+}
+
+func (x *GenerateTokenRequest) GetParticipantAttributes() map[string]string {
+	if x != nil {
+		return x.ParticipantAttributes
+	}
+	return nil
 }
 
 // GenerateTokenResponse carries the token and where to use it.
@@ -201,16 +231,23 @@ var File_lktoken_v1_token_service_proto protoreflect.FileDescriptor
 const file_lktoken_v1_token_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1elktoken/v1/token_service.proto\x12\n" +
-	"lktoken.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16lktoken/v1/rules.proto\"\x8e\x03\n" +
+	"lktoken.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16lktoken/v1/rules.proto\"\xa1\x06\n" +
 	"\x14GenerateTokenRequest\x12+\n" +
 	"\troom_name\x18\x01 \x01(\tB\x0e\xbaH\v\xc8\x01\x01r\x06\xc8H\x01(\x80\x02R\broomName\x12\x9c\x01\n" +
 	"\x14participant_identity\x18\x02 \x01(\tBi\xbaHf\xba\x01X\n" +
 	"\ano_hash\x128must not contain '#' (LiveKit reserves it in identities)\x1a\x13!this.contains('#')\xc8\x01\x01r\x06\xc8H\x01(\x80\x02R\x13participantIdentity\x12=\n" +
 	"\x10participant_name\x18\x03 \x01(\tB\r\xbaH\n" +
 	"r\b\xc8H\x01 \x01(\x80\x02H\x00R\x0fparticipantName\x88\x01\x01\x12?\n" +
-	"\x12expiration_seconds\x18\x04 \x01(\rB\v\xbaH\b*\x06\x18\x80\xa3\x05(<H\x01R\x11expirationSeconds\x88\x01\x01B\x13\n" +
+	"\x12expiration_seconds\x18\x04 \x01(\rB\v\xbaH\b*\x06\x18\x80\xa3\x05(<H\x01R\x11expirationSeconds\x88\x01\x01\x12A\n" +
+	"\x14participant_metadata\x18\x05 \x01(\tB\t\xbaH\x06r\x04(\x80\x80 H\x02R\x13participantMetadata\x88\x01\x01\x12\xea\x01\n" +
+	"\x16participant_attributes\x18\x06 \x03(\v2;.lktoken.v1.GenerateTokenRequest.ParticipantAttributesEntryBv\xbaHs\x9a\x01p\"n\xba\x01a\n" +
+	"\fno_lk_prefix\x128must not start with 'lk.' (LiveKit reserves that prefix)\x1a\x17!this.startsWith('lk.')r\b\xc8H\x01 \x01(\x80\x02R\x15participantAttributes\x1aH\n" +
+	"\x1aParticipantAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x13\n" +
 	"\x11_participant_nameB\x15\n" +
-	"\x13_expiration_seconds\"\xd7\x01\n" +
+	"\x13_expiration_secondsB\x17\n" +
+	"\x15_participant_metadata\"\xd7\x01\n" +
 	"\x15GenerateTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
 	"\n" +
@@ -234,21 +271,23 @@ func file_lktoken_v1_token_service_proto_rawDescGZIP() []byte {
 	return file_lktoken_v1_token_service_proto_rawDescData
 }
 
-var file_lktoken_v1_token_service_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_lktoken_v1_token_service_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_lktoken_v1_token_service_proto_goTypes = []any{
 	(*GenerateTokenRequest)(nil),  // 0: lktoken.v1.GenerateTokenRequest
 	(*GenerateTokenResponse)(nil), // 1: lktoken.v1.GenerateTokenResponse
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	nil,                           // 2: lktoken.v1.GenerateTokenRequest.ParticipantAttributesEntry
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_lktoken_v1_token_service_proto_depIdxs = []int32{
-	2, // 0: lktoken.v1.GenerateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	0, // 1: lktoken.v1.TokenService.GenerateToken:input_type -> lktoken.v1.GenerateTokenRequest
-	1, // 2: lktoken.v1.TokenService.GenerateToken:output_type -> lktoken.v1.GenerateTokenResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: lktoken.v1.GenerateTokenRequest.participant_attributes:type_name -> lktoken.v1.GenerateTokenRequest.ParticipantAttributesEntry
+	3, // 1: lktoken.v1.GenerateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	0, // 2: lktoken.v1.TokenService.GenerateToken:input_type -> lktoken.v1.GenerateTokenRequest
+	1, // 3: lktoken.v1.TokenService.GenerateToken:output_type -> lktoken.v1.GenerateTokenResponse
+	3, // [3:4] is the sub-list for method output_type
+	2, // [2:3] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_lktoken_v1_token_service_proto_init() }
@@ -264,7 +303,7 @@ func file_lktoken_v1_token_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lktoken_v1_token_service_proto_rawDesc), len(file_lktoken_v1_token_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -17,10 +17,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lktoken/v1/token_service.proto.
  */
 export const file_lktoken_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEiywIKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EiEKCXJvb21fbmFtZRgBIAEoCUIOukgLyAEBcgbISAEogAIShwEKFHBhcnRpY2lwYW50X2lkZW50aXR5GAIgASgJQmm6SGa6AVgKB25vX2hhc2gSOG11c3Qgbm90IGNvbnRhaW4gJyMnIChMaXZlS2l0IHJlc2VydmVzIGl0IGluIGlkZW50aXRpZXMpGhMhdGhpcy5jb250YWlucygnIycpyAEBcgbISAEogAISLAoQcGFydGljaXBhbnRfbmFtZRgDIAEoCUINukgKcgjISAEgASiAAkgAiAEBEiwKEmV4cGlyYXRpb25fc2Vjb25kcxgEIAEoDUILukgIKgYYgKMFKDxIAYgBAUITChFfcGFydGljaXBhbnRfbmFtZUIVChNfZXhwaXJhdGlvbl9zZWNvbmRzIpsBChVHZW5lcmF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VydmVyX3VybBgDIAEoCRIRCglyb29tX25hbWUYBCABKAkSHAoUcGFydGljaXBhbnRfaWRlbnRpdHkYBSABKAkyZgoMVG9rZW5TZXJ2aWNlElYKDUdlbmVyYXRlVG9rZW4SIC5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0GiEubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVzcG9uc2UiAEI4WjZnaXRodWIuY29tL2xrdG9rZW4vbGt0b2tlbi9nZW4vZ28vbGt0b2tlbi92MTtsa3Rva2VudjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lktoken_v1_rules]);
+  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEipgUKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EiEKCXJvb21fbmFtZRgBIAEoCUIOukgLyAEBcgbISAEogAIShwEKFHBhcnRpY2lwYW50X2lkZW50aXR5GAIgASgJQmm6SGa6AVgKB25vX2hhc2gSOG11c3Qgbm90IGNvbnRhaW4gJyMnIChMaXZlS2l0IHJlc2VydmVzIGl0IGluIGlkZW50aXRpZXMpGhMhdGhpcy5jb250YWlucygnIycpyAEBcgbISAEogAISLAoQcGFydGljaXBhbnRfbmFtZRgDIAEoCUINukgKcgjISAEgASiAAkgAiAEBEiwKEmV4cGlyYXRpb25fc2Vjb25kcxgEIAEoDUILukgIKgYYgKMFKDxIAYgBARIsChRwYXJ0aWNpcGFudF9tZXRhZGF0YRgFIAEoCUIJukgGcgQogIAgSAKIAQES0wEKFnBhcnRpY2lwYW50X2F0dHJpYnV0ZXMYBiADKAsyOy5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0LlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5Qna6SHOaAXAibroBYQoMbm9fbGtfcHJlZml4EjhtdXN0IG5vdCBzdGFydCB3aXRoICdsay4nIChMaXZlS2l0IHJlc2VydmVzIHRoYXQgcHJlZml4KRoXIXRoaXMuc3RhcnRzV2l0aCgnbGsuJylyCMhIASABKIACGjwKGlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX3BhcnRpY2lwYW50X25hbWVCFQoTX2V4cGlyYXRpb25fc2Vjb25kc0IXChVfcGFydGljaXBhbnRfbWV0YWRhdGEimwEKFUdlbmVyYXRlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXJ2ZXJfdXJsGAMgASgJEhEKCXJvb21fbmFtZRgEIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgFIAEoCTJmCgxUb2tlblNlcnZpY2USVgoNR2VuZXJhdGVUb2tlbhIgLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlcXVlc3QaIS5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXNwb25zZSIAQjhaNmdpdGh1Yi5jb20vbGt0b2tlbi9sa3Rva2VuL2dlbi9nby9sa3Rva2VuL3YxO2xrdG9rZW52MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lktoken_v1_rules]);
 
 /**
- * GenerateTokenRequest says who joins which room, and for how long.
+ * GenerateTokenRequest says who joins which room, for how long, and what the
+ * participant shows to others (name, metadata, attributes).
  *
  * Lengths are counted in bytes of UTF-8 because LiveKit's server counts them
  * that way: its defaults (limit.max_room_name_length and friends) are 256
@@ -65,6 +66,31 @@ export type GenerateTokenRequest = Message<"lktoken.v1.GenerateTokenRequest"> & 
    * @generated from field: optional uint32 expiration_seconds = 4;
    */
   expirationSeconds?: number | undefined;
+
+  /**
+   * Application data attached to the participant, visible to everyone in the
+   * room (LiveKit's participant metadata), for example a JSON document such as
+   * "{\"role\":\"host\"}". Optional; absent or empty means none. Any text is
+   * allowed. Tokens travel in URLs and headers, so each server caps the size
+   * in bytes of UTF-8 (4096 by default, see LKTOKEN_MAX_METADATA_BYTES); the
+   * contract's ceiling is LiveKit server's own default limit, 512 KiB.
+   *
+   * @generated from field: optional string participant_metadata = 5;
+   */
+  participantMetadata?: string | undefined;
+
+  /**
+   * Key/value attributes attached to the participant (LiveKit's participant
+   * attributes), for example {"team": "blue"}. Optional. Keys are 1 to 256
+   * bytes of UTF-8, not only whitespace, no control characters, and must not
+   * start with "lk." (LiveKit reserves that prefix for its own attributes).
+   * Values may be any text, empty included. Each server caps the total size
+   * of all keys and values in bytes of UTF-8 (4096 by default, see
+   * LKTOKEN_MAX_ATTRIBUTES_BYTES); LiveKit server's own default limit is 64 KiB.
+   *
+   * @generated from field: map<string, string> participant_attributes = 6;
+   */
+  participantAttributes: { [key: string]: string };
 };
 
 /**
