@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if got := strings.Join(cfg.AllowedOrigins, ","); got != "http://localhost:4200" {
 		t.Errorf("origins = %q", got)
 	}
-	want := Policy{ServerURL: "wss://lk.example.com", DefaultLifetime: time.Hour, MinLifetime: time.Minute, MaxLifetime: 24 * time.Hour}
-	if cfg.Policy != want {
+	want := Policy{ServerURL: "wss://lk.example.com", DefaultLifetime: time.Hour, MinLifetime: time.Minute, MaxLifetime: 24 * time.Hour,
+		MaxMetadataBytes: 4096, MaxAttributesBytes: 4096}
+	if !reflect.DeepEqual(cfg.Policy, want) {
 		t.Errorf("policy = %+v, want %+v", cfg.Policy, want)
 	}
 }
