@@ -76,6 +76,7 @@ test-web: system-deps web-client/node_modules build ## web-client unit tests, bu
 	cd web-client && npm run typecheck
 	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm test
 	cd web-client && npm run build
+	cd web-client && npm run test:pack
 	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:browser
 
 .PHONY: test
