@@ -6,7 +6,7 @@
 // Run through run.sh, which starts it inside a network namespace holding only
 // `lo`: Chromium pairs loopback ICE candidates only when no other interface
 // exists.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
@@ -138,6 +138,14 @@ beforeAll(async () => {
     });
   });
   await mkdir(resultsDir, { recursive: true });
+});
+
+beforeEach(({ onTestFailed }) => {
+  // The servers' side of a failure (JWTs redacted; lktoken logs none).
+  onTestFailed(() => {
+    console.log(`livekit-server output (last 40 lines):\n${livekit?.output.slice(-40).join("\n")}`);
+    console.log(`lktoken log (last 20 lines):\n${lktoken?.logs.slice(-20).map((l) => JSON.stringify(l)).join("\n")}`);
+  });
 });
 
 afterAll(async () => {
