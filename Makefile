@@ -81,9 +81,15 @@ test-tokensource: build e2e/tokensource/node_modules ## LiveKit's TokenSource.en
 	  LKTOKEN_BIN=$(CURDIR)/bin/lktoken LIVEKIT_SERVER_BIN=$$lk npm test
 test-e2e: test-tokensource
 
+# The browser suite runs Chromium, lktoken and livekit-server inside a network
+# namespace of their own (test-browser/run.sh): root or user namespaces needed.
 .PHONY: test-web
-test-web: ## web-client unit tests and the real-browser suite
-	@echo "web: not yet"
+test-web: system-deps web-client/node_modules build ## web-client unit tests, build (package + example app), real-browser suite
+	cd web-client && npm run typecheck
+	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm test
+	cd web-client && npm run build
+	cd web-client && npm run test:pack
+	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:browser
 
 .PHONY: test
 test: deps check-generated lint test-go test-e2e test-web ## everything: what CI runs

@@ -7,8 +7,8 @@
 
 import type { GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
 import { extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
-import type { StringRules } from "../../buf/validate/validate_pb.js";
-import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
+import type { StringRules } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 
 /**
  * Describes the file lktoken/v1/rules.proto.

@@ -1,0 +1,144 @@
+import { ChangeDetectionStrategy, Component, inject, signal, type OnDestroy } from "@angular/core";
+import { ConnectError, violationsFromError, type FieldErrors } from "@lktoken/web-client";
+import { TOKEN_CLIENT } from "@lktoken/web-client/angular";
+import { ConnectionState, Room, RoomEvent, Track } from "livekit-client";
+
+type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
+
+/**
+ * A voice-room join form: asks lktoken for a token through the typed client,
+ * joins with livekit-client and publishes the microphone. Field errors come
+ * from the client-side check or, the same way, from the server's 400.
+ */
+@Component({
+  selector: "app-root",
+  changeDetection: ChangeDetectionStrategy.OnPush,
+  template: `
+    <h1>Voice room</h1>
+    <form (submit)="$event.preventDefault(); join()" novalidate>
+      <label for="room">Room</label>
+      <input id="room" name="room" [value]="room()" (input)="room.set(value($event))"
+             [attr.aria-invalid]="!!errors().roomName" />
+      @if (errors().roomName; as e) { <p class="field-error" data-testid="error-roomName">{{ e }}</p> }
+
+      <label for="identity">Your id</label>
+      <input id="identity" name="identity" [value]="identity()" (input)="identity.set(value($event))"
+             [attr.aria-invalid]="!!errors().participantIdentity" />
+      @if (errors().participantIdentity; as e) { <p class="field-error" data-testid="error-participantIdentity">{{ e }}</p> }
+
+      <label for="name">Display name (optional)</label>
+      <input id="name" name="name" [value]="name()" (input)="name.set(value($event))"
+             [attr.aria-invalid]="!!errors().participantName" />
+      @if (errors().participantName; as e) { <p class="field-error" data-testid="error-participantName">{{ e }}</p> }
+
+      <button type="submit" [disabled]="phase() === 'requesting token' || phase() === 'connecting' || phase() === 'joined'">Join</button>
+      <button type="button" (click)="tryCamera()" [disabled]="phase() !== 'joined'">Try camera</button>
+      <button type="button" (click)="leave()" [disabled]="phase() !== 'joined'">Leave</button>
+    </form>
+
+    @if (failure(); as f) { <p class="error" data-testid="failure">{{ f }}</p> }
+
+    <dl class="state">
+      <dt>Phase</dt><dd data-testid="phase">{{ phase() }}</dd>
+      <dt>Connection</dt><dd data-testid="connection">{{ connection() }}</dd>
+      <dt>Joined as</dt><dd data-testid="joined-as">{{ joinedAs() }}</dd>
+      <dt>Token expires</dt><dd data-testid="expires">{{ expires() }}</dd>
+      <dt>Microphone</dt><dd data-testid="microphone">{{ microphone() }}</dd>
+      <dt>Camera</dt><dd data-testid="camera">{{ camera() }}</dd>
+    </dl>
+  `,
+})
+export class AppComponent implements OnDestroy {
+  private readonly tokens = inject(TOKEN_CLIENT);
+  private lkRoom: Room | undefined;
+
+  protected readonly room = signal("");
+  protected readonly identity = signal("");
+  protected readonly name = signal("");
+  protected readonly errors = signal<FieldErrors>({});
+  protected readonly failure = signal("");
+  protected readonly phase = signal<Phase>("idle");
+  protected readonly connection = signal<string>(ConnectionState.Disconnected);
+  protected readonly joinedAs = signal("-");
+  protected readonly expires = signal("-");
+  protected readonly microphone = signal("off");
+  protected readonly camera = signal("off");
+
+  protected value(event: Event): string {
+    return (event.target as HTMLInputElement).value;
+  }
+
+  protected async join(): Promise<void> {
+    this.errors.set({});
+    this.failure.set("");
+    this.phase.set("requesting token");
+    let token: string;
+    let serverUrl: string;
+    try {
+      const res = await this.tokens.generateToken({
+        roomName: this.room(),
+        participantIdentity: this.identity(),
+        participantName: this.name() === "" ? undefined : this.name(),
+      });
+      token = res.token;
+      serverUrl = res.serverUrl;
+      this.joinedAs.set(`${res.participantIdentity} in ${res.roomName}`);
+      this.expires.set(res.expiresAt ? new Date(Number(res.expiresAt.seconds) * 1000).toISOString() : "-");
+    } catch (err) {
+      // The same mapping whether the client-side check or the server refused.
+      const fields = violationsFromError(err);
+      if (Object.keys(fields).length > 0) {
+        this.errors.set(fields);
+      } else {
+        this.failure.set(`token request failed: ${ConnectError.from(err).rawMessage}`);
+      }
+      this.phase.set("idle");
+      return;
+    }
+
+    this.phase.set("connecting");
+    const room = new Room();
+    this.lkRoom = room;
+    room.on(RoomEvent.ConnectionStateChanged, (state) => this.connection.set(state));
+    try {
+      // No ICE servers: the LiveKit server hands out its own candidates.
+      await room.connect(serverUrl, token, { rtcConfig: { iceServers: [] } });
+      this.connection.set(room.state);
+      await room.localParticipant.setMicrophoneEnabled(true);
+      const mic = room.localParticipant.getTrackPublication(Track.Source.Microphone);
+      this.microphone.set(mic ? `published ${mic.kind} track ${mic.trackSid} (${mic.source})` : "not published");
+      this.phase.set("joined");
+    } catch (err) {
+      this.failure.set(`joining failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.phase.set("idle");
+      await room.disconnect();
+    }
+  }
+
+  /** The token grants the microphone only: LiveKit must refuse a camera. */
+  protected async tryCamera(): Promise<void> {
+    const room = this.lkRoom;
+    if (!room) {
+      return;
+    }
+    this.camera.set("trying");
+    try {
+      await room.localParticipant.setCameraEnabled(true);
+      const cam = room.localParticipant.getTrackPublication(Track.Source.Camera);
+      this.camera.set(cam ? `published ${cam.trackSid} (the token should have forbidden it)` : "not published");
+    } catch (err) {
+      this.camera.set(`refused: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    }
+  }
+
+  protected async leave(): Promise<void> {
+    await this.lkRoom?.disconnect();
+    this.lkRoom = undefined;
+    this.microphone.set("off");
+    this.phase.set("left");
+  }
+
+  ngOnDestroy(): void {
+    void this.lkRoom?.disconnect();
+  }
+}

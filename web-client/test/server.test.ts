@@ -1,0 +1,86 @@
+// The client against the real lktoken binary: the server's verdict on every
+// case of the table is the client's, field for field.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { Code, ConnectError, createTokenClient, violationsFromError, validateTokenRequest, type TokenClient } from "../src/index.js";
+import { cases } from "./cases.js";
+import { lktokenBinary, startLktoken, type RunningLktoken } from "./support/lktoken.js";
+
+let server: RunningLktoken;
+let unchecked: TokenClient;
+let checked: TokenClient;
+const apiKey = `web-${randomBytes(4).toString("hex")}`;
+
+beforeAll(async () => {
+  server = await startLktoken(await lktokenBinary(), {
+    LIVEKIT_API_KEY: apiKey,
+    LIVEKIT_API_SECRET: randomBytes(32).toString("base64url"),
+    LIVEKIT_URL: "ws://127.0.0.1:7880",
+  });
+  unchecked = createTokenClient(server.baseUrl, { validate: false });
+  checked = createTokenClient(server.baseUrl);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("the server's verdict equals the client's", () => {
+  it.each(cases)("$name", async ({ request, errors }) => {
+    expect(validateTokenRequest(request)).toEqual(errors);
+    const got = await unchecked.generateToken(request).then(
+      (res) => ({ res, err: undefined }),
+      (err: unknown) => ({ res: undefined, err: ConnectError.from(err) }),
+    );
+    if (Object.keys(errors).length === 0) {
+      expect(got.err).toBeUndefined();
+      expect(got.res?.roomName).toBe(request.roomName);
+      expect(got.res?.participantIdentity).toBe(request.participantIdentity);
+      expect(got.res?.serverUrl).toBe("ws://127.0.0.1:7880");
+      expect(got.res?.token.split(".")).toHaveLength(3);
+      return;
+    }
+    expect(got.err?.code).toBe(Code.InvalidArgument);
+    expect(violationsFromError(got.err)).toEqual(errors);
+    // The client-side refusal is the same error, message included.
+    const local = await checked.generateToken(request).then(
+      () => undefined,
+      (err: unknown) => ConnectError.from(err),
+    );
+    expect(local?.code).toBe(Code.InvalidArgument);
+    expect(local?.rawMessage).toBe(got.err?.rawMessage);
+  });
+});
+
+describe("a minted token", () => {
+  it("carries the default lifetime of one hour", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const res = await checked.generateToken({ roomName: "standup", participantIdentity: "user-42", participantName: "Ada" });
+    const after = Math.ceil(Date.now() / 1000);
+    const exp = Number(res.expiresAt?.seconds);
+    expect(exp).toBeGreaterThanOrEqual(before + 3600);
+    expect(exp).toBeLessThanOrEqual(after + 3600);
+    const claims = JSON.parse(Buffer.from(res.token.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
+    expect(claims["iss"]).toBe(apiKey);
+    expect(claims["sub"]).toBe("user-42");
+    expect(claims["exp"]).toBe(exp);
+  });
+
+  it("passes headers set by an interceptor (the seam for auth)", async () => {
+    const requestId = `web-test-${randomBytes(4).toString("hex")}`;
+    const seen: string[] = [];
+    const client = createTokenClient(server.baseUrl, {
+      interceptors: [
+        (next) => async (req) => {
+          req.header.set("X-Request-Id", requestId);
+          const res = await next(req);
+          seen.push(res.header.get("X-Request-Id") ?? "");
+          return res;
+        },
+      ],
+    });
+    await client.generateToken({ roomName: "r", participantIdentity: "u" });
+    expect(seen).toEqual([requestId]);
+    expect(server.logs.some((l) => Object.values(l).includes(requestId))).toBe(true);
+  });
+});
