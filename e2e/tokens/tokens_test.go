@@ -347,3 +347,36 @@ func TestHundredConcurrentClients(t *testing.T) {
 		checkParticipant(t, "ListParticipants", p, fmt.Sprintf("listener-%03d", i), "")
 	}
 }
+
+// liveKitLeeway is how far past exp livekit-server still accepts a token
+// (livekit/protocol/auth's tokenLeeway, one minute).
+const liveKitLeeway = time.Minute
+
+// TestServerRefusesTokenAfterExp: the lifetime is not only written into the
+// token, the server enforces it. A 60-second token is accepted at once and
+// refused once exp and LiveKit's leeway have passed. It waits about two
+// minutes; no timing is asserted beyond "after exp + leeway, refused".
+func TestServerRefusesTokenAfterExp(t *testing.T) {
+	s := env(t)
+	ctx := ctxFor(t, 5*time.Minute)
+	resp := mint(ctx, t, s, s.lktoken, &lktokenv1.GenerateTokenRequest{
+		RoomName: unique("lifetime"), ParticipantIdentity: "user-42", ExpirationSeconds: proto.Uint32(60),
+	})
+	if status, body, err := s.livekit.Validate(ctx, resp.Token); err != nil || status != http.StatusOK {
+		t.Fatalf("validate fresh token: HTTP %d %q %v, want 200", status, body, err)
+	}
+	refuseAt := resp.ExpiresAt.AsTime().Add(liveKitLeeway + 5*time.Second)
+	t.Logf("waiting until %s (exp + leeway + 5s) to see the token refused", refuseAt.Format(time.RFC3339))
+	select {
+	case <-time.After(time.Until(refuseAt)):
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	status, body, err := s.livekit.Validate(ctx, resp.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusUnauthorized || !strings.Contains(body, "expired") {
+		t.Errorf("validate expired token: HTTP %d %q, want 401 saying it is expired", status, body)
+	}
+}
