@@ -20,6 +20,9 @@ import (
 // to 17.
 const SignalProtocol = 16
 
+// joinTimeout bounds the handshake and the wait for the JoinResponse.
+const joinTimeout = 60 * time.Second
+
 // JoinRefusedError is a websocket upgrade the server answered with an HTTP
 // error instead of joining.
 type JoinRefusedError struct {
@@ -60,7 +63,7 @@ func Join(ctx context.Context, wsURL, token string) (*SignalConn, error) {
 	q.Set("adaptive_stream", "0")
 	q.Set("sdk", "go")
 	q.Set("version", "lktoken-e2e")
-	dialer := websocket.Dialer{HandshakeTimeout: 60 * time.Second}
+	dialer := websocket.Dialer{HandshakeTimeout: joinTimeout}
 	conn, resp, err := dialer.DialContext(ctx, wsURL+"/rtc?"+q.Encode(), nil)
 	if err != nil {
 		if resp != nil {
@@ -71,9 +74,12 @@ func Join(ctx context.Context, wsURL, token string) (*SignalConn, error) {
 		// Dial errors carry the URL, and so the token.
 		return nil, errors.New(Redact(fmt.Sprintf("signalling websocket: %v", err), token, url.QueryEscape(token)))
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetReadDeadline(deadline)
+	// Bounded even when ctx is not.
+	deadline := time.Now().Add(joinTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
+	_ = conn.SetReadDeadline(deadline)
 	for {
 		msg, err := readSignal(conn)
 		if err != nil {
@@ -121,6 +127,19 @@ func (sc *SignalConn) readLoop() {
 			sc.readErr = err
 			return
 		}
+	}
+}
+
+// Done is closed once the connection has ended, by the server or by Close.
+func (sc *SignalConn) Done() <-chan struct{} { return sc.readEnd }
+
+// Err says how the connection ended; it is nil until Done is closed.
+func (sc *SignalConn) Err() error {
+	select {
+	case <-sc.readEnd:
+		return sc.readErr
+	default:
+		return nil
 	}
 }
 
