@@ -65,9 +65,16 @@ deps: system-deps web-client/node_modules proto-deps ## install what the tests n
 test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 ./...
 
+# The suite builds livekit-server itself when missing, but building it here
+# first shows progress and keeps the 3-6 minute cold build outside go test's
+# timeout. Locally a failed build is left to the suite, which then skips
+# loudly; under CI=true it fails here.
 .PHONY: test-e2e
-test-e2e: ## real LiveKit server end-to-end suite
-	@echo "e2e: not yet"
+test-e2e: ## real LiveKit server end-to-end suite (e2e/)
+	cd e2e/livekit && { ./build.sh >/dev/null || { [ "$$CI" != true ] && \
+	  echo "!!! livekit-server could not be built: the e2e suite will SKIP (proving nothing)" >&2; }; }
+	cd e2e && go vet ./...
+	cd e2e && go test -count=1 -timeout 15m ./...
 
 # livekit-client's TokenSource.endpoint (Node) against the real lktoken binary
 # and a real livekit-server; its own npm project, pinned by its lockfile.
