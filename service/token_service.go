@@ -19,6 +19,7 @@ import (
 // set of credentials. It is the minting core every route shares.
 type Issuer struct {
 	creds  Credentials
+	keys   *Keyring // when set, wins over creds (see UseKeyring)
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
@@ -39,7 +40,7 @@ func (is *Issuer) Issue(ctx context.Context, req *lktokenv1.GenerateTokenRequest
 				"must be between %d and %d on this server", int64(is.policy.MinLifetime/time.Second), int64(is.policy.MaxLifetime/time.Second))),
 		}}.Build())
 	}
-	minted, err := MintToken(is.creds, TokenRequest{
+	minted, err := MintToken(is.credentials(), TokenRequest{
 		Room:     req.GetRoomName(),
 		Identity: req.GetParticipantIdentity(),
 		Name:     req.GetParticipantName(),
