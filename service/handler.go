@@ -56,7 +56,7 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 		connect.WithReadMaxBytes(opts.MaxRequestBytes),
 		innerRPCOptions(opts),
 	)
-	mux.Handle(path, noStore(api))
+	mux.Handle(path, noStore(explainRefusals(api)))
 
 	reflector := grpcreflect.NewStaticReflector(lktokenv1connect.TokenServiceName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, outerRPCOptions(opts)))
