@@ -65,6 +65,17 @@ deps: system-deps web-client/node_modules proto-deps ## install what the tests n
 test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 ./...
 
+# Each fuzz target runs for FUZZTIME; with CI=true `make test` runs them all.
+FUZZTIME ?= 15s
+FUZZ_TARGETS := FuzzConnectJSON FuzzConnectProto FuzzGRPCWebFraming
+.PHONY: fuzz
+fuzz: ## fuzz request decoding + validation, $(FUZZTIME) per target
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $$t for $(FUZZTIME)"; \
+	  go test ./service -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) 2>&1 | grep -E '^(fuzz: elapsed: [0-9]+s, execs|---|FAIL|ok|PASS|\s)' | tail -4; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
 .PHONY: test-e2e
 test-e2e: ## real LiveKit server end-to-end suite
 	@echo "e2e: not yet"
@@ -74,4 +85,4 @@ test-web: ## web-client unit tests and the real-browser suite
 	@echo "web: not yet"
 
 .PHONY: test
-test: deps check-generated lint test-go test-e2e test-web ## everything: what CI runs
+test: deps check-generated lint test-go test-e2e test-web $(if $(filter true,$(CI)),fuzz) ## everything: what CI runs (fuzzing when CI=true)

@@ -240,6 +240,8 @@ func Cases(maxBody, maxHeader int) []Case {
 		// --- gRPC-Web over HTTP/1.1 ----------------------------------------------
 		{Name: "control: valid request", Proto: GRPCWeb, Body: Envelope(0, validPB), Status: 200, Code: "ok"},
 		{Name: "empty message", Proto: GRPCWeb, Body: Envelope(0, nil), Status: 200, Code: "invalid_argument", Message: required},
+		{Name: "unknown envelope flags and a stray byte (found by fuzzing)", Proto: GRPCWeb, Body: []byte("0\x00\x00\x00\x000"), Status: 200, Code: "internal", Message: []string{"1 extra bytes after end of stream"}},
+		{Name: "a trailers frame from the client (found by fuzzing)", Proto: GRPCWeb, Body: []byte("\x80\x00\x00\x00\a0000000"), Status: 200, Code: "internal", Message: []string{"gRPC-Web protocol error: trailers invalid"}},
 		{Name: "garbage message", Proto: GRPCWeb, Body: Envelope(0, []byte{0x0a, 0xff}), Status: 200, Code: "invalid_argument", Message: []string{unmarshal, wire}},
 		{Name: "truncated envelope prefix", Proto: GRPCWeb, Body: []byte{0, 0}, Status: 200, Code: "internal", Message: []string{"protocol error: incomplete envelope"}},
 		{Name: "body over the cap", Proto: GRPCWeb, Body: Envelope(0, pb(str(1, big), str(2, "u"))), Status: 200, Code: "resource_exhausted", Message: []string{capped}},
