@@ -194,4 +194,3 @@ func trailerStatus(body []byte) string {
 	}
 	return ""
 }
-
