@@ -12,6 +12,7 @@ require (
 	github.com/livekit/protocol v1.51.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/rs/cors v1.11.1
+	golang.org/x/net v0.57.0
 	google.golang.org/protobuf v1.36.12
 )
 
@@ -72,7 +73,6 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/exp v0.0.0-20260820142414-ca536658362e // indirect
-	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
