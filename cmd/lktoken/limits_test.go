@@ -264,4 +264,3 @@ func TestHTTP2ConcurrentStreamCap(t *testing.T) {
 		}
 	}
 }
-
