@@ -87,6 +87,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer stopMetrics()
+	defer s.flushTracing(s.log)
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(ln) }()
 	s.ready.Serving()

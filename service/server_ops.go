@@ -19,6 +19,8 @@ type ops struct {
 	metrics *Metrics
 	authn   Authenticator
 	tracing connect.Interceptor
+	// stopTracing flushes spans at the end of Serve.
+	stopTracing func(context.Context) error
 }
 
 func newOps(cfg Config, log *slog.Logger) ops {
@@ -28,12 +30,12 @@ func newOps(cfg Config, log *slog.Logger) ops {
 		o.authn = NewBearerToken(string(cfg.Ops.BearerToken))
 	}
 	if cfg.Ops.Tracing {
-		t, err := newTracingInterceptor()
+		t, stop, err := newTracing()
 		if err != nil {
 			// Tracing is an aid, not a dependency: serve without it, loudly.
 			log.Error("tracing disabled", slog.String("error", err.Error()))
 		} else {
-			o.tracing = t
+			o.tracing, o.stopTracing = t, stop
 		}
 	}
 	return o
@@ -42,6 +44,18 @@ func newOps(cfg Config, log *slog.Logger) ops {
 func (o ops) handlerOptions(h HandlerOptions) HandlerOptions {
 	h.Authenticator, h.Metrics, h.Ready, h.Tracing = o.authn, o.metrics, o.ready, o.tracing
 	return h
+}
+
+// flushTracing sends the spans still buffered; called once serving ends.
+func (o ops) flushTracing(log *slog.Logger) {
+	if o.stopTracing == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := o.stopTracing(ctx); err != nil {
+		log.Warn("tracing: spans not flushed", slog.String("error", err.Error()))
+	}
 }
 
 // Reload reads the keys again from their files (SIGHUP). The swap is atomic:
