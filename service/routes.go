@@ -15,7 +15,9 @@ func outerRPCOptions(opts HandlerOptions) connect.HandlerOption {
 		icpts = append(icpts, opts.Tracing)
 	}
 	icpts = append(icpts, outcomeInterceptor())
-	return connect.WithHandlerOptions(connect.WithInterceptors(icpts...), recoverRPC(opts.Log))
+	return connect.WithHandlerOptions(connect.WithInterceptors(icpts...), recoverRPC(opts.Log),
+		// Every Connect handler, reflection included, caps what it reads.
+		connect.WithReadMaxBytes(opts.MaxRequestBytes))
 }
 
 // innerRPCOptions run after validation, right around the handler.

@@ -237,6 +237,9 @@ func Cases(maxBody, maxHeader int) []Case {
 		{Name: "bad grpc-timeout", Proto: GRPC, Header: hdr("Grpc-Timeout", "forever"), Body: Envelope(0, validPB), Status: 200, Code: "invalid_argument", Message: []string{"protocol error: timeout"}},
 		{Name: "body over the cap", Proto: GRPC, Body: Envelope(0, pb(str(1, big), str(2, "u"))), Status: 200, Code: "resource_exhausted", Message: []string{capped}},
 
+		{Name: "reflection request over the cap", Proto: GRPC, Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Envelope(0, str(3, big)), Status: 200, Code: "resource_exhausted", Message: []string{capped}},
+		{Name: "reflection garbage", Proto: GRPC, Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: Envelope(0, []byte{0xff, 0xff}), Status: 200, Code: "invalid_argument", Message: []string{wire}},
+
 		// --- gRPC-Web over HTTP/1.1 ----------------------------------------------
 		{Name: "control: valid request", Proto: GRPCWeb, Body: Envelope(0, validPB), Status: 200, Code: "ok"},
 		{Name: "empty message", Proto: GRPCWeb, Body: Envelope(0, nil), Status: 200, Code: "invalid_argument", Message: required},
