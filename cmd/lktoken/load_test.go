@@ -205,7 +205,7 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, func() bool { return completed.Load() >= 2000 }, "2000 tokens before SIGTERM")
+	waitFor(t, func() bool { return completed.Load() >= 1000 }, "1000 tokens before SIGTERM")
 	// Besides the hammering, slow clients are surely mid-request at SIGTERM:
 	// headers and half a body sent, the rest only once the drain has begun.
 	const slow = 8
