@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -63,7 +64,7 @@ func (b *BearerToken) Authenticate(ctx context.Context, r *http.Request) (contex
 // own protocol (Connect, gRPC, gRPC-Web; JSON otherwise) with 401 and a
 // WWW-Authenticate challenge. CORS preflights pass: browsers never send
 // credentials with them, and CORS answers them before this runs anyway.
-func requireAuth(authn Authenticator, next http.Handler) http.Handler {
+func requireAuth(authn Authenticator, log *slog.Logger, next http.Handler) http.Handler {
 	if authn == nil {
 		return next
 	}
@@ -82,6 +83,13 @@ func requireAuth(authn Authenticator, next http.Handler) http.Handler {
 			if cerr.Code() == connect.CodeUnauthenticated {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="lktoken"`)
 			}
+			// Refused callers never reach the audit interceptor: note them here.
+			log.LogAttrs(r.Context(), slog.LevelWarn, "refused",
+				slog.String("request_id", RequestID(r.Context())),
+				slog.String("peer", r.RemoteAddr),
+				slog.String("path", auditText(r.URL.Path)),
+				slog.String("outcome", cerr.Code().String()),
+				slog.String("reason", cerr.Message()))
 			_ = ew.Write(w, r, cerr)
 			return
 		}

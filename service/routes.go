@@ -36,7 +36,7 @@ var publicPaths = map[string]bool{"/healthz": true, "/readyz": true}
 // request id, the debug "request received" line, metrics, panic recovery,
 // CORS (which answers preflights), authentication.
 func wrapRoutes(mux http.Handler, opts HandlerOptions) http.Handler {
-	authed := requireAuth(opts.Authenticator, mux)
+	authed := requireAuth(opts.Authenticator, opts.Log, mux)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if publicPaths[r.URL.Path] {
 			mux.ServeHTTP(w, r)

@@ -215,6 +215,12 @@ func TestBearerToken(t *testing.T) {
 	if resp.StatusCode != 204 || strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")) != "authorization,content-type" {
 		t.Errorf("preflight: %d allow-headers %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Headers"))
 	}
+	if n := strings.Count(p.logs(), `"msg":"refused"`); n != 10 {
+		t.Errorf("%d refusals logged, want 10", n)
+	}
+	if !strings.Contains(p.logs(), `"msg":"refused","request_id":"`) || !strings.Contains(p.logs(), `"outcome":"unauthenticated","reason":"the bearer token is not valid"}`) {
+		t.Errorf("refusal line:\n%s", p.logs())
+	}
 	if strings.Contains(p.logs(), bearer[3:]) {
 		t.Error("the bearer token is in the log")
 	}
