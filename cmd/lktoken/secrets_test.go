@@ -143,7 +143,9 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	} else if s, _ := whichSecret(tok[1], secretA1, secretA2, secretA3, weak); s != secretA2 {
 		t.Errorf("after the refused reload the token is signed by %q, want the A2 secret", s)
 	} else {
+		mu.Lock()
 		tokens = append(tokens, tok[1])
+		mu.Unlock()
 	}
 	hup("keyA: "+secretA3+"\n", `"msg":"keys reloaded"`, 2)
 	hup("garbage without a colon\n", `"msg":"reload failed, keeping the current keys"`, 2)
