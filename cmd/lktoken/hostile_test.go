@@ -12,11 +12,12 @@ import (
 // its exact status, code and message, the server keeps minting, and no panic
 // is logged. (Goroutines are checked in-process: service/hostile_test.go.)
 func TestHostileInputRealBinary(t *testing.T) {
-	p := start(t, nil, "--dev", "--log-level", "debug")
+	p := start(t, nil, "--dev", "--log-level", "debug", "--metrics-listen", "127.0.0.1:0")
+	maddr := logAddr(t, p, "metrics listening")
+	baseG := goroutines(t, maddr)
 	base := "http://" + p.addr
 	cases := hostile.Cases(65536, 16384)
 	cl := hostile.NewClients()
-	defer cl.Close()
 	for _, c := range cases {
 		r, err := cl.Do(base, c)
 		if err != nil {
@@ -36,6 +37,10 @@ func TestHostileInputRealBinary(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("after the suite: %d", resp.StatusCode)
 	}
+	cl.Close()
+	http.DefaultClient.CloseIdleConnections()
+	n := settleGoroutines(t, maddr, baseG)
+	t.Logf("goroutines in the binary: %d before, %d after", baseG, n)
 	if strings.Contains(p.logs(), `"msg":"panic"`) {
 		t.Errorf("a request panicked:\n%s", p.logs())
 	}

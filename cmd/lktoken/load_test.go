@@ -78,7 +78,9 @@ func openFDs(pid int) int {
 func TestThousandConcurrentConnections(t *testing.T) {
 	const conns, perConn = 1000, 5
 	const maxRSSKiB = 256 << 10 // 256 MiB: generous; a run uses far less
-	p := start(t, nil, "--dev")
+	p := start(t, nil, "--dev", "--metrics-listen", "127.0.0.1:0")
+	maddr := logAddr(t, p, "metrics listening")
+	baseG := goroutines(t, maddr)
 	pid := p.cmd.Process.Pid
 	baseRSS, baseFDs := procStatus(t, pid, "VmRSS"), openFDs(pid)
 
@@ -127,6 +129,11 @@ func TestThousandConcurrentConnections(t *testing.T) {
 	if strings.Contains(p.logs(), `"level":"ERROR"`) {
 		t.Errorf("errors logged:\n%.2000s", p.logs())
 	}
+	for _, k := range clients {
+		k.c.Close()
+	}
+	n := settleGoroutines(t, maddr, baseG)
+	t.Logf("goroutines in the binary: %d before, %d after the 1000 connections closed", baseG, n)
 }
 
 // receivedIDs are the request ids the server logged as received: the

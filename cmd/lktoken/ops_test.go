@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -230,5 +231,35 @@ func TestWeakBearerTokenIsRefused(t *testing.T) {
 	out, code := run(t, []string{"LKTOKEN_BEARER_TOKEN=password", "LKTOKEN_DEV=true"})
 	if code != 2 || !strings.Contains(out, "LKTOKEN_BEARER_TOKEN is too weak: 8 characters, it must be at least 32") || strings.Contains(out, "password") {
 		t.Errorf("exit %d: %s", code, out)
+	}
+}
+
+// goroutines reads go_goroutines from the binary's metrics endpoint.
+func goroutines(t *testing.T, metricsAddr string) int {
+	t.Helper()
+	_, _, body := get(t, "http://"+metricsAddr+"/metrics", nil)
+	m := regexp.MustCompile(`(?m)^go_goroutines (\d+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no go_goroutines")
+	}
+	var n int
+	_, _ = fmt.Sscan(m[1], &n)
+	return n
+}
+
+// settleGoroutines waits until the binary is back to base goroutines (a
+// little slack for the runtime), failing after 30s.
+func settleGoroutines(t *testing.T, metricsAddr string, base int) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n := goroutines(t, metricsAddr)
+		if n <= base+2 {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines in the binary, baseline %d", n, base)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
