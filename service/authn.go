@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"connectrpc.com/connect"
 )
@@ -34,12 +35,20 @@ func (f AuthenticatorFunc) Authenticate(ctx context.Context, r *http.Request) (c
 // static token (LKTOKEN_BEARER_TOKEN), for a deployment where only a trusted
 // backend, or a gateway that authenticates users, calls lktoken.
 type BearerToken struct {
-	digest [sha256.Size]byte
+	digest atomic.Pointer[[sha256.Size]byte]
 }
 
 // NewBearerToken returns an Authenticator that requires token.
 func NewBearerToken(token string) *BearerToken {
-	return &BearerToken{digest: sha256.Sum256([]byte(token))}
+	b := &BearerToken{}
+	b.Set(token)
+	return b
+}
+
+// Set replaces the token; requests in flight finish with either one.
+func (b *BearerToken) Set(token string) {
+	d := sha256.Sum256([]byte(token))
+	b.digest.Store(&d)
 }
 
 var errNoBearer = errors.New(`this server requires "Authorization: Bearer <token>"`)
@@ -54,7 +63,7 @@ func (b *BearerToken) Authenticate(ctx context.Context, r *http.Request) (contex
 		return nil, connect.NewError(connect.CodeUnauthenticated, errNoBearer)
 	}
 	got := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(got[:], b.digest[:]) != 1 {
+	if subtle.ConstantTimeCompare(got[:], b.digest.Load()[:]) != 1 {
 		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("the bearer token is not valid"))
 	}
 	return ctx, nil

@@ -28,6 +28,8 @@ type OpsConfig struct {
 	MetricsListen string
 	// BearerToken, when set, is required from every API caller.
 	BearerToken Secret
+	// BearerTokenFile, when set, held BearerToken; it is read again on SIGHUP.
+	BearerTokenFile string
 	// Tracing turns on OpenTelemetry spans for every RPC.
 	Tracing bool
 }
@@ -97,23 +99,16 @@ func buildOpsConfig(get func(env string) string, fail func(error)) OpsConfig {
 	o.MetricsListen = get("LKTOKEN_METRICS_LISTEN")
 
 	token := get("LKTOKEN_BEARER_TOKEN")
-	if path := get("LKTOKEN_BEARER_TOKEN_FILE"); path != "" {
-		if token != "" {
-			fail(errors.New("both LKTOKEN_BEARER_TOKEN and LKTOKEN_BEARER_TOKEN_FILE are set: set only one"))
+	o.BearerTokenFile = get("LKTOKEN_BEARER_TOKEN_FILE")
+	if o.BearerTokenFile != "" && token != "" {
+		fail(errors.New("both LKTOKEN_BEARER_TOKEN and LKTOKEN_BEARER_TOKEN_FILE are set: set only one"))
+	} else if o.BearerTokenFile != "" {
+		var err error
+		if token, err = readBearerTokenFile(o.BearerTokenFile); err != nil {
+			fail(err)
 		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			fail(fmt.Errorf("LKTOKEN_BEARER_TOKEN_FILE: cannot read %s: %w", path, errors.Unwrap(err)))
-		}
-		token = strings.TrimSpace(string(b))
-	}
-	if token != "" {
-		if why := weakSecret(token); why != "" {
-			fail(fmt.Errorf("LKTOKEN_BEARER_TOKEN is too weak: %s (generate one with `openssl rand -base64 48`)", why))
-		}
-		if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) {
-			fail(errors.New("LKTOKEN_BEARER_TOKEN: must be visible ASCII without spaces (it travels in an HTTP header)"))
-		}
+	} else if err := checkBearerToken(token); err != nil {
+		fail(err)
 	}
 	o.BearerToken = Secret(token)
 
@@ -123,4 +118,32 @@ func buildOpsConfig(get func(env string) string, fail func(error)) OpsConfig {
 	}
 	o.Tracing = tracing
 	return o
+}
+
+// readBearerTokenFile reads and checks LKTOKEN_BEARER_TOKEN_FILE.
+func readBearerTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("LKTOKEN_BEARER_TOKEN_FILE: cannot read %s: %w", path, errors.Unwrap(err))
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("LKTOKEN_BEARER_TOKEN_FILE %s is empty", path)
+	}
+	return token, checkBearerToken(token)
+}
+
+// checkBearerToken refuses a weak token or one that cannot travel in a header.
+func checkBearerToken(token string) error {
+	if token == "" {
+		return nil
+	}
+	var errs []error
+	if why := weakSecret(token); why != "" {
+		errs = append(errs, fmt.Errorf("LKTOKEN_BEARER_TOKEN is too weak: %s (generate one with `openssl rand -base64 48`)", why))
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		errs = append(errs, errors.New("LKTOKEN_BEARER_TOKEN: must be visible ASCII without spaces (it travels in an HTTP header)"))
+	}
+	return errors.Join(errs...)
 }

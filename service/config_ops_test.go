@@ -66,6 +66,15 @@ func TestBearerTokenFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "both LKTOKEN_BEARER_TOKEN and LKTOKEN_BEARER_TOKEN_FILE are set: set only one") {
 		t.Errorf("err = %v", err)
 	}
+	// An empty file must not silently turn authentication off.
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadConfig(nil, envOf(withEnv(map[string]string{"LKTOKEN_BEARER_TOKEN_FILE": empty})), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "LKTOKEN_BEARER_TOKEN_FILE "+empty+" is empty") {
+		t.Errorf("err = %v", err)
+	}
 	_, err = LoadConfig(nil, envOf(withEnv(map[string]string{"LKTOKEN_BEARER_TOKEN_FILE": path + ".missing"})), &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "LKTOKEN_BEARER_TOKEN_FILE: cannot read "+path+".missing: no such file or directory") {
 		t.Errorf("err = %v", err)

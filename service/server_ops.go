@@ -18,6 +18,7 @@ type ops struct {
 	ready   *Readiness
 	metrics *Metrics
 	authn   Authenticator
+	bearer  *BearerToken // set when the bearer-token mode is on
 	tracing connect.Interceptor
 	// stopTracing flushes spans at the end of Serve.
 	stopTracing func(context.Context) error
@@ -27,7 +28,8 @@ func newOps(cfg Config, log *slog.Logger) ops {
 	keys := NewKeyring(Keyset{Signing: cfg.Credentials, IDs: cfg.KeyIDs})
 	o := ops{keys: keys, ready: NewReadiness(keys), metrics: NewMetrics()}
 	if cfg.Ops.BearerToken != "" {
-		o.authn = NewBearerToken(string(cfg.Ops.BearerToken))
+		o.bearer = NewBearerToken(string(cfg.Ops.BearerToken))
+		o.authn = o.bearer
 	}
 	if cfg.Ops.Tracing {
 		t, stop, err := newTracing()
@@ -58,23 +60,34 @@ func (o ops) flushTracing(log *slog.Logger) {
 	}
 }
 
-// Reload reads the keys again from their files (SIGHUP). The swap is atomic:
+// Reload reads the keys, and the bearer token when it comes from a file,
+// again (SIGHUP). The swap is atomic:
 // a request signs with either the old or the new key, never fails for the
 // reload. On error the current keys stay and the reason is logged; the
 // reason never contains a secret.
 func (s *Server) Reload() error {
+	var errs []error
+	if s.bearer != nil && s.cfg.Ops.BearerTokenFile != "" {
+		if token, err := readBearerTokenFile(s.cfg.Ops.BearerTokenFile); err != nil {
+			s.log.Error("reload failed, keeping the current bearer token", slog.String("error", err.Error()))
+			errs = append(errs, err)
+		} else {
+			s.bearer.Set(token)
+			s.log.Info("bearer token reloaded")
+		}
+	}
 	if !s.cfg.Keys.Reloadable() {
 		s.log.Info("reload: keys come from the environment, nothing to reload (use LIVEKIT_API_SECRET_FILE or LIVEKIT_KEYS_FILE)")
-		return nil
+		return errors.Join(errs...)
 	}
 	ks, err := s.keys.Reload(s.cfg.Keys)
 	if err != nil {
 		s.log.Error("reload failed, keeping the current keys", slog.String("error", err.Error()),
 			slog.String("signing_key", s.keys.Signing().APIKey))
-		return err
+		return errors.Join(append(errs, err)...)
 	}
 	s.log.Info("keys reloaded", slog.String("signing_key", ks.Signing.APIKey), slog.Any("key_ids", ks.IDs))
-	return nil
+	return errors.Join(errs...)
 }
 
 // serveMetrics serves Prometheus /metrics on its own address when one is

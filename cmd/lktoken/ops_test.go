@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -261,5 +263,41 @@ func settleGoroutines(t *testing.T, metricsAddr string, base int) int {
 			t.Fatalf("%d goroutines in the binary, baseline %d", n, base)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A bearer token from a file is replaced on SIGHUP; a bad file keeps the old.
+func TestBearerTokenFileReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bearer")
+	writeKeys(t, path, bearer+"\n")
+	p := start(t, []string{"LKTOKEN_BEARER_TOKEN_FILE=" + path}, "--dev")
+	call := func(token string) int {
+		req, _ := http.NewRequest("POST", "http://"+p.addr+generatePath, strings.NewReader(validBody))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if call(bearer) != 200 {
+		t.Fatal("first token refused")
+	}
+	next := "bt2-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	writeKeys(t, path, next+"\n")
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"bearer token reloaded"`) }, "bearer token reloaded")
+	if a, b := call(bearer), call(next); a != 401 || b != 200 {
+		t.Errorf("after reload: old %d, new %d", a, b)
+	}
+	writeKeys(t, path, "weak\n")
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool {
+		return strings.Contains(p.logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN is too weak: 4 characters, it must be at least 32`)
+	}, "refused reload")
+	if call(next) != 200 {
+		t.Error("the current token stopped working after a refused reload")
 	}
 }
