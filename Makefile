@@ -65,6 +65,13 @@ deps: system-deps web-client/node_modules proto-deps ## install what the tests n
 test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 ./...
 
+# Each fuzz target runs for FUZZTIME; with CI=true `make test` runs them all.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzConnectJSON FuzzConnectProto FuzzGRPCWebFraming
+.PHONY: fuzz
+fuzz: ## fuzz request decoding + validation, $(FUZZTIME) per target
+	@FUZZTIME=$(FUZZTIME) .ci/fuzz.sh $(FUZZ_TARGETS)
+
 # The suite builds livekit-server itself when missing, but building it here
 # first shows progress and keeps the 3-6 minute cold build outside go test's
 # timeout. Locally a failed build is left to the suite, which then skips
@@ -99,4 +106,4 @@ test-web: system-deps web-client/node_modules build ## web-client unit tests, bu
 	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:browser
 
 .PHONY: test
-test: deps check-generated lint test-go test-e2e test-web ## everything: what CI runs
+test: deps check-generated lint test-go test-e2e test-web $(if $(filter true,$(CI)),fuzz) ## everything: what CI runs (fuzzing when CI=true)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +18,13 @@ type Config struct {
 	// Dev selects LiveKit's local-dev credentials and server URL when unset.
 	Dev         bool
 	Credentials Credentials
-	Policy      Policy
+	// Keys says where the credentials came from, to read them again on SIGHUP;
+	// KeyIDs are the ids loaded (a keys file may hold several).
+	Keys   KeySource
+	KeyIDs []string
+	Policy Policy
+	// Ops are the limits, timeouts and operations settings (config_ops.go).
+	Ops OpsConfig
 	// Listen is the TCP address for HTTP/1.1 and cleartext HTTP/2.
 	Listen string
 	// AllowedOrigins may call the API from a browser (CORS).
@@ -46,7 +51,8 @@ var settings = []setting{
 	{"dev", "LKTOKEN_DEV", "false", "development mode: without LIVEKIT_API_KEY/LIVEKIT_API_SECRET use LiveKit's local-dev pair devkey/secret and " + DevServerURL + ". Never in production"},
 	{"api-key", "LIVEKIT_API_KEY", "", "LiveKit API key; the token's issuer (required unless --dev)"},
 	{"", "LIVEKIT_API_SECRET", "", "LiveKit API secret, at least 32 characters (required unless --dev; environment only, never a flag)"},
-	{"", "LIVEKIT_API_SECRET_FILE", "", "file holding the API secret instead of LIVEKIT_API_SECRET (Docker/Kubernetes secrets)"},
+	{"", "LIVEKIT_API_SECRET_FILE", "", "file holding the API secret instead of LIVEKIT_API_SECRET (Docker/Kubernetes secrets); read again on SIGHUP"},
+	{"keys-file", "LIVEKIT_KEYS_FILE", "", "file of `key: secret` lines (LiveKit's keys.yaml, livekit-server's key_file) instead of a secret; LIVEKIT_API_KEY names the signing key; read again on SIGHUP"},
 	{"livekit-url", "LIVEKIT_URL", "", "LiveKit server URL handed to clients, ws://, wss://, http:// or https:// (required unless --dev)"},
 	{"listen", "LKTOKEN_LISTEN", "127.0.0.1:8080", "address to listen on (HTTP/1.1 and cleartext HTTP/2); use :8080 in a container"},
 	{"allowed-origins", "LKTOKEN_ALLOWED_ORIGINS", "http://localhost:4200", "comma-separated browser origins allowed by CORS"},
@@ -61,6 +67,17 @@ var settings = []setting{
 	{"shutdown-timeout", "LKTOKEN_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGTERM"},
 	{"log-level", "LKTOKEN_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "LKTOKEN_LOG_FORMAT", "json", "json or text"},
+	// Limits, timeouts and operations (config_ops.go).
+	{"read-header-timeout", "LKTOKEN_READ_HEADER_TIMEOUT", "5s", "time a client has to send its request headers (cuts off slowloris)"},
+	{"read-timeout", "LKTOKEN_READ_TIMEOUT", "15s", "time a client has to send a whole request, body included"},
+	{"write-timeout", "LKTOKEN_WRITE_TIMEOUT", "15s", "time the server has to answer a request once its headers are read"},
+	{"idle-timeout", "LKTOKEN_IDLE_TIMEOUT", "120s", "how long an idle keep-alive connection stays open"},
+	{"max-header-bytes", "LKTOKEN_MAX_HEADER_BYTES", "16384", "largest request header block, in bytes (larger gets 431)"},
+	{"max-concurrent-streams", "LKTOKEN_MAX_CONCURRENT_STREAMS", "250", "HTTP/2 streams one connection may have open at once"},
+	{"metrics-listen", "LKTOKEN_METRICS_LISTEN", "", "address for Prometheus /metrics, e.g. 127.0.0.1:9090; off when empty. Keep it private"},
+	{"", "LKTOKEN_BEARER_TOKEN", "", "when set, every API call must send `Authorization: Bearer <this>` (at least 32 characters; environment only)"},
+	{"", "LKTOKEN_BEARER_TOKEN_FILE", "", "file holding LKTOKEN_BEARER_TOKEN instead; read again on SIGHUP"},
+	{"tracing", "LKTOKEN_TRACING", "false", "OpenTelemetry spans for every RPC (otelconnect), sent over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318)"},
 }
 
 // LoadConfig reads flags from args and variables through getenv. A flag wins
@@ -83,7 +100,7 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	}
 	fs.Usage = func() { printUsage(out) }
 	// --dev is a switch: "--dev" alone means "--dev=true".
-	if err := fs.Parse(normalizeBoolFlag(args, "dev")); err != nil {
+	if err := fs.Parse(normalizeBoolFlag(normalizeBoolFlag(args, "dev"), "tracing")); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
@@ -107,31 +124,16 @@ func buildConfig(get func(env string) string) (Config, error) {
 		LogFormat: strings.ToLower(get("LKTOKEN_LOG_FORMAT")),
 	}
 
-	secret := get("LIVEKIT_API_SECRET")
-	if path := get("LIVEKIT_API_SECRET_FILE"); path != "" {
-		if secret != "" {
-			fail(errors.New("both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"))
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			fail(fmt.Errorf("LIVEKIT_API_SECRET_FILE: cannot read %s: %w", path, errors.Unwrap(err)))
-		}
-		secret = strings.TrimSpace(string(b))
-	}
-	cfg.Credentials = Credentials{APIKey: get("LIVEKIT_API_KEY"), APISecret: secret}
-	serverURL := get("LIVEKIT_URL")
-	if dev {
-		if cfg.Credentials.APIKey == "" && cfg.Credentials.APISecret == "" {
-			cfg.Credentials = Credentials{APIKey: DevAPIKey, APISecret: DevAPISecret}
-		}
-		if serverURL == "" {
-			serverURL = DevServerURL
-		}
-	} else if err := cfg.Credentials.check(); err != nil {
+	cfg.Keys = KeySource{APIKey: get("LIVEKIT_API_KEY"), Secret: get("LIVEKIT_API_SECRET"),
+		SecretFile: get("LIVEKIT_API_SECRET_FILE"), KeysFile: get("LIVEKIT_KEYS_FILE"), Dev: dev}
+	if keys, err := cfg.Keys.Load(); err != nil {
 		fail(err)
+	} else {
+		cfg.Credentials, cfg.KeyIDs = keys.Signing, keys.IDs
 	}
-	if dev && (cfg.Credentials.APIKey == "" || cfg.Credentials.APISecret == "") {
-		fail(errors.New("--dev with only one of LIVEKIT_API_KEY and LIVEKIT_API_SECRET set: set both, or neither to use devkey/secret"))
+	serverURL := get("LIVEKIT_URL")
+	if dev && serverURL == "" {
+		serverURL = DevServerURL
 	}
 	if err := checkServerURL(serverURL); err != nil {
 		fail(err)
@@ -196,6 +198,8 @@ func buildConfig(get func(env string) string) (Config, error) {
 		fail(err)
 	}
 	cfg.AllowedOrigins = origins
+
+	cfg.Ops = buildOpsConfig(get, fail)
 
 	if cfg.Listen == "" {
 		fail(errors.New("LKTOKEN_LISTEN is empty: set an address such as 127.0.0.1:8080 or :8080"))

@@ -18,7 +18,7 @@ func envOf(kv map[string]string) func(string) string {
 
 var prodEnv = map[string]string{
 	"LIVEKIT_API_KEY":    "APIprod",
-	"LIVEKIT_API_SECRET": strings.Repeat("s", MinSecretLength),
+	"LIVEKIT_API_SECRET": "prod-secret-0123456789abcdefghijk",
 	"LIVEKIT_URL":        "wss://lk.example.com",
 }
 
@@ -132,7 +132,7 @@ func TestLoadConfigFlagsWinOverEnvironment(t *testing.T) {
 
 func TestLoadConfigSecretFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "secret")
-	secret := strings.Repeat("f", 40)
+	secret := "file-secret-0123456789abcdefghijklmnopqrs"
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

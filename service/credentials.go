@@ -41,8 +41,8 @@ func (c Credentials) check() error {
 	switch {
 	case c.APISecret == "":
 		errs = append(errs, errors.New("LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)"))
-	case len(c.APISecret) < MinSecretLength:
-		errs = append(errs, fmt.Errorf("LIVEKIT_API_SECRET is too weak: %d characters, it must be at least %d (generate one with `openssl rand -base64 48`)", len(c.APISecret), MinSecretLength))
+	case weakSecret(c.APISecret) != "":
+		errs = append(errs, fmt.Errorf("LIVEKIT_API_SECRET is too weak: %s (generate one with `openssl rand -base64 48`)", weakSecret(c.APISecret)))
 	}
 	return errors.Join(errs...)
 }

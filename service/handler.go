@@ -23,6 +23,12 @@ type HandlerOptions struct {
 	TokenEndpointPath string
 	Log               *slog.Logger
 	Now               func() time.Time
+	// Hardening and operations (routes.go); all optional.
+	Authenticator Authenticator         // nil: no authentication
+	Metrics       *Metrics              // nil: no metrics
+	Ready         *Readiness            // nil: always ready
+	Tracing       connect.Interceptor   // nil: no spans
+	Interceptors  []connect.Interceptor // extra, innermost (after validation)
 }
 
 // NewHandler wires every route of lktoken into one http.Handler:
@@ -31,9 +37,11 @@ type HandlerOptions struct {
 //	/grpc.reflection.v1*/        reflection, for `buf curl --reflect` and grpcurl
 //	/api/token                   LiveKit's standard token endpoint (TokenSourceRequest JSON), if configured
 //	/healthz                     liveness
+//	/readyz                      readiness (keys loaded, not draining)
 //
-// Each request gets a request id, then CORS; API calls then pass audit (outer)
-// and validation (inner) interceptors before the handler. The token endpoint
+// Each request gets a request id, metrics, panic recovery, CORS and
+// authentication (wrapRoutes); API calls then pass audit (outer) and
+// validation (inner) interceptors before the handler. The token endpoint
 // shares the validator, the auditor, the Issuer and the body cap.
 func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 	// Compiling the rules up front keeps the first request after a cold start fast.
@@ -45,13 +53,15 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 	mux := http.NewServeMux()
 	path, api := lktokenv1connect.NewTokenServiceHandler(
 		NewTokenService(issuer),
+		outerRPCOptions(opts),
 		connect.WithInterceptors(
 			auditor.Interceptor(),
 			NewValidationInterceptor(validator),
 		),
 		connect.WithReadMaxBytes(opts.MaxRequestBytes),
+		innerRPCOptions(opts),
 	)
-	mux.Handle(path, noStore(api))
+	mux.Handle(path, noStore(explainRefusals(api)))
 	if opts.TokenEndpointPath != "" {
 		mux.Handle(opts.TokenEndpointPath, noStore(&tokenEndpoint{
 			route:     opts.TokenEndpointPath,
@@ -64,14 +74,15 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 	}
 
 	reflector := grpcreflect.NewStaticReflector(lktokenv1connect.TokenServiceName)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, outerRPCOptions(opts)))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, outerRPCOptions(opts)))
+	mux.Handle("GET /readyz", opts.Ready)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return WithRequestID(logRequests(opts.Log, withCORS(opts.AllowedOrigins, mux))), nil
+	return wrapRoutes(mux, opts), nil
 }
 
 // logRequests notes each request at debug level as soon as its headers are
@@ -104,7 +115,7 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: connectcors.AllowedMethods(),
-		AllowedHeaders: append(connectcors.AllowedHeaders(), RequestIDHeader),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), RequestIDHeader, "Authorization"),
 		ExposedHeaders: append(connectcors.ExposedHeaders(), RequestIDHeader),
 		MaxAge:         7200,
 	}).Handler(next)

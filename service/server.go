@@ -17,6 +17,7 @@ type Server struct {
 	cfg  Config
 	log  *slog.Logger
 	http *http.Server
+	ops  // keys, readiness, metrics (server_ops.go)
 }
 
 // NewLogger returns the JSON (or text) logger the configuration asks for.
@@ -32,28 +33,32 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 
 // NewServer builds the server for cfg, logging to log.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
+	o := newOps(cfg, log)
 	issuer := NewIssuer(cfg.Credentials, cfg.Policy, time.Now, log)
-	h, err := NewHandler(issuer, HandlerOptions{
+	issuer.UseKeyring(o.keys)
+	h, err := NewHandler(issuer, o.handlerOptions(HandlerOptions{
 		AllowedOrigins:    cfg.AllowedOrigins,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		TokenEndpointPath: cfg.TokenEndpointPath,
 		Log:               log,
 		Now:               time.Now,
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
+	lim := cfg.Ops.withDefaults()
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
-	return &Server{cfg: cfg, log: log, http: &http.Server{
+	return &Server{cfg: cfg, log: log, ops: o, http: &http.Server{
 		Handler:           h,
 		Protocols:         &protocols,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: lim.MaxConcurrentStreams},
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}}, nil
 }
@@ -78,13 +83,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("livekit_url", s.cfg.Policy.ServerURL),
 		slog.Any("allowed_origins", s.cfg.AllowedOrigins), slog.String("token_endpoint", s.cfg.TokenEndpointPath))
 
+	stopMetrics, err := s.serveMetrics()
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	defer s.flushTracing(s.log)
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(ln) }()
+	s.ready.Serving()
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
+	s.ready.Draining()
 	s.log.Info("shutting down", slog.Duration("drain_timeout", s.cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()

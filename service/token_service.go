@@ -25,6 +25,7 @@ import (
 // set of credentials. It is the minting core every route shares.
 type Issuer struct {
 	creds  Credentials
+	keys   *Keyring // when set, wins over creds (see UseKeyring)
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
@@ -53,7 +54,7 @@ func (is *Issuer) IssueWithRoomConfig(ctx context.Context, req *lktokenv1.Genera
 	if err := is.checkRoomConfig(rc); err != nil {
 		return MintedToken{}, err
 	}
-	minted, err := MintToken(is.creds, TokenRequest{
+	minted, err := MintToken(is.credentials(), TokenRequest{
 		Room:       req.GetRoomName(),
 		Identity:   req.GetParticipantIdentity(),
 		Name:       req.GetParticipantName(),

@@ -30,6 +30,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reads the key files again; a failed reload keeps the old keys.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			_ = srv.Reload()
+		}
+	}()
 	if err := srv.Run(ctx); err != nil {
 		log.Error("server stopped", "error", err.Error())
 		os.Exit(1)

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/livekit/protocol/auth"
+)
+
+// Secrets of the rotation test: random-looking, at least 32 characters.
+const (
+	secretA1 = "kA1-9f8e7d6c5b4a3928171605f4e3d2c1b0a99"
+	secretA2 = "kA2-0a1b2c3d4e5f60718293a4b5c6d7e8f9f11"
+	secretA3 = "kA3-5e4d3c2b1a09f8e7d6c5b4a39281706f22"
+	secretB  = "kB-aa55bb66cc77dd88ee99ff00112233445566"
+	weak     = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" // long but one character
+)
+
+func writeKeys(t *testing.T, path, content string) {
+	t.Helper()
+	// Write then rename: a reader never sees half a file.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// whichSecret returns the secret among candidates that verifies token.
+func whichSecret(token string, candidates ...string) (string, *auth.ClaimGrants) {
+	for _, s := range candidates {
+		v, err := auth.ParseAPIToken(token)
+		if err != nil {
+			return "", nil
+		}
+		if _, g, err := v.Verify(s); err == nil && v.APIKey() == "keyA" {
+			return s, g
+		}
+	}
+	return "", nil
+}
+
+func TestWeakSecretsAreRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys.yaml")
+	writeKeys(t, path, "keyA: "+secretA1+"\nkeyB: "+weak+"\n")
+	out, code := run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com"})
+	want := "lktoken: refusing to start:\nLIVEKIT_KEYS_FILE " + path + ": the secret of key \"keyB\" is too weak: only 1 distinct characters, it must have at least 8 (generate one with `openssl rand -base64 48`)\n"
+	if code != 2 || out != want {
+		t.Errorf("exit %d:\n%s\nwant:\n%s", code, out, want)
+	}
+	out, code = run(t, []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=" + weak, "LIVEKIT_URL=wss://lk.example.com"})
+	if code != 2 || !strings.Contains(out, "LIVEKIT_API_SECRET is too weak: only 1 distinct characters") || strings.Contains(out, weak) {
+		t.Errorf("exit %d: %s", code, out)
+	}
+	out, code = run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com"})
+	if code != 2 || !strings.Contains(out, "LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (keyA, keyB) it must name the one that signs") {
+		t.Errorf("exit %d: %s", code, out)
+	}
+}
+
+// Keys rotate on SIGHUP under load without a failed request: each token is
+// signed by the old or the new secret, never anything else; a reload to a
+// weak secret is refused and the old key keeps signing. Afterwards, every
+// log line of the run (debug included) is searched for each secret and
+// each token issued.
+func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys.yaml")
+	writeKeys(t, path, "# rotation test\nkeyA: "+secretA1+"\nkeyB: \""+secretB+"\"\n")
+	p := start(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com"}, "--log-level", "debug")
+
+	var mu sync.Mutex
+	var tokens []string
+	signedBy := map[string]int{}
+	var failed atomic.Int64
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := 0; c < 16; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := dialKeepAlive(p.addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer k.c.Close()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sent.Add(1)
+				code, body, _, err := k.mint(p.addr, fmt.Sprintf("rot-%d-%d", c, n), "")
+				tok := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(body)
+				if err != nil || code != 200 || tok == nil {
+					failed.Add(1)
+					t.Errorf("request failed: %v %d %.200s", err, code, body)
+					return
+				}
+				s, _ := whichSecret(tok[1], secretA1, secretA2, secretA3)
+				mu.Lock()
+				tokens = append(tokens, tok[1])
+				signedBy[s]++
+				mu.Unlock()
+			}
+		}()
+	}
+	hup := func(content, wantLog string, n int) {
+		t.Helper()
+		writeKeys(t, path, content)
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return strings.Count(p.logs(), wantLog) == n }, wantLog)
+		before := sent.Load()
+		waitFor(t, func() bool { return sent.Load() > before+200 }, "200 more requests")
+	}
+	waitFor(t, func() bool { return sent.Load() > 200 }, "load")
+	hup("keyA: "+secretA2+"\nkeyB: "+secretB+"\n", `"msg":"keys reloaded"`, 1)
+	hup("keyA: "+weak+"\nkeyB: "+secretB+"\n", `"msg":"reload failed, keeping the current keys"`, 1)
+	// Still signing with A2 after the refused reload.
+	k, err := dialKeepAlive(p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _, _ := k.mint(p.addr, "after-weak", "")
+	k.c.Close()
+	if tok := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(body); tok == nil {
+		t.Fatalf("no token after the refused reload: %s", body)
+	} else if s, _ := whichSecret(tok[1], secretA1, secretA2, secretA3, weak); s != secretA2 {
+		t.Errorf("after the refused reload the token is signed by %q, want the A2 secret", s)
+	} else {
+		mu.Lock()
+		tokens = append(tokens, tok[1])
+		mu.Unlock()
+	}
+	hup("keyA: "+secretA3+"\n", `"msg":"keys reloaded"`, 2)
+	hup("garbage without a colon\n", `"msg":"reload failed, keeping the current keys"`, 2)
+	close(stop)
+	wg.Wait()
+
+	t.Logf("%d requests during 4 reloads, %d failed; signed by A1 %d, A2 %d, A3 %d, other %d",
+		sent.Load(), failed.Load(), signedBy[secretA1], signedBy[secretA2], signedBy[secretA3], signedBy[""])
+	if failed.Load() != 0 || signedBy[""] != 0 || signedBy[secretA1] == 0 || signedBy[secretA2] == 0 || signedBy[secretA3] == 0 {
+		t.Errorf("rotation: %d failed, signed by %v", failed.Load(), len(signedBy))
+	}
+	logs := p.logs()
+	for _, want := range []string{
+		`"msg":"keys reloaded","signing_key":"keyA","key_ids":["keyA","keyB"]`,
+		`"msg":"reload failed, keeping the current keys","error":"LIVEKIT_KEYS_FILE ` + path + `: the secret of key \"keyA\" is too weak: only 1 distinct characters, it must have at least 8 (generate one with ` + "`openssl rand -base64 48`" + `)","signing_key":"keyA"`,
+		`"msg":"keys reloaded","signing_key":"keyA","key_ids":["keyA"]`,
+		`"msg":"reload failed, keeping the current keys","error":"LIVEKIT_KEYS_FILE ` + path + ` line 1: want ` + "`key: secret`" + `"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+
+	// Log hygiene over the whole run: no secret, no token, no token part.
+	if !strings.Contains(logs, `"level":"DEBUG"`) {
+		t.Fatal("no debug lines: the search would prove little")
+	}
+	for _, s := range []string{secretA1, secretA2, secretA3, secretB, weak} {
+		if strings.Contains(logs, s) {
+			t.Errorf("log contains a secret (%.4s…)", s)
+		}
+	}
+	leaks := 0
+	for _, tok := range tokens {
+		for _, part := range append(strings.Split(tok, "."), tok) {
+			if len(part) > 16 && strings.Contains(logs, part) {
+				leaks++
+			}
+		}
+	}
+	t.Logf("searched %d log lines for 5 secrets and %d tokens: %d hits", strings.Count(logs, "\n"), len(tokens), leaks)
+	if leaks != 0 {
+		t.Errorf("%d token parts in the log", leaks)
+	}
+}
