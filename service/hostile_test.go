@@ -40,6 +40,7 @@ func settle(t *testing.T, base int) {
 // server still mints and no goroutine is left behind.
 func TestHostileInputInProcess(t *testing.T) {
 	cfg := testConfig()
+	cfg.TokenEndpointPath = DefaultTokenEndpointPath
 	srv := startServer(t, cfg)
 	cases := hostile.Cases(cfg.MaxRequestBytes, 16<<10)
 	if len(cases) < 60 {

@@ -48,6 +48,8 @@ type Case struct {
 	Status  int
 	Code    string
 	Message []string
+	// ReplyHeader must be in the answer, exactly (optional).
+	ReplyHeader http.Header
 }
 
 // Result is what came back.
@@ -257,19 +259,147 @@ func Cases(maxBody, maxHeader int) []Case {
 		{Name: "path with encoded traversal", Proto: HTTP, Method: "GET", Path: "/%2e%2e/etc/passwd", Status: 404, Message: []string{"404 page not found"}},
 		{Name: "huge header on /healthz", Proto: HTTP, Method: "GET", Path: "/healthz", Header: bigHeader, Status: 431, Message: []string{"431 Request Header Fields Too Large"}},
 	}
-	return append(cs, PlainJSONCases(maxBody)...)
+	return append(cs, PlainJSONCases(maxBody, maxHeader)...)
 }
 
-// PlainJSONCases is the hook for the plain JSON endpoint (POST /api/token,
-// LiveKit's standard token endpoint). It does not exist on this branch; add
-// its cases here (Proto: PlainJSON) once it is merged, e.g.
-//
-//	{Name: "truncated JSON", Proto: PlainJSON, Path: "/api/token", Body: j(`{"room_name":`), Status: 400, ...}
-//
-// and route PlainJSON in Do like ConnectJSON (it answers plain JSON errors).
-func PlainJSONCases(maxBody int) []Case {
-	_ = maxBody
-	return nil
+// TokenPath is LiveKit's standard token endpoint at its default path.
+const TokenPath = "/api/token"
+
+// PlainJSONCases attack the plain JSON endpoint (POST /api/token, LiveKit's
+// TokenSourceRequest). Its answers are 201 with a token, or an HTTP status
+// and {"code", "message"}. It is stricter than Connect JSON where the format
+// lets it be: unknown fields and compressed bodies are refused, and no body
+// at all is an empty request (every field is optional: names are generated).
+func PlainJSONCases(maxBody, maxHeader int) []Case {
+	big := strings.Repeat("a", maxBody+1)
+	notJSON := "request body is not a TokenSourceRequest JSON object: "
+	ctrl := "must not contain control or bidirectional-override characters"
+	ct := func(v string) []string {
+		return []string{fmt.Sprintf("Content-Type must be application/json, not %q", v)}
+	}
+	gz := []string{`Content-Encoding "gzip" is not supported on /api/token: send the JSON uncompressed`}
+	method := func(m string) []string {
+		return []string{"method " + m + " is not allowed on /api/token: use POST with a JSON body"}
+	}
+	onlyAgents := " is not allowed (this server honours only room_config.agents)"
+	allowPOST := hdr("Allow", "POST")
+	deepArr := strings.Repeat("[", maxBody/2-100) + strings.Repeat("]", maxBody/2-100)
+	deepObj := strings.Repeat(`{"a":`, maxBody/6-50) + "1" + strings.Repeat("}", maxBody/6-50)
+	// protojson names a field in its JSON (lowerCamelCase) spelling, whichever
+	// spelling the request used.
+	cs := []Case{
+		{Name: "control: valid request", Body: j(`{"room_name":"standup","participant_identity":"user-42","participant_name":"Ada"}`), Status: 201, Code: "ok"},
+		// Every field is optional, so these are requests for generated names.
+		{Name: "empty body generates names", Body: nil, Status: 201, Code: "ok"},
+		{Name: "only whitespace is an empty body", Body: j(" \n\t "), Status: 201, Code: "ok"},
+		{Name: "empty object generates names", Body: j(`{}`), Status: 201, Code: "ok"},
+		{Name: "null room means absent", Body: j(`{"room_name":null,"participant_identity":"u"}`), Status: 201, Code: "ok"},
+		{Name: "empty name means absent", Body: j(`{"room_name":"r","participant_identity":"u","participant_name":""}`), Status: 201, Code: "ok"},
+		{Name: "lowerCamelCase names are read too", Body: j(`{"roomName":"r","participantIdentity":"u"}`), Status: 201, Code: "ok"},
+		{Name: "charset parameter", Header: hdr("Content-Type", "application/json; charset=utf-8"), Body: j(`{}`), Status: 201, Code: "ok"},
+
+		// --- media type and encoding
+		{Name: "text/plain", Header: hdr("Content-Type", "text/plain"), Body: j(`{}`), Status: 415, Code: "invalid_argument", Message: ct("text/plain")},
+		{Name: "no content type", Header: hdr("Content-Type", ""), Body: j(`{}`), Status: 415, Code: "invalid_argument", Message: ct("")},
+		{Name: "form content type", Header: hdr("Content-Type", "application/x-www-form-urlencoded"), Body: j("room_name=r"), Status: 415, Code: "invalid_argument", Message: ct("application/x-www-form-urlencoded")},
+		{Name: "protobuf content type", Header: hdr("Content-Type", "application/proto"), Body: validPB, Status: 415, Code: "invalid_argument", Message: ct("application/proto")},
+		{Name: "malformed content type", Header: hdr("Content-Type", "application/json; charset"), Body: j(`{}`), Status: 415, Code: "invalid_argument", Message: ct("application/json; charset")},
+		{Name: "gzip body", Header: hdr("Content-Encoding", "gzip"), Body: Gzip(j(`{}`)), Status: 415, Code: "invalid_argument", Message: gz},
+		{Name: "gzip bomb", Header: hdr("Content-Encoding", "gzip"), Body: Gzip(j(`{"participant_metadata":"` + strings.Repeat(" ", 64*maxBody) + `"}`)), Status: 415, Code: "invalid_argument", Message: gz},
+		{Name: "unsupported compression", Header: hdr("Content-Encoding", "br"), Body: j(`{}`), Status: 415, Code: "invalid_argument", Message: []string{`Content-Encoding "br" is not supported on /api/token`}},
+
+		// --- size
+		{Name: "body over the cap", Body: j(`{"room_name":"` + big + `"}`), Status: 413, Code: "resource_exhausted", Message: []string{fmt.Sprintf("request body is larger than %d bytes (server limit)", maxBody)}},
+		{Name: "metadata over its cap", Body: j(`{"participant_metadata":"` + strings.Repeat("m", 4097) + `"}`), Status: 400, Code: "invalid_argument", Message: []string{"participant_metadata: must be at most 4096 bytes (server limit)"}},
+		{Name: "attributes over their cap", Body: j(`{"participant_attributes":{"k":"` + strings.Repeat("v", 4096) + `"}}`), Status: 400, Code: "invalid_argument", Message: []string{"participant_attributes: keys and values must total at most 4096 bytes (server limit); these total 4097"}},
+
+		// --- broken JSON
+		{Name: "truncated object", Body: j(`{"room_name":"r","participant_identity":`), Status: 400, Code: "invalid_argument", Message: []string{notJSON + "unexpected EOF"}},
+		{Name: "truncated string", Body: j(`{"room_name":"r`), Status: 400, Code: "invalid_argument", Message: []string{notJSON + "unexpected EOF"}},
+		{Name: "single brace", Body: j(`{`), Status: 400, Code: "invalid_argument", Message: []string{notJSON + "unexpected EOF"}},
+		{Name: "trailing garbage", Body: j(`{}xyz`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value xyz"}},
+		{Name: "two objects", Body: j(`{}{}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "unexpected token {"}},
+		{Name: "null", Body: j(`null`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "unexpected token null"}},
+		{Name: "array", Body: j(`[]`), Status: 400, Code: "invalid_argument", Message: []string{notJSON + "syntax error (line 1:1): unexpected token ["}},
+		{Name: "bare string", Body: j(`"standup"`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `unexpected token "standup"`}},
+		{Name: "form-encoded body", Body: j(`room_name=standup`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "syntax error (line 1:1): invalid value room_name"}},
+		{Name: "single quotes", Body: j(`{'room_name':'r'}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value"}},
+		{Name: "comment", Body: j(`{/* hi */}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value"}},
+		{Name: "byte order mark", Body: j("\ufeff{}"), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value"}},
+		{Name: "raw tab inside a string", Body: j("{\"room_name\":\"a\tb\"}"), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid character"}},
+
+		// --- wrong types and numbers
+		{Name: "room as number", Body: j(`{"room_name":123}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for string field roomName: 123"}},
+		{Name: "identity as bool", Body: j(`{"participant_identity":true}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for string field participantIdentity: true"}},
+		{Name: "room as array", Body: j(`{"room_name":["a"]}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for string field roomName: ["}},
+		{Name: "name as object", Body: j(`{"participant_name":{"a":1}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for string field participantName: {"}},
+		{Name: "metadata as object (must be a string)", Body: j(`{"participant_metadata":{"role":"host"}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for string field participantMetadata: {"}},
+		{Name: "attribute value as number", Body: j(`{"participant_attributes":{"a":1}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for string field value: 1"}},
+		{Name: "attributes as array", Body: j(`{"participant_attributes":["a"]}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "unexpected token ["}},
+		{Name: "room_config as string", Body: j(`{"room_config":"agents"}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `unexpected token "agents"`}},
+		{Name: "agents as object", Body: j(`{"room_config":{"agents":{"agent_name":"x"}}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "unexpected token {"}},
+		// A number as a string is valid proto3 JSON; the field is then refused by policy.
+		{Name: "number as string, then refused", Body: j(`{"room_config":{"max_participants":"100"}}`), Status: 403, Code: "permission_denied", Message: []string{"room_config.max_participants" + onlyAgents}},
+		{Name: "number with fraction", Body: j(`{"room_config":{"max_participants":1.5}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for uint32 field maxParticipants: 1.5"}},
+		{Name: "negative number", Body: j(`{"room_config":{"max_participants":-1}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for uint32 field maxParticipants: -1"}},
+		{Name: "number 2^32", Body: j(`{"room_config":{"empty_timeout":4294967296}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for uint32 field emptyTimeout: 4294967296"}},
+		{Name: "number 1e400", Body: j(`{"room_config":{"empty_timeout":1e400}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for uint32 field emptyTimeout: 1e400"}},
+		{Name: "number as NaN string", Body: j(`{"room_config":{"empty_timeout":"NaN"}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `invalid value for uint32 field emptyTimeout: "NaN"`}},
+
+		// --- keys
+		{Name: "duplicate key", Body: j(`{"room_name":"a","room_name":"b"}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `duplicate field "room_name"`}},
+		{Name: "duplicate key in both spellings", Body: j(`{"room_name":"a","roomName":"b"}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `duplicate field "roomName"`}},
+		{Name: "duplicate attribute key", Body: j(`{"participant_attributes":{"a":"1","a":"2"}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `duplicate map key "a"`}},
+		// Unknown fields are refused here: LiveKit's SDKs send only known ones, and a
+		// caller trying "video" or "admin" learns at once that no grant can be asked for.
+		{Name: "unknown field", Body: j(`{"room_name":"r","admin":true}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `unknown field "admin"`}},
+		{Name: "grant smuggled as a field", Body: j(`{"room_name":"r","video":{"roomAdmin":true}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `unknown field "video"`}},
+		{Name: "deeply nested arrays as the body", Body: j(deepArr), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "unexpected token ["}},
+		{Name: "deeply nested objects in an unknown field", Body: j(`{"x":` + deepObj + `}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `unknown field "x"`}},
+		{Name: "deeply nested arrays in an attribute", Body: j(`{"participant_attributes":{"a":` + deepArr + `}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for string field value: ["}},
+
+		// --- text: the same rules as GenerateToken
+		{Name: "invalid UTF-8 in room", Body: j("{\"room_name\":\"r\xff\xfe\"}"), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid UTF-8"}},
+		{Name: "invalid UTF-8 in an attribute key", Body: j("{\"participant_attributes\":{\"k\xc0\":\"v\"}}"), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid UTF-8"}},
+		{Name: "lone surrogate escape", Body: j(`{"participant_identity":"u\ud800"}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON}},
+		{Name: "NUL in room", Body: j(`{"room_name":"a\u0000b"}`), Status: 400, Code: "invalid_argument", Message: []string{"room_name: " + ctrl}},
+		{Name: "newline in identity", Body: j(`{"participant_identity":"u\nINFO forged log line"}`), Status: 400, Code: "invalid_argument", Message: []string{"participant_identity: " + ctrl}},
+		{Name: "ANSI escape in name", Body: j(`{"participant_name":"\u001b[31mred"}`), Status: 400, Code: "invalid_argument", Message: []string{"participant_name: " + ctrl}},
+		{Name: "bidi override in name", Body: j(`{"participant_name":"abc\u202egnp.exe"}`), Status: 400, Code: "invalid_argument", Message: []string{"participant_name: " + ctrl}},
+		{Name: "bidi isolate in identity", Body: j(`{"participant_identity":"\u2066admin\u2069"}`), Status: 400, Code: "invalid_argument", Message: []string{"participant_identity: " + ctrl}},
+		{Name: "control character in an attribute key", Body: j(`{"participant_attributes":{"te\u0007am":"blue"}}`), Status: 400, Code: "invalid_argument", Message: []string{`participant_attributes["te\aam"]: ` + ctrl}},
+		{Name: "bidi override in an attribute key", Body: j(`{"participant_attributes":{"\u202eteam":"blue"}}`), Status: 400, Code: "invalid_argument", Message: []string{`participant_attributes["\u202eteam"]: ` + ctrl}},
+		{Name: "reserved attribute key", Body: j(`{"participant_attributes":{"lk.agent.state":"x"}}`), Status: 400, Code: "invalid_argument", Message: []string{`participant_attributes["lk.agent.state"]: must not start with 'lk.'`}},
+		// Metadata and attribute values are application data: any text, as in LiveKit.
+		{Name: "NUL and bidi in metadata are data", Body: j(`{"participant_metadata":"a\u0000\u202eb\n"}`), Status: 201, Code: "ok"},
+		{Name: "control characters in an attribute value are data", Body: j(`{"participant_attributes":{"k":"a\u0000\u001b"}}`), Status: 201, Code: "ok"},
+		{Name: "whitespace-only room", Body: j(`{"room_name":" \u3000\t"}`), Status: 400, Code: "invalid_argument", Message: []string{"room_name: must not be only whitespace"}},
+		{Name: "room over 256 bytes", Body: j(`{"room_name":"` + strings.Repeat("日", 86) + `"}`), Status: 400, Code: "invalid_argument", Message: []string{"room_name: must be at most 256 bytes"}},
+		{Name: "hash in identity", Body: j(`{"participant_identity":"u#1"}`), Status: 400, Code: "invalid_argument", Message: []string{"participant_identity: must not contain '#'"}},
+
+		// --- room_config: only agent dispatch, only for allowed agents (none by default)
+		{Name: "room_config name", Body: j(`{"room_config":{"name":"other-room"}}`), Status: 403, Code: "permission_denied", Message: []string{"room_config.name" + onlyAgents}},
+		{Name: "room_config egress", Body: j(`{"room_config":{"egress":{"room":{"room_name":"x"}}}}`), Status: 403, Code: "permission_denied", Message: []string{"room_config.egress" + onlyAgents}},
+		{Name: "room_config timeouts", Body: j(`{"room_config":{"empty_timeout":1,"departure_timeout":1}}`), Status: 403, Code: "permission_denied", Message: []string{"room_config.empty_timeout" + onlyAgents, "room_config.departure_timeout" + onlyAgents}},
+		{Name: "agent not in the allowlist", Body: j(`{"room_config":{"agents":[{"agent_name":"root-shell"}]}}`), Status: 403, Code: "permission_denied", Message: []string{`room_config.agents[0].agent_name: agent "root-shell" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`}},
+		{Name: "empty room_config is nothing", Body: j(`{"room_config":{}}`), Status: 201, Code: "ok"},
+
+		// --- methods and paths
+		{Name: "GET", Method: "GET", Status: 405, Code: "unimplemented", Message: method("GET"), ReplyHeader: allowPOST},
+		{Name: "PUT", Method: "PUT", Body: j(`{}`), Status: 405, Code: "unimplemented", Message: method("PUT"), ReplyHeader: allowPOST},
+		{Name: "DELETE", Method: "DELETE", Status: 405, Code: "unimplemented", Message: method("DELETE"), ReplyHeader: allowPOST},
+		{Name: "PATCH", Method: "PATCH", Body: j(`{}`), Status: 405, Code: "unimplemented", Message: method("PATCH"), ReplyHeader: allowPOST},
+		{Name: "OPTIONS without a preflight", Method: "OPTIONS", Status: 405, Code: "unimplemented", Message: method("OPTIONS"), ReplyHeader: allowPOST},
+		{Name: "trailing slash", Path: TokenPath + "/", Body: j(`{}`), Status: 404, Message: []string{"404 page not found"}},
+		{Name: "header block over the cap", Header: hdr("X-Filler", strings.Repeat("h", 2*maxHeader+4096)), Body: j(`{}`), Status: 431, Message: []string{"431 Request Header Fields Too Large"}},
+	}
+	for i := range cs {
+		cs[i].Proto = PlainJSON
+		if cs[i].Path == "" {
+			cs[i].Path = TokenPath
+		}
+	}
+	return cs
 }
 
 // Clients are what Do sends with: HTTP/1.1 for Connect, gRPC-Web and plain
@@ -355,7 +485,7 @@ func (cl Clients) Do(base string, c Case) (Result, error) {
 		}
 		r.Code, r.Message = grpcCode(st), decodeGRPCMessage(msg)
 	default:
-		if resp.StatusCode == 200 {
+		if resp.StatusCode == 200 || (c.Proto == PlainJSON && resp.StatusCode == 201) {
 			r.Code = "ok"
 			break
 		}
@@ -424,6 +554,11 @@ func Check(c Case, r Result) []string {
 	for _, m := range c.Message {
 		if !strings.Contains(r.Message, m) {
 			bad = append(bad, fmt.Sprintf("message %q does not contain %q", clip(r.Message), m))
+		}
+	}
+	for k := range c.ReplyHeader {
+		if got, want := r.Header.Values(k), c.ReplyHeader.Values(k); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			bad = append(bad, fmt.Sprintf("header %s %q, want %q", k, got, want))
 		}
 	}
 	if c.Code == "ok" && c.Proto != HTTP && !bytes.Contains(r.Body, []byte("eyJ")) {
