@@ -70,6 +70,7 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 			auditor:   auditor,
 			maxBytes:  opts.MaxRequestBytes,
 			now:       opts.Now,
+			metrics:   opts.Metrics,
 		}))
 	}
 

@@ -59,13 +59,14 @@ var rpcRoutes = map[string]bool{
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
 }
 
-// plainRoutes are HTTP routes counted by HTTP status. Add /api/token here when
-// the plain JSON endpoint exists (it answers with RPC codes: put it in rpcRoutes).
+// plainRoutes are HTTP routes counted by HTTP status.
 var plainRoutes = map[string]bool{"/healthz": true, "/readyz": true}
 
-func routeOf(path string) (route string, rpc bool) {
+// routeOf names path's series. The token endpoint (at its configured path,
+// tokenPath; "" when disabled) answers in RPC codes, so it counts as an RPC.
+func routeOf(path, tokenPath string) (route string, rpc bool) {
 	switch {
-	case rpcRoutes[path]:
+	case rpcRoutes[path], tokenPath != "" && path == tokenPath:
 		return path, true
 	case plainRoutes[path]:
 		return path, false
@@ -81,12 +82,13 @@ type rpcOutcome struct {
 	code string
 }
 
-// middleware counts every request by route and code.
-func (m *Metrics) middleware(next http.Handler) http.Handler {
+// middleware counts every request by route and code; tokenPath is where the
+// token endpoint is served ("" when it is not).
+func (m *Metrics) middleware(next http.Handler, tokenPath string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inFlight.Inc()
 		defer m.inFlight.Dec()
-		route, rpc := routeOf(r.URL.Path)
+		route, rpc := routeOf(r.URL.Path, tokenPath)
 		out := &rpcOutcome{}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
@@ -131,6 +133,14 @@ var httpToCode = map[int]string{
 	501: "unimplemented", 503: "unavailable", 504: "deadline_exceeded",
 }
 
+// noteOutcome tells the middleware the RPC code of an answer written outside
+// Connect (the token endpoint).
+func noteOutcome(ctx context.Context, code string) {
+	if out, ok := ctx.Value(rpcOutcomeKey{}).(*rpcOutcome); ok {
+		out.code = code
+	}
+}
+
 // outcomeInterceptor notes each call's code for the HTTP middleware. It runs
 // outermost, so it sees what the caller gets (recovered panics included).
 func outcomeInterceptor() connect.UnaryInterceptorFunc {
@@ -155,14 +165,23 @@ func (m *Metrics) mintTimer() connect.UnaryInterceptorFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			start := time.Now()
 			resp, err := next(ctx, req)
-			outcome := "issued"
-			if err != nil {
-				outcome = connect.CodeOf(err).String()
-			}
-			m.mint.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+			m.observeMint(start, err)
 			return resp, err
 		}
 	}
+}
+
+// observeMint puts one mint, begun at start, in the histogram. A nil
+// Metrics observes nothing.
+func (m *Metrics) observeMint(start time.Time, err error) {
+	if m == nil {
+		return
+	}
+	outcome := "issued"
+	if err != nil {
+		outcome = connect.CodeOf(err).String()
+	}
+	m.mint.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 }
 
 // statusWriter remembers the status of the answer.

@@ -46,7 +46,7 @@ func wrapRoutes(mux http.Handler, opts HandlerOptions) http.Handler {
 	})
 	var out http.Handler = recoverHTTP(opts.Log, withCORS(opts.AllowedOrigins, h))
 	if opts.Metrics != nil {
-		out = opts.Metrics.middleware(out)
+		out = opts.Metrics.middleware(out, opts.TokenEndpointPath)
 	}
 	return WithRequestID(logRequests(opts.Log, out))
 }

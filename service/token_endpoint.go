@@ -47,6 +47,7 @@ type tokenEndpoint struct {
 	auditor   *Auditor
 	maxBytes  int
 	now       func() time.Time
+	metrics   *Metrics // nil: no metrics
 }
 
 // endpointError is a refusal with an HTTP status chosen for it, for failures
@@ -68,7 +69,7 @@ func refuse(status int, code connect.Code, format string, args ...any) *endpoint
 func (h *tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeEndpointError(w, refuse(http.StatusMethodNotAllowed, connect.CodeUnimplemented,
+		h.fail(w, r, refuse(http.StatusMethodNotAllowed, connect.CodeUnimplemented,
 			"method %s is not allowed on %s: use POST with a JSON body", r.Method, h.route))
 		return
 	}
@@ -80,7 +81,7 @@ func (h *tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	entry.Lifetime, entry.Err = g.lifetime, err
 	h.auditor.Record(ctx, entry)
 	if err != nil {
-		writeEndpointError(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	body, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(resp)
@@ -90,9 +91,10 @@ func (h *tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = json.Compact(&compact, body)
 	}
 	if err != nil {
-		writeEndpointError(w, connect.NewError(connect.CodeInternal, errors.New("the server could not encode its answer")))
+		h.fail(w, r, connect.NewError(connect.CodeInternal, errors.New("the server could not encode its answer")))
 		return
 	}
+	noteOutcome(r.Context(), "ok")
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(append(compact.Bytes(), '\n'))
@@ -113,7 +115,10 @@ func (h *tokenEndpoint) serve(ctx context.Context, w http.ResponseWriter, r *htt
 	if err := validateMessage(h.validator, req); err != nil {
 		return nil, err
 	}
+	// Timed like GenerateToken's mint: from a valid request to a signed token.
+	start := time.Now()
 	minted, err := h.issuer.IssueWithRoomConfig(ctx, req, src.GetRoomConfig())
+	h.metrics.observeMint(start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -202,9 +207,15 @@ func randomBase62(n int) string {
 	return string(out)
 }
 
+// fail answers err and tells the metrics its code.
+func (h *tokenEndpoint) fail(w http.ResponseWriter, r *http.Request, err error) {
+	noteOutcome(r.Context(), writeEndpointError(w, err))
+}
+
 // writeEndpointError writes err as {"code": "...", "message": "..."}: the same
 // code and message GenerateToken would give, with an HTTP status to match.
-func writeEndpointError(w http.ResponseWriter, err error) {
+// It returns the code's name.
+func writeEndpointError(w http.ResponseWriter, err error) string {
 	status := 0
 	var cerr *connect.Error
 	if ee := (*endpointError)(nil); errors.As(err, &ee) {
@@ -222,6 +233,7 @@ func writeEndpointError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+	return cerr.Code().String()
 }
 
 // endpointStatus is the HTTP status of a Connect code, as the Connect protocol

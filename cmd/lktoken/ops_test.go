@@ -77,6 +77,14 @@ func TestMetrics(t *testing.T) {
 		{Proto: hostile.HTTP, Method: "GET", Path: "/healthz"},
 		{Proto: hostile.HTTP, Method: "GET", Path: "/readyz"},
 		{Proto: hostile.HTTP, Method: "GET", Path: "/wp-admin"},
+		// LiveKit's standard token endpoint counts in RPC codes too.
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_name":"r","participant_identity":"u"}`)},
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: nil},
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_name":123}`)},
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(`{}`)},
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Method: "GET"},
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_name":"` + strings.Repeat("a", 70000) + `"}`)},
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_config":{"name":"x"}}`)},
 	} {
 		if _, err := cl.Do(base, c); err != nil {
 			t.Fatal(err)
@@ -90,14 +98,21 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("metrics: %d", code)
 	}
 	g := `route="/lktoken.v1.TokenService/GenerateToken"`
+	a := `route="/api/token"`
 	for _, want := range []string{
+		`lktoken_requests_total{code="ok",` + a + `} 2`,
+		`lktoken_requests_total{code="invalid_argument",` + a + `} 2`, // bad JSON, and the 415
+		`lktoken_requests_total{code="unimplemented",` + a + `} 1`,    // GET: 405
+		`lktoken_requests_total{code="resource_exhausted",` + a + `} 1`,
+		`lktoken_requests_total{code="permission_denied",` + a + `} 1`,
+		`lktoken_mint_duration_seconds_count{outcome="permission_denied"} 1`,
 		`lktoken_requests_total{code="ok",` + g + `} 4`,
 		`lktoken_requests_total{code="invalid_argument",` + g + `} 3`,
 		`lktoken_requests_total{code="resource_exhausted",` + g + `} 1`,
 		`lktoken_requests_total{code="200",route="/healthz"} 1`,
 		`lktoken_requests_total{code="200",route="/readyz"} 1`,
-		`lktoken_requests_total{code="404",route="other"} 3`, // two above and /metrics on the public port
-		`lktoken_mint_duration_seconds_count{outcome="issued"} 4`,
+		`lktoken_requests_total{code="404",route="other"} 3`,      // two above and /metrics on the public port
+		`lktoken_mint_duration_seconds_count{outcome="issued"} 6`, // 4 GenerateToken, 2 /api/token
 		`lktoken_requests_in_flight 0`,
 		`process_resident_memory_bytes `,
 	} {
@@ -107,6 +122,42 @@ func TestMetrics(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("metrics:\n%s", strings.Join(regexp.MustCompile(`(?m)^lktoken_requests.*$`).FindAllString(body, -1), "\n"))
+	}
+}
+
+// The token endpoint's series follow its configured path.
+func TestMetricsTokenEndpointCustomPath(t *testing.T) {
+	p := start(t, []string{"LKTOKEN_TOKEN_ENDPOINT_PATH=/livekit/token"}, "--dev", "--metrics-listen", "127.0.0.1:0")
+	maddr := logAddr(t, p, "metrics listening")
+	base := "http://" + p.addr
+	cl := hostile.NewClients()
+	defer cl.Close()
+	for _, c := range []hostile.Case{
+		{Name: "custom path", Proto: hostile.PlainJSON, Path: "/livekit/token", Body: []byte(`{}`), Status: 201, Code: "ok"},
+		{Name: "custom path, bad JSON", Proto: hostile.PlainJSON, Path: "/livekit/token", Body: []byte(`{`), Status: 400, Code: "invalid_argument"},
+		{Name: "default path is not served", Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{}`), Status: 404},
+	} {
+		r, err := cl.Do(base, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range hostile.Check(c, r) {
+			t.Errorf("%s: %s", c.Name, bad)
+		}
+	}
+	_, _, body := get(t, "http://"+maddr+"/metrics", nil)
+	for _, want := range []string{
+		`lktoken_requests_total{code="ok",route="/livekit/token"} 1` + "\n",
+		`lktoken_requests_total{code="invalid_argument",route="/livekit/token"} 1` + "\n",
+		`lktoken_requests_total{code="404",route="other"} 1` + "\n",
+		`lktoken_mint_duration_seconds_count{outcome="issued"} 1` + "\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, `route="/api/token"`) {
+		t.Error("a series for /api/token, which is not served")
 	}
 }
 
