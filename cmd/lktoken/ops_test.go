@@ -241,6 +241,9 @@ func TestBearerToken(t *testing.T) {
 		{Name: "grpc-web, right", Proto: hostile.GRPCWeb, Header: auth("Bearer " + bearer), Body: pb, Status: 200, Code: "ok"},
 		{Name: "reflection, none", Proto: hostile.GRPC, Path: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Body: hostile.Envelope(0, nil), Status: 200, Code: "unauthenticated", Message: []string{missing}},
 		{Name: "unknown path, none", Proto: hostile.ConnectJSON, Path: "/x", Body: js, Status: 401, Code: "unauthenticated", Message: []string{missing}},
+		{Name: "token endpoint, none", Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{}`), Status: 401, Code: "unauthenticated", Message: []string{missing}},
+		{Name: "token endpoint, wrong", Proto: hostile.PlainJSON, Path: hostile.TokenPath, Header: auth("Bearer nope"), Body: []byte(`{}`), Status: 401, Code: "unauthenticated", Message: []string{wrong}},
+		{Name: "token endpoint, right", Proto: hostile.PlainJSON, Path: hostile.TokenPath, Header: auth("Bearer " + bearer), Body: []byte(`{"room_name":"r"}`), Status: 201, Code: "ok"},
 		{Name: "healthz, none", Proto: hostile.HTTP, Method: "GET", Path: "/healthz", Status: 200, Message: []string{"ok"}},
 		{Name: "readyz, none", Proto: hostile.HTTP, Method: "GET", Path: "/readyz", Status: 200, Message: []string{"ready"}},
 	}
@@ -256,21 +259,25 @@ func TestBearerToken(t *testing.T) {
 			t.Errorf("%s: WWW-Authenticate %q", c.Name, r.Header.Get("Www-Authenticate"))
 		}
 	}
-	// A browser preflight may ask to send Authorization.
-	req, _ := http.NewRequest("OPTIONS", base+hostile.GeneratePath, nil)
-	req.Header.Set("Origin", "http://localhost:4200")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// A browser preflight may ask to send Authorization, to either API.
+	for _, path := range []string{hostile.GeneratePath, hostile.TokenPath} {
+		req, _ := http.NewRequest("OPTIONS", base+path, nil)
+		req.Header.Set("Origin", "http://localhost:4200")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 204 || strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")) != "authorization,content-type" ||
+			resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:4200" {
+			t.Errorf("preflight to %s: %d allow-headers %q allow-origin %q", path, resp.StatusCode,
+				resp.Header.Get("Access-Control-Allow-Headers"), resp.Header.Get("Access-Control-Allow-Origin"))
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 204 || strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")) != "authorization,content-type" {
-		t.Errorf("preflight: %d allow-headers %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Headers"))
-	}
-	if n := strings.Count(p.logs(), `"msg":"refused"`); n != 10 {
-		t.Errorf("%d refusals logged, want 10", n)
+	if n := strings.Count(p.logs(), `"msg":"refused"`); n != 12 {
+		t.Errorf("%d refusals logged, want 12", n)
 	}
 	if !strings.Contains(p.logs(), `"msg":"refused","request_id":"`) || !strings.Contains(p.logs(), `"outcome":"unauthenticated","reason":"the bearer token is not valid"}`) {
 		t.Errorf("refusal line:\n%s", p.logs())
