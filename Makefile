@@ -67,9 +67,9 @@ test-go: ## unit and integration tests of the Go service
 
 # Each fuzz target runs for FUZZTIME; with CI=true `make test` runs them all.
 FUZZTIME ?= 20s
-FUZZ_TARGETS := FuzzConnectJSON FuzzConnectProto FuzzGRPCWebFraming
+FUZZ_TARGETS := FuzzConnectJSON FuzzConnectProto FuzzGRPCWebFraming FuzzTokenEndpointJSON
 .PHONY: fuzz
-fuzz: ## fuzz request decoding + validation, $(FUZZTIME) per target
+fuzz: ## fuzz request decoding + validation (Connect, gRPC-Web, /api/token), $(FUZZTIME) per target
 	@FUZZTIME=$(FUZZTIME) .ci/fuzz.sh $(FUZZ_TARGETS)
 
 # The suite builds livekit-server itself when missing, but building it here

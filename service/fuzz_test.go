@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +17,7 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -23,8 +28,7 @@ import (
 // The fuzz targets drive the whole real handler (decoding, validation, policy,
 // minting, audit) in-process, one request per input. Seeds: the f.Add calls,
 // the committed corpus under testdata/fuzz/, and every body of the bad-input
-// suite. `make fuzz` runs each for $(FUZZTIME). A plain JSON endpoint
-// (/api/token) gets its own target here once it exists on this branch.
+// suite. `make fuzz` runs each for $(FUZZTIME).
 
 // panicSpotter notes a logged panic; everything else is dropped.
 type panicSpotter struct{ seen atomic.Bool }
@@ -37,12 +41,16 @@ func (p *panicSpotter) Write(b []byte) (int, error) {
 }
 
 func fuzzHandler(f *testing.F) (http.Handler, *panicSpotter) {
-	cfg := testConfig()
+	return fuzzHandlerWith(f, testConfig())
+}
+
+func fuzzHandlerWith(f *testing.F, cfg Config) (http.Handler, *panicSpotter) {
 	cfg.LogLevel = "debug" // every log line is produced, as in the worst case
 	spot := &panicSpotter{}
 	log := NewLogger(cfg, spot)
 	h, err := NewHandler(NewIssuer(cfg.Credentials, cfg.Policy, time.Now, log), HandlerOptions{
-		AllowedOrigins: cfg.AllowedOrigins, MaxRequestBytes: cfg.MaxRequestBytes, Log: log, Now: time.Now, Metrics: NewMetrics(),
+		AllowedOrigins: cfg.AllowedOrigins, MaxRequestBytes: cfg.MaxRequestBytes, TokenEndpointPath: cfg.TokenEndpointPath,
+		Log: log, Now: time.Now, Metrics: NewMetrics(),
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -51,7 +59,11 @@ func fuzzHandler(f *testing.F) (http.Handler, *panicSpotter) {
 }
 
 func serve(h http.Handler, contentType string, body []byte) *httptest.ResponseRecorder {
-	r := httptest.NewRequest("POST", generatePath, bytes.NewReader(body))
+	return serveAt(h, generatePath, contentType, body)
+}
+
+func serveAt(h http.Handler, path, contentType string, body []byte) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("POST", path, bytes.NewReader(body))
 	r.Header.Set("Content-Type", contentType)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -175,6 +187,101 @@ func FuzzGRPCWebFraming(f *testing.F) {
 			t.Fatalf("internal: %q", w.Header().Get("Grpc-Message"))
 		}
 	})
+}
+
+// fuzzAgent is the one agent the token endpoint's fuzz target may dispatch,
+// so that the dispatch path is fuzzed too.
+const fuzzAgent = "helper"
+
+var (
+	generatedRoom     = regexp.MustCompile(`^room-[0-9A-Za-z]{12}$`)
+	generatedIdentity = regexp.MustCompile(`^identity-[0-9A-Za-z]{12}$`)
+	// A refusal names what is wrong: the body, or a field and its rule.
+	namedProblem = regexp.MustCompile(`^(request body is not a TokenSourceRequest JSON object: .|(room_name|participant_identity|participant_name|participant_metadata|participant_attributes|room_config)[^ ]*:? .)`)
+)
+
+// FuzzTokenEndpointJSON posts arbitrary bytes to LiveKit's standard token
+// endpoint (/api/token), as LiveKit's SDKs and curl do. Every 201 carries a
+// token that verifies and holds exactly the fixed grant for what was asked
+// (or generated names); every refusal is a 4xx {"code","message"} whose
+// status matches its code and whose message names the problem; never a 5xx,
+// never a panic.
+func FuzzTokenEndpointJSON(f *testing.F) {
+	cfg := testConfig()
+	cfg.TokenEndpointPath = DefaultTokenEndpointPath
+	cfg.Policy.AllowedAgents = []string{fuzzAgent}
+	h, spot := fuzzHandlerWith(f, cfg)
+	f.Add([]byte(`{"room_name":"standup","participant_identity":"user-42","participant_name":"Ada","participant_metadata":"{\"role\":\"host\"}","participant_attributes":{"team":"blue"}}`))
+	f.Add([]byte(`{"room_config":{"agents":[{"agent_name":"helper","metadata":"m","deployment":"staging"}]}}`))
+	f.Add([]byte(`{"roomName":"日本語","participantIdentity":"ü"}`))
+	seedFromSuite(f, hostile.PlainJSON)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		w := serveAt(h, DefaultTokenEndpointPath, "application/json", body)
+		if spot.seen.Load() {
+			t.Fatal("panic logged")
+		}
+		out := w.Body.Bytes()
+		if w.Code != 201 {
+			checkRefusal(t, w.Code, out)
+			return
+		}
+		var src livekit.TokenSourceRequest
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := protojson.Unmarshal(body, &src); err != nil {
+				t.Fatalf("minted for an input that does not decode (%v): %q", err, body)
+			}
+		}
+		var resp livekit.TokenSourceResponse
+		if err := protojson.Unmarshal(out, &resp); err != nil || resp.ParticipantToken == "" || resp.ServerUrl != cfg.Policy.ServerURL {
+			t.Fatalf("201 without a token and server_url (%v): %q", err, out)
+		}
+		tok, err := auth.ParseAPIToken(resp.ParticipantToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, grants, err := tok.Verify(testCreds.APISecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		room, identity := src.GetRoomName(), src.GetParticipantIdentity()
+		if room == "" && generatedRoom.MatchString(grants.Video.Room) {
+			room = grants.Video.Room
+		}
+		if identity == "" && generatedIdentity.MatchString(grants.Identity) {
+			identity = grants.Identity
+		}
+		if !reflect.DeepEqual(grants.Video, JoinGrant(room)) || grants.Identity != identity || grants.Name != src.GetParticipantName() ||
+			grants.Metadata != src.GetParticipantMetadata() || !maps.Equal(grants.Attributes, src.GetParticipantAttributes()) {
+			t.Fatalf("grants %+v video %+v for request %v", grants, grants.Video, &src)
+		}
+		var agents []string
+		for _, a := range grants.GetRoomConfiguration().GetAgents() {
+			agents = append(agents, a.GetAgentName())
+		}
+		var asked []string
+		for _, a := range src.GetRoomConfig().GetAgents() {
+			asked = append(asked, a.GetAgentName())
+		}
+		if !slices.Equal(agents, asked) || slices.ContainsFunc(agents, func(a string) bool { return a != fuzzAgent }) {
+			t.Fatalf("agents %q dispatched for %q", agents, asked)
+		}
+	})
+}
+
+// checkRefusal holds for every answer but 201 of the token endpoint.
+func checkRefusal(t *testing.T, status int, body []byte) {
+	t.Helper()
+	var e struct{ Code, Message string }
+	if err := json.Unmarshal(body, &e); err != nil || e.Code == "" || e.Message == "" {
+		t.Fatalf("%d without {code, message}: %q", status, body)
+	}
+	want := map[int]string{400: "invalid_argument", 403: "permission_denied", 413: "resource_exhausted", 415: "invalid_argument"}[status]
+	if want == "" || e.Code != want {
+		t.Fatalf("status %d with code %q: %q", status, e.Code, e.Message)
+	}
+	if !namedProblem.MatchString(e.Message) {
+		t.Fatalf("%d %s: the message names no problem: %q", status, e.Code, e.Message)
+	}
 }
 
 func trailerStatus(body []byte) string {
