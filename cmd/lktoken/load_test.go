@@ -34,9 +34,21 @@ func dialKeepAlive(addr string) (*keepAlive, error) {
 // mint sends one GenerateToken request with the given request id and reads
 // the answer: the status, the body and whether the server will close.
 func (k *keepAlive) mint(addr, id, extraHeader string) (int, string, bool, error) {
+	return k.mintAt(addr, generatePath, id, extraHeader)
+}
+
+// tokenPath is LiveKit's standard token endpoint, at its default path.
+const tokenPath = "/api/token"
+
+// mintAt is mint at path: GenerateToken, or the token endpoint (tokenPath),
+// which is sent snake_case as LiveKit's SDKs send it.
+func (k *keepAlive) mintAt(addr, path, id, extraHeader string) (int, string, bool, error) {
 	body := `{"roomName":"load","participantIdentity":"` + id + `"}`
+	if path == tokenPath {
+		body = `{"room_name":"load","participant_identity":"` + id + `"}`
+	}
 	if _, err := fmt.Fprintf(k.c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-Request-Id: %s\r\n%sContent-Length: %d\r\n\r\n%s",
-		generatePath, addr, id, extraHeader, len(body), body); err != nil {
+		path, addr, id, extraHeader, len(body), body); err != nil {
 		return 0, "", true, err
 	}
 	resp, err := http.ReadResponse(k.br, nil)
@@ -66,6 +78,14 @@ func procStatus(t *testing.T, pid int, field string) int {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// minted says whether an answer from path carries a token.
+func minted(path string, code int, body string) bool {
+	if path == tokenPath {
+		return code == 201 && strings.Contains(body, `"participant_token":"eyJ`)
+	}
+	return code == 200 && strings.Contains(body, `"token":"eyJ`)
 }
 
 func openFDs(pid int) int {
@@ -152,7 +172,8 @@ func receivedIDs(logs string) map[string]bool {
 	return ids
 }
 
-// SIGTERM while clients hammer the server: every request the server accepted
+// SIGTERM while clients hammer the server (half of them GenerateToken, half
+// LiveKit's standard endpoint /api/token): every request the server accepted
 // is answered in full, new connections are refused once the drain starts,
 // and the process exits cleanly within the drain deadline.
 //
@@ -175,6 +196,10 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 	var wg sync.WaitGroup
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
+		path := generatePath
+		if c%2 == 1 {
+			path = tokenPath
+		}
 		go func() {
 			defer wg.Done()
 			for n := 0; ; {
@@ -193,8 +218,8 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 				for {
 					id := fmt.Sprintf("sd-%d-%d", c, n)
 					n++
-					code, body, closing, err := k.mint(p.addr, id, "")
-					o := outcome{ok: err == nil && code == 200 && strings.Contains(body, `"token":"eyJ`)}
+					code, body, closing, err := k.mintAt(p.addr, path, id, "")
+					o := outcome{ok: err == nil && minted(path, code, body)}
 					if !o.ok {
 						o.err = fmt.Sprintf("%v %d %.100s", err, code, body)
 					}
@@ -216,6 +241,12 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 	// Besides the hammering, slow clients are surely mid-request at SIGTERM:
 	// headers and half a body sent, the rest only once the drain has begun.
 	const slow = 8
+	slowPath := func(i int) string { // half of them to /api/token (it reads camelCase too)
+		if i%2 == 1 {
+			return tokenPath
+		}
+		return generatePath
+	}
 	slowConns := make([]*keepAlive, slow)
 	for i := range slowConns {
 		k, err := dialKeepAlive(p.addr)
@@ -226,7 +257,7 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 		id := fmt.Sprintf("slow-%d", i)
 		body := `{"roomName":"load","participantIdentity":"` + id + `"}`
 		fmt.Fprintf(k.c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: %s\r\nContent-Length: %d\r\n\r\n%s",
-			generatePath, id, len(body), body[:10])
+			slowPath(i), id, len(body), body[:10])
 		waitFor(t, func() bool { return strings.Contains(p.logs(), `"request_id":"`+id+`"`) }, id+" received")
 		slowConns[i] = k
 	}
@@ -247,7 +278,7 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 		} else {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			o.ok = resp.StatusCode == 200 && strings.Contains(string(b), `"token":"eyJ`)
+			o.ok = minted(slowPath(i), resp.StatusCode, string(b))
 			o.err = fmt.Sprintf("%d %.100s", resp.StatusCode, b)
 		}
 		mu.Lock()
@@ -284,6 +315,19 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 			t.Errorf("server received %s, which no client sent", id)
 		}
 	}
+	perPath := map[bool]int{}
+	for id, o := range outcomes {
+		if o.ok {
+			var c, n int
+			if _, err := fmt.Sscanf(id, "sd-%d-%d", &c, &n); err == nil {
+				perPath[c%2 == 1]++
+			}
+		}
+	}
+	if perPath[false] == 0 || perPath[true] == 0 {
+		t.Errorf("tokens minted: %d by GenerateToken, %d by /api/token; want both", perPath[false], perPath[true])
+	}
+	t.Logf("tokens minted by the hammering clients: %d by GenerateToken, %d by /api/token", perPath[false], perPath[true])
 	t.Logf("%d requests sent, %d accepted and answered, %d lost, %d reset before acceptance; from SIGTERM on %d dials refused, %d accepted (before the signal landed)",
 		len(outcomes), len(accepted)-lost, lost, unaccepted, refusedAfterDrain.Load(), acceptedAfterDrain.Load())
 	if lost != 0 {
