@@ -68,7 +68,8 @@ func TestWeakSecretsAreRefusedAtStart(t *testing.T) {
 	}
 }
 
-// Keys rotate on SIGHUP under load without a failed request: each token is
+// Keys rotate on SIGHUP under load (GenerateToken and /api/token, half the
+// clients each) without a failed request: each token is
 // signed by the old or the new secret, never anything else; a reload to a
 // weak secret is refused and the old key keeps signing. Afterwards, every
 // log line of the run (debug included) is searched for each secret and
@@ -86,8 +87,13 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	var sent atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	tokenField := regexp.MustCompile(`"(?:participant_)?token":"([^"]+)"`)
 	for c := 0; c < 16; c++ {
 		wg.Add(1)
+		path := generatePath
+		if c%2 == 1 {
+			path = tokenPath
+		}
 		go func() {
 			defer wg.Done()
 			k, err := dialKeepAlive(p.addr)
@@ -103,9 +109,9 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 				default:
 				}
 				sent.Add(1)
-				code, body, _, err := k.mint(p.addr, fmt.Sprintf("rot-%d-%d", c, n), "")
-				tok := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(body)
-				if err != nil || code != 200 || tok == nil {
+				code, body, _, err := k.mintAt(p.addr, path, fmt.Sprintf("rot-%d-%d", c, n), "")
+				tok := tokenField.FindStringSubmatch(body)
+				if err != nil || !minted(path, code, body) || tok == nil {
 					failed.Add(1)
 					t.Errorf("request failed: %v %d %.200s", err, code, body)
 					return
