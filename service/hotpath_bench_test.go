@@ -1,0 +1,119 @@
+package service
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+
+	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
+)
+
+// The hot path's micro-benchmarks. `make bench-micro` runs them; docs/BENCHMARKS.md
+// records the figures. Each request is the typical one: room, identity and a
+// display name, default lifetime.
+
+var benchReq = &lktokenv1.GenerateTokenRequest{
+	RoomName:            "standup-room-42",
+	ParticipantIdentity: "user-42@example.com",
+	ParticipantName:     proto.String("Ada Lovelace"),
+}
+
+func BenchmarkMintToken(b *testing.B) {
+	req := TokenRequest{Room: benchReq.RoomName, Identity: benchReq.ParticipantIdentity, Name: benchReq.GetParticipantName(), Lifetime: time.Hour}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MintToken(testCreds, req, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkValidate(b *testing.B) {
+	v, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := validateMessage(v, benchReq); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateAndIssue is what the targets name "minting + validation":
+// the contract's rules, the server's policy, claims and signature.
+func BenchmarkValidateAndIssue(b *testing.B) {
+	v, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	issuer := NewIssuer(testCreds, DefaultPolicy("wss://lk.example.test"), time.Now, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := validateMessage(v, benchReq); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := issuer.Issue(ctx, benchReq); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchHandler is the whole production handler with the audit log formatted
+// as in production (JSON) and thrown away.
+func benchHandler(b *testing.B) http.Handler {
+	b.Helper()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h, err := NewHandler(NewIssuer(testCreds, DefaultPolicy("wss://lk.example.test"), time.Now, log), HandlerOptions{
+		AllowedOrigins:  []string{"http://localhost:4200"},
+		MaxRequestBytes: 65536,
+		Log:             log,
+		Now:             time.Now,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+func benchServe(b *testing.B, contentType string, body []byte) {
+	h := benchHandler(b)
+	serve := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, generatePath, bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := serve(); w.Code != http.StatusOK {
+		b.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if w := serve(); w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+func BenchmarkHandlerConnectJSON(b *testing.B) {
+	benchServe(b, "application/json", []byte(`{"roomName":"standup-room-42","participantIdentity":"user-42@example.com","participantName":"Ada Lovelace"}`))
+}
+
+func BenchmarkHandlerConnectBinary(b *testing.B) {
+	body, err := proto.Marshal(benchReq)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchServe(b, "application/proto", body)
+}
