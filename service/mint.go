@@ -78,7 +78,7 @@ func MintToken(creds Credentials, req TokenRequest, now time.Time) (MintedToken,
 			Video:    JoinGrant(req.Room),
 		},
 	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(creds.APISecret))
+	signed, err := signHS256(&c, creds.APISecret)
 	if err != nil {
 		return MintedToken{}, errors.Join(ErrSigning, err)
 	}
