@@ -37,6 +37,7 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	validator = newContractValidator(validator) // valid requests skip CEL (fastvalidate.go)
 	mux := http.NewServeMux()
 	path, api := lktokenv1connect.NewTokenServiceHandler(
 		NewTokenService(issuer),
