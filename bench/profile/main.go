@@ -23,7 +23,9 @@ import (
 func main() {
 	cpuOut := flag.String("cpuprofile", "cpu.out", "CPU profile written at exit")
 	memOut := flag.String("memprofile", "mem.out", "allocation profile written at exit")
+	memRate := flag.Int("memprofilerate", runtime.MemProfileRate, "runtime.MemProfileRate: lower samples more allocations but costs CPU")
 	flag.Parse()
+	runtime.MemProfileRate = *memRate
 	if err := run(*cpuOut, *memOut, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
@@ -31,7 +33,6 @@ func main() {
 }
 
 func run(cpuOut, memOut string, args []string) error {
-	runtime.MemProfileRate = 4096
 	cfg, err := service.LoadConfig(args, os.Getenv, os.Stderr)
 	if err != nil {
 		return err
