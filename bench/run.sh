@@ -101,13 +101,13 @@ run_h2load() {
   local conns=$1 url=$2 out log=$OUT/h2load-requests.log
   out=$(taskset -c "$LOAD_CPU" h2load -t1 -c"$conns" -m1 -D "$DURATION" --warm-up-time="$WARMUP" \
     -d "$OUT/request.bin" -H 'content-type: application/proto' --log-file="$log" "$url")
-  local rps errored timeout s2xx done
+  local rps errored timeout non2xx done
   rps=$(echo "$out" | sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p')
   done=$(echo "$out" | sed -n 's/^requests: .* \([0-9][0-9]*\) done.*/\1/p')
   errored=$(echo "$out" | sed -n 's/^requests: .* \([0-9][0-9]*\) errored.*/\1/p')
   timeout=$(echo "$out" | sed -n 's/^requests: .* \([0-9][0-9]*\) timeout.*/\1/p')
-  s2xx=$(echo "$out" | sed -n 's/^status codes: \([0-9][0-9]*\) 2xx.*/\1/p')
-  cut -f3 "$log" | sort -n | awk -v rps="$rps" -v non2xx="$((done - s2xx))" -v sock="$((errored + timeout))" -v done="$done" \
+  non2xx=$(echo "$out" | awk '/^status codes:/ {print $5 + $7 + $9}')
+  cut -f3 "$log" | sort -n | awk -v rps="$rps" -v non2xx="$non2xx" -v sock="$((errored + timeout))" -v done="$done" \
     '{v[NR] = $1} END {printf "%.0f %.3f %.3f %.3f %d %d %d\n", rps, v[int(NR*0.50)]/1000, v[int(NR*0.99)]/1000, v[NR]/1000, non2xx, sock, done}'
   rm -f "$log"
 }

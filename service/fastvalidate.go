@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"buf.build/go/protovalidate"
@@ -20,14 +21,26 @@ import (
 // stay exactly protovalidate's. The rules still live in one place, proto/:
 // acceptsGenerateToken restates them only to skip work, and only while the
 // contract is the one it was written for (contractRulesFingerprint).
+//
+// protovalidate is built on first need, not at start-up: its CEL environment
+// takes tens of milliseconds to build and holds megabytes (it registers every
+// linked protobuf file, LiveKit's included), and valid requests never need
+// it. The rules' compilation is tested (TestFastValidationAgreesWithProtovalidate);
+// should it ever fail at run time, the refused request gets internal, as
+// before, from validateMessage.
 type contractValidator struct {
-	full protovalidate.Validator
 	fast bool
+
+	options []protovalidate.ValidatorOption
+	once    sync.Once
+	full    protovalidate.Validator
+	err     error
 }
 
-// newContractValidator wraps full, the protovalidate.Validator of the contract.
-func newContractValidator(full protovalidate.Validator) protovalidate.Validator {
-	return &contractValidator{full: full, fast: generateTokenRulesFingerprint() == contractRulesFingerprint}
+// newContractValidator returns the contract's validator; options are
+// protovalidate.New's. The error is always nil (kept for NewHandler's shape).
+func newContractValidator(options ...protovalidate.ValidatorOption) (protovalidate.Validator, error) {
+	return &contractValidator{fast: generateTokenRulesFingerprint() == contractRulesFingerprint, options: options}, nil
 }
 
 // Validate implements protovalidate.Validator.
@@ -36,6 +49,10 @@ func (v *contractValidator) Validate(msg proto.Message, options ...protovalidate
 		if m, ok := msg.(*lktokenv1.GenerateTokenRequest); ok && acceptsGenerateToken(m) {
 			return nil
 		}
+	}
+	v.once.Do(func() { v.full, v.err = protovalidate.New(v.options...) })
+	if v.err != nil {
+		return v.err
 	}
 	return v.full.Validate(msg, options...)
 }

@@ -99,14 +99,21 @@ func TestContractValidatorFallsBackToProtovalidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := newContractValidator(full)
-	if !v.(*contractValidator).fast {
+	v, _ := newContractValidator(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
+	cv := v.(*contractValidator)
+	if !cv.fast {
 		t.Fatal("fast path is off")
+	}
+	if err := v.Validate(req("standup", "user-42")); err != nil || cv.full != nil {
+		t.Fatalf("a valid request: %v, protovalidate built: %v", err, cv.full != nil)
 	}
 	for _, c := range tokenCases() {
 		got, want := validateMessage(v, c.req), validateMessage(full, c.req)
 		if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
 			t.Errorf("%s: got %v, want %v", c.name, got, want)
 		}
+	}
+	if cv.full == nil {
+		t.Error("protovalidate was never built")
 	}
 }

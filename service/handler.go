@@ -32,12 +32,11 @@ type HandlerOptions struct {
 // Each request gets a request id, then CORS; API calls then pass audit (outer)
 // and validation (inner) interceptors before the handler.
 func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
-	// Compiling the rules up front keeps the first request after a cold start fast.
-	validator, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
+	// Valid requests skip CEL; protovalidate is built on first need (fastvalidate.go).
+	validator, err := newContractValidator(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
 	if err != nil {
 		return nil, err
 	}
-	validator = newContractValidator(validator) // valid requests skip CEL (fastvalidate.go)
 	mux := http.NewServeMux()
 	path, api := lktokenv1connect.NewTokenServiceHandler(
 		NewTokenService(issuer),
