@@ -3,6 +3,7 @@ package service
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,33 @@ func TestMintTokenMatchesAccessToken(t *testing.T) {
 		}
 		if verified[0] != verified[1] {
 			t.Fatalf("case %d: verified grants\n got %s\nwant %s", i, verified[0], verified[1])
+		}
+	}
+}
+
+// appendClaims writes the fields listed here; fastSignable checks that the
+// others are unset. A field added by a newer livekit/protocol or golang-jwt
+// must be added to one or the other, and here.
+func TestSignerKnowsEveryClaimField(t *testing.T) {
+	fields := func(v any) string {
+		var names []string
+		for f := range reflect.TypeOf(v).Fields() {
+			names = append(names, f.Name)
+		}
+		return strings.Join(names, " ")
+	}
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		{jwt.RegisteredClaims{}, "Issuer Subject Audience ExpiresAt NotBefore IssuedAt ID"},
+		{auth.ClaimGrants{}, "Identity Name Kind KindDetails Video SIP Agent Inference Observability RoomConfig RoomPreset Sha256 Metadata Attributes"},
+		{auth.VideoGrant{}, "RoomCreate RoomList RoomRecord RoomAdmin RoomJoin Room CanPublish CanSubscribe CanPublishData CanPublishSources " +
+			"CanUpdateOwnMetadata IngressAdmin Hidden Recorder Agent CanSubscribeMetrics CanManageAgentSession DestinationRoom"},
+		{claims{}, "RegisteredClaims ClaimGrants"},
+	} {
+		if got := fields(c.v); got != c.want {
+			t.Errorf("%T has fields\n %s\nthe signer knows\n %s\nupdate appendClaims, fastSignable and this test", c.v, got, c.want)
 		}
 	}
 }

@@ -27,20 +27,18 @@ func main() {
 	cpu := flag.String("taskset", "", "CPU list to pin the server to (taskset -c), empty for none")
 	flag.Parse()
 
-	var times, listening []time.Duration
+	var token, listening, cpuTime []time.Duration
 	for i := 0; i < *runs; i++ {
-		d, l, err := once(*bin, *cpu)
+		r, err := once(*bin, *cpu)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "startup: run %d: %v\n", i+1, err)
 			os.Exit(1)
 		}
-		times, listening = append(times, d), append(listening, l)
+		token, listening, cpuTime = append(token, r.token), append(listening, r.listening), append(cpuTime, r.cpu)
 	}
-	slices.Sort(listening)
-	sorted := slices.Clone(times)
-	slices.Sort(sorted)
-	fmt.Printf("startup_ms median=%.1f min=%.1f max=%.1f listening_median=%.1f runs=", ms(sorted[len(sorted)/2]), ms(sorted[0]), ms(sorted[len(sorted)-1]), ms(listening[len(listening)/2]))
-	for i, t := range times {
+	fmt.Printf("startup_ms median=%.1f min=%.1f max=%.1f listening_median=%.1f cpu_median=%.1f runs=",
+		median(token), ms(slices.Min(token)), ms(slices.Max(token)), median(listening), median(cpuTime))
+	for i, t := range token {
 		if i > 0 {
 			fmt.Print(",")
 		}
@@ -51,13 +49,23 @@ func main() {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// once starts the binary, polls until a token comes back, stops the binary
-// and returns the time from exec to that token, and to the moment its
-// "listening" log line says it was ready (the line's own timestamp).
-func once(bin, cpu string) (token, listening time.Duration, err error) {
+func median(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return ms(s[len(s)/2])
+}
+
+// result is one cold start: exec to first token, exec to the "listening"
+// log line (by the line's own timestamp), and the CPU time (user + system)
+// the process used in its whole life, start, one request and shutdown: the
+// figure a busy machine does not inflate.
+type result struct{ token, listening, cpu time.Duration }
+
+// once starts the binary, polls until a token comes back and stops it.
+func once(bin, cpu string) (result, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, 0, err
+		return result{}, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
@@ -78,35 +86,32 @@ func once(bin, cpu string) (token, listening time.Duration, err error) {
 
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return result{}, err
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	token, err = poll(client, url, body, exited)
-	if token > 0 {
-		token -= time.Duration(start.UnixNano())
-	}
+	answered, err := poll(client, url, body, exited)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	<-exited
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w; log: %s", err, logs.String())
+		return result{}, fmt.Errorf("%w; log: %s", err, logs.String())
 	}
+	r := result{token: answered.Sub(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	var line struct {
 		Time time.Time
 		Msg  string
 	}
 	for _, l := range bytes.Split(logs.Bytes(), []byte("\n")) {
 		if json.Unmarshal(l, &line) == nil && line.Msg == "listening" {
-			listening = line.Time.Sub(start)
+			r.listening = line.Time.Sub(start)
 			break
 		}
 	}
-	return token, listening, nil
+	return r, nil
 }
 
-// poll asks for a token until one comes back and returns the Unix time in
-// nanoseconds when it did.
-func poll(client *http.Client, url string, body []byte, exited chan struct{}) (time.Duration, error) {
+// poll asks for a token until one comes back and returns when it did.
+func poll(client *http.Client, url string, body []byte, exited chan struct{}) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
@@ -117,17 +122,17 @@ func poll(client *http.Client, url string, body []byte, exited chan struct{}) (t
 			raw, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && bytes.Contains(raw, []byte(`"token":"eyJ`)) {
-				return time.Duration(time.Now().UnixNano()), nil
+				return time.Now(), nil
 			}
-			return 0, fmt.Errorf("answer %d: %.200s", resp.StatusCode, raw)
+			return time.Time{}, fmt.Errorf("answer %d: %.200s", resp.StatusCode, raw)
 		}
 		select {
 		case <-exited:
-			return 0, errors.New("lktoken exited before answering")
+			return time.Time{}, errors.New("lktoken exited before answering")
 		default:
 		}
 		if ctx.Err() != nil {
-			return 0, errors.New("no token within 10s")
+			return time.Time{}, errors.New("no token within 10s")
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
