@@ -13,10 +13,16 @@
 #
 # The audit log is on (info level) and goes to a file, not /dev/null: the
 # writes are real, and the number of "mint" lines is checked against the
-# requests the load generator saw answered.
+# requests the load generator saw answered. The file is on tmpfs (/dev/shm,
+# when there is one): on a shared machine another process's disk writeback
+# can otherwise throttle ours for seconds (lktoken blocks rather than drops
+# audit lines), which would measure the disk, not the service.
 #
 # Knobs (environment): ROUNDS (3), DURATION seconds per run (6), WARMUP (1),
-# SERVER_CPU (0), LOAD_CPU (1), STARTUP_RUNS (10), OUT (a temp dir).
+# SERVER_CPU (0), LOAD_CPU (1), STARTUP_RUNS (10), OUT (a temp dir), and
+# TARGETS ("ceiling lktoken"; add connect-floor for the connect-go floor:
+# the generated handler with a prepared answer, no middleware, see
+# bench/ceiling -connect; it makes the run half as long again).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,6 +32,7 @@ WARMUP=${WARMUP:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 STARTUP_RUNS=${STARTUP_RUNS:-10}
+TARGETS=${TARGETS:-ceiling lktoken}
 OUT=${OUT:-$(mktemp -d /tmp/lktoken-bench.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -42,7 +49,7 @@ export LKTOKEN_LOG_LEVEL=info
 
 echo "== building into $OUT"
 go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken
-go build -trimpath -o "$OUT/ceiling" ./bench/ceiling
+go build -trimpath -o "$OUT/ceiling" ./bench/ceiling # also the connect-go floor (-connect)
 go build -trimpath -o "$OUT/startup" ./bench/startup
 # The Connect binary request: the same fields as the JSON one.
 printf '\x0a\x0fstandup-room-42\x12\x13user-42@example.com\x1a\x0cAda Lovelace' >"$OUT/request.bin"
@@ -56,17 +63,17 @@ stop_server() {
     SERVER_PID=
   fi
 }
-trap stop_server EXIT
+trap 'stop_server; [ "${LOGDIR:-$OUT}" = "$OUT" ] || rm -rf "$LOGDIR"' EXIT
 
-# start_server lktoken|ceiling LOGFILE: starts it pinned, sets SERVER_PID and ADDR.
+# start_server lktoken|ceiling|connect-floor LOGFILE: starts it pinned, sets SERVER_PID and ADDR.
 start_server() {
   local kind=$1 log=$2
   : >"$log"
-  if [ "$kind" = lktoken ]; then
-    taskset -c "$SERVER_CPU" "$OUT/lktoken" --listen 127.0.0.1:0 2>"$log" &
-  else
-    taskset -c "$SERVER_CPU" "$OUT/ceiling" -json-size "$JSON_SIZE" -proto-size "$PROTO_SIZE" 2>"$log" &
-  fi
+  case $kind in
+    lktoken) taskset -c "$SERVER_CPU" "$OUT/lktoken" --listen 127.0.0.1:0 2>"$log" & ;;
+    ceiling) taskset -c "$SERVER_CPU" "$OUT/ceiling" -json-size "$JSON_SIZE" -proto-size "$PROTO_SIZE" 2>"$log" & ;;
+    connect-floor) taskset -c "$SERVER_CPU" "$OUT/ceiling" -connect -json-size "$JSON_SIZE" 2>"$log" & ;;
+  esac
   SERVER_PID=$!
   ADDR=
   for _ in $(seq 1 500); do
@@ -92,6 +99,7 @@ run_wrk() {
   local conns=$1 url=$2 line
   taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${WARMUP}s" -s bench/connect-json.lua "$url" >/dev/null
   line=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" -s bench/connect-json.lua "$url" | grep '^RESULT')
+  echo "$line" >>"$OUT/wrk-results.txt" # with the socket errors by kind
   echo "$line" | awk '{for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
     print v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["non2xx"], v["socket_errors"], v["requests"]}'
 }
@@ -112,12 +120,14 @@ run_h2load() {
   rm -f "$log"
 }
 
+LOGDIR=$OUT
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then LOGDIR=$(mktemp -d /dev/shm/lktoken-bench.XXXXXX); fi
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
   for scenario in h1-c100 h1-c1000 h2-c100; do
-    for target in ceiling lktoken; do
-      log=$OUT/$target-$scenario.log
+    for target in $TARGETS; do
+      log=$LOGDIR/$target-$scenario.log
       start_server "$target" "$log"
       case $scenario in
         h1-c100) fig=$(run_wrk 100 "http://$ADDR$ROUTE") ;;
@@ -137,7 +147,7 @@ for round in $(seq 1 "$ROUNDS"); do
       fi
       rm -f "$log"
       echo "$round $scenario $target $fig $rss $audit" | tee -a "$RESULTS" | awk '{
-        printf "round %s %-8s %-7s %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms  non-2xx %d  socket errors %d  peak RSS %5.1f MiB  audit lines %s\n",
+        printf "round %s %-8s %-13s %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms  non-2xx %d  socket errors %d  peak RSS %5.1f MiB  audit lines %s\n",
           $1, $2, $3, $4, $5, $6, $7, $8, $9, $11/1024, $12}'
     done
   done
@@ -160,5 +170,12 @@ for scenario in h1-c100 h1-c1000 h2-c100; do
     "$(med lktoken 5)" "$(med lktoken 6)" "$(med lktoken 7)" "$(worst 8)" "$(worst 9)" "$(awk -v k="$(worst 11)" 'BEGIN {print k / 1024}')"
 done
 echo "(lktoken's latency and RSS medians; errors and RSS are the worst round; ratio = lktoken req/s / ceiling req/s)"
+if [[ " $TARGETS " == *" connect-floor "* ]]; then
+  for scenario in h1-c100 h1-c1000 h2-c100; do
+    awk -v s="$scenario" '$2 == s {r[$3] = r[$3] " " $4} END {print s, r["ceiling"], "|", r["connect-floor"], "|", r["lktoken"]}' "$RESULTS" |
+      awk '{printf "%-9s connect-floor/ceiling per round:", $1; n = 0; for (i = 2; $i != "|"; i++) c[++n] = $i; i++; k = 0
+        for (; $i != "|"; i++) f[++k] = $i; for (j = 1; j <= n; j++) printf " %.2f", f[j] / c[j]; printf "\n"}'
+  done
+fi
 echo "$STARTUP" | sed 's/^startup_ms median=\([0-9.]*\).*/start-up, exec to first token: median \1 ms/'
 echo "raw results: $RESULTS"

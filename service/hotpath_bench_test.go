@@ -2,17 +2,21 @@ package service
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
+	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 )
 
 // The hot path's micro-benchmarks. `make bench-micro` runs them; docs/BENCHMARKS.md
@@ -122,6 +126,52 @@ func benchServe(b *testing.B, contentType string, body []byte) {
 			b.Fatalf("status %d", w.Code)
 		}
 	}
+}
+
+// BenchmarkHandlerBare is the in-process counterpart of bench/ceiling: a bare
+// handler answering a static body of the same size. The difference to
+// BenchmarkHandlerConnectJSON is what lktoken adds per request.
+func BenchmarkHandlerBare(b *testing.B) {
+	answer := bytes.Repeat([]byte{'x'}, 636)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer)
+	})
+	body := []byte(`{"roomName":"standup-room-42","participantIdentity":"user-42@example.com","participantName":"Ada Lovelace"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, generatePath, bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+}
+
+// BenchmarkHandlerConnectFloor is connect-go alone, with lktoken's codecs: a
+// GenerateToken handler that returns a prepared answer, no middleware, no
+// interceptors. It is the least any Connect handler of this RPC costs.
+func BenchmarkHandlerConnectFloor(b *testing.B) {
+	answer := &lktokenv1.GenerateTokenResponse{Token: strings.Repeat("x", 480), ServerUrl: "wss://lk.example.test", RoomName: "standup-room-42", ParticipantIdentity: "user-42@example.com"}
+	_, h := lktokenv1connect.NewTokenServiceHandler(fixedAnswer{answer}, connect.WithHandlerOptions(jsonCodecs()...))
+	body := []byte(`{"roomName":"standup-room-42","participantIdentity":"user-42@example.com","participantName":"Ada Lovelace"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, generatePath, bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+type fixedAnswer struct {
+	resp *lktokenv1.GenerateTokenResponse
+}
+
+func (f fixedAnswer) GenerateToken(context.Context, *lktokenv1.GenerateTokenRequest) (*lktokenv1.GenerateTokenResponse, error) {
+	return f.resp, nil
 }
 
 func BenchmarkHandlerConnectJSON(b *testing.B) {

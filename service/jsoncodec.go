@@ -224,7 +224,8 @@ func decodeRequestJSON(data []byte, r *lktokenv1.GenerateTokenRequest) bool {
 			case 2:
 				r.ParticipantIdentity = v
 			case 3:
-				r.ParticipantName = &v
+				name := v // only this one escapes to the heap
+				r.ParticipantName = &name
 			}
 			i = next
 		}
