@@ -8,8 +8,11 @@
 #   h1-c1000  wrk, HTTP/1.1, Connect JSON POST, 1000 connections
 #   h2-c100   h2load, cleartext HTTP/2, Connect binary (application/proto), 100 connections
 # for lktoken and for bench/ceiling (a static body of lktoken's answer size).
-# The ratio lktoken/ceiling of the same run is the figure that holds on a
-# shared machine. Then start-up: exec to first token, median of STARTUP_RUNS.
+# Every measured run follows a warm-up run. Two ratios lktoken/ceiling are
+# reported: of req/s in the same round, and of CPU time per request (the
+# server's user+system time over the requests answered). On a shared machine
+# the second holds best: it does not depend on how much of its core the
+# server was given. Then start-up: exec to first token, median of STARTUP_RUNS.
 #
 # The audit log is on (info level) and goes to a file, not /dev/null: the
 # writes are real, and the number of "mint" lines is checked against the
@@ -18,8 +21,9 @@
 # can otherwise throttle ours for seconds (lktoken blocks rather than drops
 # audit lines), which would measure the disk, not the service.
 #
-# Knobs (environment): ROUNDS (3), DURATION seconds per run (6), WARMUP (1),
-# SERVER_CPU (0), LOAD_CPU (1), STARTUP_RUNS (10), OUT (a temp dir), and
+# Knobs (environment): ROUNDS (3), DURATION seconds per run (5), WARMUP (1),
+# SERVER_CPU (0), LOAD_CPU (1), STARTUP_RUNS (10), OUT (a temp dir),
+# LKTOKEN_BIN (a binary to measure instead of building ./cmd/lktoken), and
 # TARGETS ("ceiling lktoken"; add connect-floor for the connect-go floor:
 # the generated handler with a prepared answer, no middleware, see
 # bench/ceiling -connect; it makes the run half as long again).
@@ -27,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-6}
+DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -41,6 +45,7 @@ for tool in wrk h2load taskset curl; do
 done
 # 1000 connections need more than the usual 1024 descriptors.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+TICK=$(getconf CLK_TCK)
 
 export LIVEKIT_API_KEY=bench-key
 export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
@@ -48,12 +53,19 @@ export LIVEKIT_URL=wss://livekit.example.test
 export LKTOKEN_LOG_LEVEL=info
 
 echo "== building into $OUT"
-go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken
+if [ -n "${LKTOKEN_BIN:-}" ]; then
+  cp "$LKTOKEN_BIN" "$OUT/lktoken"
+else
+  go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken
+fi
 go build -trimpath -o "$OUT/ceiling" ./bench/ceiling # also the connect-go floor (-connect)
 go build -trimpath -o "$OUT/startup" ./bench/startup
 # The Connect binary request: the same fields as the JSON one.
 printf '\x0a\x0fstandup-room-42\x12\x13user-42@example.com\x1a\x0cAda Lovelace' >"$OUT/request.bin"
 ROUTE=/lktoken.v1.TokenService/GenerateToken
+
+LOGDIR=$OUT
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then LOGDIR=$(mktemp -d /dev/shm/lktoken-bench.XXXXXX); fi
 
 SERVER_PID=
 stop_server() {
@@ -63,7 +75,7 @@ stop_server() {
     SERVER_PID=
   fi
 }
-trap 'stop_server; [ "${LOGDIR:-$OUT}" = "$OUT" ] || rm -rf "$LOGDIR"' EXIT
+trap 'stop_server; [ "$LOGDIR" = "$OUT" ] || rm -rf "$LOGDIR"' EXIT
 
 # start_server lktoken|ceiling|connect-floor LOGFILE: starts it pinned, sets SERVER_PID and ADDR.
 start_server() {
@@ -85,6 +97,8 @@ start_server() {
 }
 
 peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status"; }
+# cpu_ticks: the server's user + system time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 
 # The ceiling answers with bodies of exactly lktoken's answer sizes.
 start_server lktoken "$OUT/sizes.log"
@@ -94,21 +108,26 @@ PROTO_SIZE=$(curl -sS -o /dev/null -w '%{size_download}' -H 'Content-Type: appli
 stop_server
 echo "== answer sizes: JSON $JSON_SIZE bytes, binary $PROTO_SIZE bytes"
 
-# run_wrk CONNS URL: prints "rps p50 p99 max non2xx socket_errors answered".
+# run_wrk CONNS URL: prints "rps p50 p99 max non2xx socket_errors answered cpu_us_per_request".
 run_wrk() {
-  local conns=$1 url=$2 line
+  local conns=$1 url=$2 line t0 t1
   taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${WARMUP}s" -s bench/connect-json.lua "$url" >/dev/null
+  t0=$(cpu_ticks)
   line=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" -s bench/connect-json.lua "$url" | grep '^RESULT')
+  t1=$(cpu_ticks)
   echo "$line" >>"$OUT/wrk-results.txt" # with the socket errors by kind
-  echo "$line" | awk '{for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
-    print v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["non2xx"], v["socket_errors"], v["requests"]}'
+  echo "$line" | awk -v ticks="$((t1 - t0))" -v hz="$TICK" '{for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
+    print v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["non2xx"], v["socket_errors"], v["requests"], ticks / hz * 1e6 / v["requests"]}'
 }
 
-# run_h2load CONNS URL: the same figures from h2load's per-request log.
+# run_h2load CONNS URL: the same figures from h2load's summary and per-request log.
 run_h2load() {
-  local conns=$1 url=$2 out log=$OUT/h2load-requests.log
-  out=$(taskset -c "$LOAD_CPU" h2load -t1 -c"$conns" -m1 -D "$DURATION" --warm-up-time="$WARMUP" \
-    -d "$OUT/request.bin" -H 'content-type: application/proto' --log-file="$log" "$url")
+  local conns=$1 url=$2 out log=$OUT/h2load-requests.log t0 t1
+  local args=(-t1 -c"$conns" -m1 -d "$OUT/request.bin" -H 'content-type: application/proto')
+  taskset -c "$LOAD_CPU" h2load "${args[@]}" -D "$WARMUP" "$url" >/dev/null
+  t0=$(cpu_ticks)
+  out=$(taskset -c "$LOAD_CPU" h2load "${args[@]}" -D "$DURATION" --log-file="$log" "$url")
+  t1=$(cpu_ticks)
   local rps errored timeout non2xx done
   rps=$(echo "$out" | sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p')
   done=$(echo "$out" | sed -n 's/^requests: .* \([0-9][0-9]*\) done.*/\1/p')
@@ -116,12 +135,13 @@ run_h2load() {
   timeout=$(echo "$out" | sed -n 's/^requests: .* \([0-9][0-9]*\) timeout.*/\1/p')
   non2xx=$(echo "$out" | awk '/^status codes:/ {print $5 + $7 + $9}')
   cut -f3 "$log" | sort -n | awk -v rps="$rps" -v non2xx="$non2xx" -v sock="$((errored + timeout))" -v done="$done" \
-    '{v[NR] = $1} END {printf "%.0f %.3f %.3f %.3f %d %d %d\n", rps, v[int(NR*0.50)]/1000, v[int(NR*0.99)]/1000, v[NR]/1000, non2xx, sock, done}'
+    -v ticks="$((t1 - t0))" -v hz="$TICK" \
+    '{v[NR] = $1} END {printf "%.0f %.3f %.3f %.3f %d %d %d %.1f\n", rps, v[int(NR*0.50)]/1000, v[int(NR*0.99)]/1000, v[NR]/1000, non2xx, sock, done, ticks / hz * 1e6 / done}'
   rm -f "$log"
 }
 
-LOGDIR=$OUT
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then LOGDIR=$(mktemp -d /dev/shm/lktoken-bench.XXXXXX); fi
+# Columns of results.txt: round scenario target rps p50 p99 max non2xx
+# socket_errors answered cpu_us_per_request peak_rss_kib audit_lines
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
@@ -147,8 +167,8 @@ for round in $(seq 1 "$ROUNDS"); do
       fi
       rm -f "$log"
       echo "$round $scenario $target $fig $rss $audit" | tee -a "$RESULTS" | awk '{
-        printf "round %s %-8s %-13s %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms  non-2xx %d  socket errors %d  peak RSS %5.1f MiB  audit lines %s\n",
-          $1, $2, $3, $4, $5, $6, $7, $8, $9, $11/1024, $12}'
+        printf "round %s %-8s %-13s %6.0f req/s  %5.1f us CPU/req  p50 %6.2f ms  p99 %7.2f ms  max %7.2f ms  non-2xx %d  socket errors %d  peak RSS %5.1f MiB  audit lines %s\n",
+          $1, $2, $3, $4, $11, $5, $6, $7, $8, $9, $12/1024, $13}'
     done
   done
 done
@@ -157,25 +177,38 @@ echo "== start-up: exec to first token, $STARTUP_RUNS cold starts"
 STARTUP=$(taskset -c "$LOAD_CPU" "$OUT/startup" -bin "$OUT/lktoken" -runs "$STARTUP_RUNS" -taskset "$SERVER_CPU")
 echo "$STARTUP"
 
+# med TARGET COLUMN: the median of a column over the rounds of $scenario.
+med() {
+  awk -v s="$scenario" -v t="$1" -v c="$2" '$2 == s && $3 == t {print $c}' "$RESULTS" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+# ratio TARGET: medians over rounds of TARGET/ceiling, of req/s and of CPU per request.
+ratios() {
+  awk -v s="$scenario" -v t="$1" '$2 == s {rps[$1, $3] = $4; cpu[$1, $3] = $11; rounds[$1] = 1}
+    END {for (r in rounds) print rps[r, t] / rps[r, "ceiling"], cpu[r, "ceiling"] / cpu[r, t]}' "$RESULTS" |
+    sort -g -k1,1 | awk '{a[NR] = $1} END {printf "%.2f ", a[int((NR + 1) / 2)]}'
+  awk -v s="$scenario" -v t="$1" '$2 == s {cpu[$1, $3] = $11; rounds[$1] = 1}
+    END {for (r in rounds) print cpu[r, "ceiling"] / cpu[r, t]}' "$RESULTS" | sort -g | awk '{a[NR] = $1} END {printf "%.2f", a[int((NR + 1) / 2)]}'
+}
+worst() { awk -v s="$scenario" -v c="$1" '$2 == s && $3 == "lktoken" {if ($c > m) m = $c} END {print m + 0}' "$RESULTS"; }
+
 echo
-echo "== medians over $ROUNDS rounds (server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, ${DURATION}s per run)"
-printf '%-9s %9s %9s %7s %8s %8s %8s %8s %8s %9s\n' scenario lktoken ceiling ratio p50_ms p99_ms max_ms non2xx sockerr rss_MiB
+echo "== lktoken, medians over $ROUNDS rounds (server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, ${DURATION}s per run)"
+printf '%-9s %8s %8s %9s %9s %7s %7s %7s %7s %7s %7s\n' scenario req/s ceiling rps-ratio cpu-ratio p50_ms p99_ms max_ms non2xx sockerr rss_MiB
 for scenario in h1-c100 h1-c1000 h2-c100; do
-  med() { # med TARGET COLUMN: the median of a column over the rounds
-    awk -v s="$scenario" -v t="$1" -v c="$2" '$2 == s && $3 == t {print $c}' "$RESULTS" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
-  }
-  worst() { awk -v s="$scenario" -v c="$1" '$2 == s && $3 == "lktoken" {if ($c > m) m = $c} END {print m + 0}' "$RESULTS"; }
-  l=$(med lktoken 4) c=$(med ceiling 4)
-  printf '%-9s %9.0f %9.0f %7.2f %8.2f %8.2f %8.2f %8d %8d %9.1f\n' "$scenario" "$l" "$c" "$(awk -v l="$l" -v c="$c" 'BEGIN {print l / c}')" \
-    "$(med lktoken 5)" "$(med lktoken 6)" "$(med lktoken 7)" "$(worst 8)" "$(worst 9)" "$(awk -v k="$(worst 11)" 'BEGIN {print k / 1024}')"
+  read -r rr cr <<<"$(ratios lktoken)"
+  printf '%-9s %8.0f %8.0f %9s %9s %7.2f %7.2f %7.2f %7d %7d %7.1f\n' "$scenario" "$(med lktoken 4)" "$(med ceiling 4)" "$rr" "$cr" \
+    "$(med lktoken 5)" "$(med lktoken 6)" "$(med lktoken 7)" "$(worst 8)" "$(worst 9)" "$(awk -v k="$(worst 12)" 'BEGIN {print k / 1024}')"
 done
-echo "(lktoken's latency and RSS medians; errors and RSS are the worst round; ratio = lktoken req/s / ceiling req/s)"
+echo "(rps-ratio: lktoken req/s / ceiling req/s of the same round; cpu-ratio: ceiling CPU time per request /"
+echo " lktoken's, i.e. the throughput ratio on a core of their own; both medians over rounds."
+echo " Errors and RSS are the worst round.)"
 if [[ " $TARGETS " == *" connect-floor "* ]]; then
+  echo "== connect-go floor (no middleware, no work), medians"
   for scenario in h1-c100 h1-c1000 h2-c100; do
-    awk -v s="$scenario" '$2 == s {r[$3] = r[$3] " " $4} END {print s, r["ceiling"], "|", r["connect-floor"], "|", r["lktoken"]}' "$RESULTS" |
-      awk '{printf "%-9s connect-floor/ceiling per round:", $1; n = 0; for (i = 2; $i != "|"; i++) c[++n] = $i; i++; k = 0
-        for (; $i != "|"; i++) f[++k] = $i; for (j = 1; j <= n; j++) printf " %.2f", f[j] / c[j]; printf "\n"}'
+    read -r rr cr <<<"$(ratios connect-floor)"
+    printf '%-9s %8.0f req/s  rps-ratio %s  cpu-ratio %s  CPU/req: ceiling %.1f us, connect-floor %.1f us, lktoken %.1f us\n' "$scenario" \
+      "$(med connect-floor 4)" "$rr" "$cr" "$(med ceiling 11)" "$(med connect-floor 11)" "$(med lktoken 11)"
   done
 fi
-echo "$STARTUP" | sed 's/^startup_ms median=\([0-9.]*\).*/start-up, exec to first token: median \1 ms/'
+echo "$STARTUP" | sed 's/^startup_ms median=\([0-9.]*\).*cpu_median=\([0-9.]*\).*/start-up, exec to first token: median \1 ms (CPU time of the process: median \2 ms)/'
 echo "raw results: $RESULTS"

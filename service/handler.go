@@ -45,7 +45,7 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 			NewValidationInterceptor(validator),
 		),
 		connect.WithReadMaxBytes(opts.MaxRequestBytes),
-		connect.WithHandlerOptions(jsonCodecs()...), // protojson with a shortcut (jsoncodec.go)
+		connect.WithHandlerOptions(JSONCodecs()...), // protojson with a shortcut (jsoncodec.go)
 	)
 	mux.Handle(path, noStore(api))
 

@@ -152,7 +152,7 @@ func BenchmarkHandlerBare(b *testing.B) {
 // interceptors. It is the least any Connect handler of this RPC costs.
 func BenchmarkHandlerConnectFloor(b *testing.B) {
 	answer := &lktokenv1.GenerateTokenResponse{Token: strings.Repeat("x", 480), ServerUrl: "wss://lk.example.test", RoomName: "standup-room-42", ParticipantIdentity: "user-42@example.com"}
-	_, h := lktokenv1connect.NewTokenServiceHandler(fixedAnswer{answer}, connect.WithHandlerOptions(jsonCodecs()...))
+	_, h := lktokenv1connect.NewTokenServiceHandler(fixedAnswer{answer}, connect.WithHandlerOptions(JSONCodecs()...))
 	body := []byte(`{"roomName":"standup-room-42","participantIdentity":"user-42@example.com","participantName":"Ada Lovelace"}`)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -184,4 +184,16 @@ func BenchmarkHandlerConnectBinary(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchServe(b, "application/proto", body)
+}
+
+// BenchmarkAuditRecord is one audit line, formatted by slog's JSON handler.
+func BenchmarkAuditRecord(b *testing.B) {
+	a := NewAuditor(slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	e := AuditEntry{RequestID: "65696853d8357a87fe72878f", Peer: "127.0.0.1:53124", Route: generatePath,
+		Room: benchReq.RoomName, Identity: benchReq.ParticipantIdentity, Lifetime: time.Hour, Started: time.Now()}
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Record(ctx, e)
+	}
 }

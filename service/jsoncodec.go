@@ -26,8 +26,11 @@ import (
 // randomized input.
 type jsonCodec struct{ name string }
 
-// jsonCodecs replace connect-go's default JSON codecs, under the same names.
-func jsonCodecs() []connect.HandlerOption {
+// JSONCodecs are the handler options that replace connect-go's default JSON
+// codecs, under the same names, with jsonCodec. NewHandler uses them; they
+// are exported for bench/ceiling's connect-go floor, which must decode and
+// encode as lktoken does.
+func JSONCodecs() []connect.HandlerOption {
 	return []connect.HandlerOption{
 		connect.WithCodec(jsonCodec{name: "json"}),
 		connect.WithCodec(jsonCodec{name: "json; charset=utf-8"}),
