@@ -7,6 +7,7 @@
 #   h1-c100   wrk, HTTP/1.1, Connect JSON POST, 100 connections
 #   h1-c1000  wrk, HTTP/1.1, Connect JSON POST, 1000 connections
 #   h2-c100   h2load, cleartext HTTP/2, Connect binary (application/proto), 100 connections
+# Both send Accept-Encoding: gzip, as browsers and connect-go clients do.
 # for lktoken and for bench/ceiling (a static body of lktoken's answer size).
 # Every measured run follows a warm-up run. Two ratios lktoken/ceiling are
 # reported: of req/s in the same round, and of CPU time per request (the
@@ -123,7 +124,7 @@ run_wrk() {
 # run_h2load CONNS URL: the same figures from h2load's summary and per-request log.
 run_h2load() {
   local conns=$1 url=$2 out log=$OUT/h2load-requests.log t0 t1
-  local args=(-t1 -c"$conns" -m1 -d "$OUT/request.bin" -H 'content-type: application/proto')
+  local args=(-t1 -c"$conns" -m1 -d "$OUT/request.bin" -H 'content-type: application/proto' -H 'accept-encoding: gzip')
   taskset -c "$LOAD_CPU" h2load "${args[@]}" -D "$WARMUP" "$url" >/dev/null
   t0=$(cpu_ticks)
   out=$(taskset -c "$LOAD_CPU" h2load "${args[@]}" -D "$DURATION" --log-file="$log" "$url")

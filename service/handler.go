@@ -46,6 +46,10 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 		),
 		connect.WithReadMaxBytes(opts.MaxRequestBytes),
 		connect.WithHandlerOptions(JSONCodecs()...), // protojson with a shortcut (jsoncodec.go)
+		// Browsers always accept gzip, and connect-go compresses every answer by
+		// default; for a ~650-byte answer, mostly a JWT's incompressible base64,
+		// that doubled the CPU time per request (docs/BENCHMARKS.md).
+		connect.WithCompressMinBytes(compressMinBytes),
 	)
 	mux.Handle(path, noStore(api))
 
@@ -59,6 +63,9 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 	})
 	return WithRequestID(logRequests(opts.Log, withCORS(opts.AllowedOrigins, mux))), nil
 }
+
+// compressMinBytes is the smallest answer worth compressing.
+const compressMinBytes = 1024
 
 // logRequests notes each request at debug level as soon as its headers are
 // read, before the body, so an operator can see what is in flight.

@@ -113,6 +113,7 @@ func benchServe(b *testing.B, contentType string, body []byte) {
 	serve := func() *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, generatePath, bytes.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
+		r.Header.Set("Accept-Encoding", "gzip, deflate, br") // as browsers send
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		return w
