@@ -1,4 +1,5 @@
--- wrk script for `make bench`: the Connect unary JSON POST a browser sends, and one machine-readable RESULT line at the end. wrk counts answers
+-- wrk script for `make bench`: the Connect unary JSON POST a browser sends,
+-- and one machine-readable RESULT line at the end. wrk counts answers
 -- with status >= 400 in errors.status; socket errors are connect, read,
 -- write and timeout (no answer within wrk's 2 s).
 wrk.method = "POST"

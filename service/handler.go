@@ -45,11 +45,7 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 			NewValidationInterceptor(validator),
 		),
 		connect.WithReadMaxBytes(opts.MaxRequestBytes),
-		connect.WithHandlerOptions(JSONCodecs()...), // protojson with a shortcut (jsoncodec.go)
-		// Browsers always accept gzip, and connect-go compresses every answer by
-		// default; for a ~650-byte answer, mostly a JWT's incompressible base64,
-		// that doubled the CPU time per request (docs/BENCHMARKS.md).
-		connect.WithCompressMinBytes(compressMinBytes),
+		connect.WithHandlerOptions(ConnectHandlerOptions()...), // codecs, compression (jsoncodec.go)
 	)
 	mux.Handle(path, noStore(api))
 
@@ -63,9 +59,6 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 	})
 	return WithRequestID(logRequests(opts.Log, withCORS(opts.AllowedOrigins, mux))), nil
 }
-
-// compressMinBytes is the smallest answer worth compressing.
-const compressMinBytes = 1024
 
 // logRequests notes each request at debug level as soon as its headers are
 // read, before the body, so an operator can see what is in flight.

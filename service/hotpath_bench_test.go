@@ -148,17 +148,18 @@ func BenchmarkHandlerBare(b *testing.B) {
 	}
 }
 
-// BenchmarkHandlerConnectFloor is connect-go alone, with lktoken's codecs: a
+// BenchmarkHandlerConnectFloor is connect-go alone, with lktoken's options: a
 // GenerateToken handler that returns a prepared answer, no middleware, no
 // interceptors. It is the least any Connect handler of this RPC costs.
 func BenchmarkHandlerConnectFloor(b *testing.B) {
 	answer := &lktokenv1.GenerateTokenResponse{Token: strings.Repeat("x", 480), ServerUrl: "wss://lk.example.test", RoomName: "standup-room-42", ParticipantIdentity: "user-42@example.com"}
-	_, h := lktokenv1connect.NewTokenServiceHandler(fixedAnswer{answer}, connect.WithHandlerOptions(JSONCodecs()...))
+	_, h := lktokenv1connect.NewTokenServiceHandler(fixedAnswer{answer}, connect.WithHandlerOptions(ConnectHandlerOptions()...))
 	body := []byte(`{"roomName":"standup-room-42","participantIdentity":"user-42@example.com","participantName":"Ada Lovelace"}`)
 	b.ReportAllocs()
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, generatePath, bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept-Encoding", "gzip, deflate, br")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusOK {

@@ -26,16 +26,24 @@ import (
 // randomized input.
 type jsonCodec struct{ name string }
 
-// JSONCodecs are the handler options that replace connect-go's default JSON
-// codecs, under the same names, with jsonCodec. NewHandler uses them; they
-// are exported for bench/ceiling's connect-go floor, which must decode and
-// encode as lktoken does.
-func JSONCodecs() []connect.HandlerOption {
+// ConnectHandlerOptions are how lktoken's Connect handlers encode: jsonCodec
+// in place of connect-go's JSON codecs (under the same names), and no
+// compression of answers smaller than compressMinBytes. NewHandler uses them;
+// they are exported for bench/ceiling's connect-go floor, which must encode
+// as lktoken does.
+func ConnectHandlerOptions() []connect.HandlerOption {
 	return []connect.HandlerOption{
 		connect.WithCodec(jsonCodec{name: "json"}),
 		connect.WithCodec(jsonCodec{name: "json; charset=utf-8"}),
+		// Browsers always accept gzip, and connect-go compresses every answer by
+		// default; for a ~650-byte answer, mostly a JWT's incompressible base64,
+		// that doubled the CPU time per request (docs/BENCHMARKS.md).
+		connect.WithCompressMinBytes(compressMinBytes),
 	}
 }
+
+// compressMinBytes is the smallest answer worth compressing.
+const compressMinBytes = 1024
 
 // Name implements connect.Codec.
 func (c jsonCodec) Name() string { return c.name }

@@ -5,11 +5,11 @@
 // service can reach there; lktoken is reported as a fraction of it.
 //
 // With -connect it is instead the connect-go floor: the generated
-// TokenService handler with lktoken's codecs (service.JSONCodecs, and
-// connect-go's binary one), no middleware and no interceptors, answering
-// every GenerateToken with a prepared response of the same size. The gap
-// between the two is what the Connect framework itself costs per request,
-// before lktoken does anything.
+// TokenService handler with lktoken's Connect options (its codecs and
+// compression threshold, service.ConnectHandlerOptions), no middleware and
+// no interceptors, answering every GenerateToken with a prepared response of
+// the same size. The gap between the two is what the Connect framework
+// itself costs per request, before lktoken does anything.
 package main
 
 import (
@@ -98,7 +98,7 @@ func connectHandler(jsonSize int) http.Handler {
 	empty, _ := protojson.Marshal(answer)
 	answer.Token = strings.Repeat("x", max(jsonSize-len(empty)-len(`"token":"",`), 0))
 	mux := http.NewServeMux()
-	mux.Handle(lktokenv1connect.NewTokenServiceHandler(fixed{answer}, connect.WithHandlerOptions(service.JSONCodecs()...)))
+	mux.Handle(lktokenv1connect.NewTokenServiceHandler(fixed{answer}, connect.WithHandlerOptions(service.ConnectHandlerOptions()...)))
 	return mux
 }
 
