@@ -25,9 +25,9 @@
 # Knobs (environment): ROUNDS (3), DURATION seconds per run (5), WARMUP (1),
 # SERVER_CPU (0), LOAD_CPU (1), STARTUP_RUNS (10), OUT (a temp dir),
 # LKTOKEN_BIN (a binary to measure instead of building ./cmd/lktoken), and
-# TARGETS ("ceiling lktoken"; add connect-floor for the connect-go floor:
-# the generated handler with a prepared answer, no middleware, see
-# bench/ceiling -connect; it makes the run half as long again).
+# TARGETS ("ceiling lktoken"; add connect-floor for the connect-go floor,
+# bench/connectfloor: the generated handler with a prepared answer, no
+# middleware; it makes the run half as long again).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -59,7 +59,8 @@ if [ -n "${LKTOKEN_BIN:-}" ]; then
 else
   go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken
 fi
-go build -trimpath -o "$OUT/ceiling" ./bench/ceiling # also the connect-go floor (-connect)
+go build -trimpath -o "$OUT/ceiling" ./bench/ceiling
+go build -trimpath -o "$OUT/connectfloor" ./bench/connectfloor
 go build -trimpath -o "$OUT/startup" ./bench/startup
 # The Connect binary request: the same fields as the JSON one.
 printf '\x0a\x0fstandup-room-42\x12\x13user-42@example.com\x1a\x0cAda Lovelace' >"$OUT/request.bin"
@@ -85,7 +86,7 @@ start_server() {
   case $kind in
     lktoken) taskset -c "$SERVER_CPU" "$OUT/lktoken" --listen 127.0.0.1:0 2>"$log" & ;;
     ceiling) taskset -c "$SERVER_CPU" "$OUT/ceiling" -json-size "$JSON_SIZE" -proto-size "$PROTO_SIZE" 2>"$log" & ;;
-    connect-floor) taskset -c "$SERVER_CPU" "$OUT/ceiling" -connect -json-size "$JSON_SIZE" 2>"$log" & ;;
+    connect-floor) taskset -c "$SERVER_CPU" "$OUT/connectfloor" -json-size "$JSON_SIZE" 2>"$log" & ;;
   esac
   SERVER_PID=$!
   ADDR=
