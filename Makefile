@@ -64,6 +64,8 @@ deps: system-deps web-client/node_modules proto-deps ## install what the tests n
 .PHONY: test-go
 test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 ./...
+	@# The micro-benchmarks, briefly: they compile and their requests succeed.
+	go test -run '^$$' -bench . -benchtime=100x ./service/
 
 # Each fuzz target runs for FUZZTIME; with CI=true `make test` runs them all.
 FUZZTIME ?= 20s
@@ -107,3 +109,23 @@ test-web: system-deps web-client/node_modules build ## web-client unit tests, bu
 
 .PHONY: test
 test: deps check-generated lint test-go test-e2e test-web $(if $(filter true,$(CI)),fuzz) ## everything: what CI runs (fuzzing when CI=true)
+
+# The load benchmark's tools (docs/BENCHMARKS.md). Installed only when missing,
+# and only as root; otherwise the missing ones are named.
+BENCH_APT_PACKAGES := wrk nghttp2-client util-linux curl
+.PHONY: bench-deps
+bench-deps: ## install wrk and h2load when missing (as root)
+	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing: $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages: $$missing (sudo apt-get install $$missing)"; exit 1; fi; \
+	fi
+
+.PHONY: bench
+bench: bench-deps ## load benchmark: the real binary vs a bare net/http ceiling (~3 min)
+	bench/run.sh
+
+.PHONY: bench-micro
+bench-micro: ## micro-benchmarks of the hot path (ns/op, allocs/op)
+	go test -run '^$$' -bench . -benchmem -count=5 ./service/

@@ -44,8 +44,8 @@ type HandlerOptions struct {
 // validation (inner) interceptors before the handler. The token endpoint
 // shares the validator, the auditor, the Issuer and the body cap.
 func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
-	// Compiling the rules up front keeps the first request after a cold start fast.
-	validator, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
+	// Valid requests skip CEL; protovalidate is built on first need (fastvalidate.go).
+	validator, err := newContractValidator(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +60,7 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 		),
 		connect.WithReadMaxBytes(opts.MaxRequestBytes),
 		innerRPCOptions(opts),
+		connect.WithHandlerOptions(ConnectHandlerOptions()...), // codecs, compression (jsoncodec.go)
 	)
 	mux.Handle(path, noStore(explainRefusals(api)))
 	if opts.TokenEndpointPath != "" {

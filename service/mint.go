@@ -102,7 +102,7 @@ func MintToken(creds Credentials, req TokenRequest, now time.Time) (MintedToken,
 		}
 		c.RoomConfig = (*auth.RoomConfiguration)(rc)
 	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(creds.APISecret))
+	signed, err := signHS256(&c, creds.APISecret)
 	if err != nil {
 		return MintedToken{}, errors.Join(ErrSigning, err)
 	}

@@ -22,9 +22,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "lktoken: refusing to start:\n%v\n", err)
 		os.Exit(2)
 	}
-	log := service.NewLogger(cfg, os.Stderr)
+	// Log lines are batched (one write per batch, not per request); every
+	// exit path below closes out so that none is lost.
+	out := service.NewLogWriter(os.Stderr)
+	log := service.NewLogger(cfg, out)
 	srv, err := service.NewServer(cfg, log)
 	if err != nil {
+		_ = out.Close()
 		fmt.Fprintf(os.Stderr, "lktoken: %v\n", err)
 		os.Exit(1)
 	}
@@ -40,6 +44,8 @@ func main() {
 	}()
 	if err := srv.Run(ctx); err != nil {
 		log.Error("server stopped", "error", err.Error())
+		_ = out.Close()
 		os.Exit(1)
 	}
+	_ = out.Close()
 }
