@@ -1,3 +1,5 @@
+//go:build otel
+
 package service
 
 import (
@@ -13,7 +15,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// newTracing builds the OpenTelemetry interceptor (--tracing). Spans go over
+// newTracing builds the OpenTelemetry interceptor (--tracing). It exists only
+// in builds tagged otel (`go build -tags otel ./cmd/lktoken`): the OTLP
+// exporter links gRPC-Go and the OpenTelemetry SDK, about 7 MB of resident
+// memory in every process, which a default build should not pay for a
+// feature that is off by default. Spans go over
 // OTLP/HTTP to wherever the standard variables point
 // (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, ...;
 // default http://localhost:4318). Spans carry the procedure, protocol, code

@@ -1,0 +1,6 @@
+//go:build !otel
+
+package main
+
+// buildTags are passed to the build of the binary under test.
+const buildTags = ""
