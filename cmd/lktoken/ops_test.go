@@ -276,6 +276,8 @@ func TestBearerToken(t *testing.T) {
 				resp.Header.Get("Access-Control-Allow-Headers"), resp.Header.Get("Access-Control-Allow-Origin"))
 		}
 	}
+	// Log lines arrive through a pipe (and a batching writer): wait for them.
+	waitFor(t, func() bool { return strings.Count(p.logs(), `"msg":"refused"`) >= 12 }, "12 refusal lines")
 	if n := strings.Count(p.logs(), `"msg":"refused"`); n != 12 {
 		t.Errorf("%d refusals logged, want 12", n)
 	}
