@@ -5,7 +5,7 @@ PROTOVALIDATE_VERSION := v1.2.2
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 web-client/node_modules: web-client/package-lock.json
 	cd web-client && npm ci --no-audit --no-fund
@@ -47,14 +47,19 @@ run: ## run the service in dev mode
 # System packages the browser and load tests need. Installed only when missing,
 # and only as root (CI); otherwise the missing ones are named.
 APT_PACKAGES := chromium wrk nghttp2-client iproute2 util-linux
-.PHONY: system-deps
-system-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+
+# apt_install installs the Debian packages $(1) that are missing when run as
+# root, and otherwise names them and fails.
+apt_install = missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing: $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages: $$missing (sudo apt-get install $$missing)"; exit 1; fi; \
 	fi
+
+.PHONY: system-deps
+system-deps:
+	@$(call apt_install,$(APT_PACKAGES))
 
 .PHONY: deps
 deps: system-deps web-client/node_modules proto-deps ## install what the tests need (apt, npm, go)
@@ -118,12 +123,7 @@ test: deps check-generated lint test-go test-e2e test-web $(if $(filter true,$(C
 BENCH_APT_PACKAGES := wrk nghttp2-client util-linux curl
 .PHONY: bench-deps
 bench-deps: ## install wrk and h2load when missing (as root)
-	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing: $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "missing Debian packages: $$missing (sudo apt-get install $$missing)"; exit 1; fi; \
-	fi
+	@$(call apt_install,$(BENCH_APT_PACKAGES))
 
 .PHONY: bench
 bench: bench-deps ## load benchmark: the real binary vs a bare net/http ceiling (~3 min)
