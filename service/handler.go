@@ -58,7 +58,6 @@ func NewHandler(issuer *Issuer, opts HandlerOptions) (http.Handler, error) {
 			auditor.Interceptor(),
 			NewValidationInterceptor(validator),
 		),
-		connect.WithReadMaxBytes(opts.MaxRequestBytes),
 		innerRPCOptions(opts),
 		connect.WithHandlerOptions(ConnectHandlerOptions()...), // codecs, compression (jsoncodec.go)
 	)

@@ -211,14 +211,5 @@ func (k *Keyring) Reload(src KeySource) (Keyset, error) {
 	return ks, nil
 }
 
-// credentials are the signing credentials of the moment: the keyring's when
-// one is attached, otherwise those the Issuer was built with.
-func (is *Issuer) credentials() Credentials {
-	if is.keys != nil {
-		return is.keys.Signing()
-	}
-	return is.creds
-}
-
 // UseKeyring makes the Issuer sign with whatever k holds at each request.
 func (is *Issuer) UseKeyring(k *Keyring) { is.keys = k }

@@ -88,14 +88,14 @@ func TestKeyringReloadKeepsOldKeysOnError(t *testing.T) {
 	if err := os.WriteFile(path, []byte("a: "+kSecret2+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Reload(src); err != nil || issuer.credentials().APISecret != kSecret2 {
+	if _, err := k.Reload(src); err != nil || issuer.keys.Signing().APISecret != kSecret2 {
 		t.Fatalf("reload: %v", err)
 	}
 	if err := os.WriteFile(path, []byte("a: weak\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Reload(src); err == nil || issuer.credentials().APISecret != kSecret2 || !k.Loaded() {
-		t.Fatalf("weak reload: err %v, secret kept: %v", err, issuer.credentials().APISecret == kSecret2)
+	if _, err := k.Reload(src); err == nil || issuer.keys.Signing().APISecret != kSecret2 || !k.Loaded() {
+		t.Fatalf("weak reload: err %v, secret kept: %v", err, issuer.keys.Signing().APISecret == kSecret2)
 	}
 }
 

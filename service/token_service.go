@@ -21,19 +21,19 @@ import (
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 )
 
-// Issuer turns validated requests into signed tokens under one policy and one
-// set of credentials. It is the minting core every route shares.
+// Issuer turns validated requests into signed tokens under one policy and the
+// keys of a Keyring. It is the minting core every route shares.
 type Issuer struct {
-	creds  Credentials
-	keys   *Keyring // when set, wins over creds (see UseKeyring)
+	keys   *Keyring
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
 }
 
-// NewIssuer returns an Issuer. now is the clock; pass time.Now in production.
+// NewIssuer returns an Issuer that signs with creds (a keyring of one key; see
+// UseKeyring for reloadable keys). now is the clock; pass time.Now in production.
 func NewIssuer(creds Credentials, policy Policy, now func() time.Time, log *slog.Logger) *Issuer {
-	return &Issuer{creds: creds, policy: policy, now: now, log: log}
+	return &Issuer{keys: NewKeyring(Keyset{Signing: creds}), policy: policy, now: now, log: log}
 }
 
 // Issue applies the policy to a request that already passed the contract's
@@ -54,7 +54,7 @@ func (is *Issuer) IssueWithRoomConfig(ctx context.Context, req *lktokenv1.Genera
 	if err := is.checkRoomConfig(rc); err != nil {
 		return MintedToken{}, err
 	}
-	minted, err := MintToken(is.credentials(), TokenRequest{
+	minted, err := MintToken(is.keys.Signing(), TokenRequest{
 		Room:       req.GetRoomName(),
 		Identity:   req.GetParticipantIdentity(),
 		Name:       req.GetParticipantName(),
