@@ -2,11 +2,9 @@ package httpserver
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,22 +54,8 @@ func TestSigningKeySwitchUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	srv := New(cfg, NewLogger(cfg, logs))
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	ts := startServer(t, cfg)
+	srv, logs, base := ts.Srv, ts.Log, ts.URL
 
 	secrets := map[string]string{"A": rotSecretA, "B": rotSecretB}
 	var phase atomic.Int32 // 0: A signs; 1: the switch to B has returned

@@ -77,13 +77,23 @@ func (s Source) keyVar() string {
 	return "LIVEKIT_API_KEY"
 }
 
-// readAPIKeyFile reads the signing key's id from LIVEKIT_API_KEY_FILE.
-func readAPIKeyFile(path string) (string, error) {
+// ReadFile reads the file that the setting variable names, without the
+// space around its content. The error names the variable and the path, never
+// the content (it may be a secret).
+func ReadFile(variable, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("LIVEKIT_API_KEY_FILE: cannot read %s: %w", path, errors.Unwrap(err))
+		return "", fmt.Errorf("%s: cannot read %s: %w", variable, path, errors.Unwrap(err))
 	}
-	id := strings.TrimSpace(string(b))
+	return strings.TrimSpace(string(b)), nil
+}
+
+// readAPIKeyFile reads the signing key's id from LIVEKIT_API_KEY_FILE.
+func readAPIKeyFile(path string) (string, error) {
+	id, err := ReadFile("LIVEKIT_API_KEY_FILE", path)
+	if err != nil {
+		return "", err
+	}
 	if id == "" {
 		return "", fmt.Errorf("LIVEKIT_API_KEY_FILE %s is empty: write the id of the key that signs into it", path)
 	}
@@ -153,11 +163,11 @@ func (s Source) Load() (Set, error) {
 		if s.Secret != "" {
 			fail(errors.New("both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"))
 		}
-		b, err := os.ReadFile(s.SecretFile)
+		secret, err := ReadFile("LIVEKIT_API_SECRET_FILE", s.SecretFile)
 		if err != nil {
-			fail(fmt.Errorf("LIVEKIT_API_SECRET_FILE: cannot read %s: %w", s.SecretFile, errors.Unwrap(err)))
+			fail(err)
 		}
-		creds.APISecret = strings.TrimSpace(string(b))
+		creds.APISecret = secret
 	}
 	if s.Dev {
 		if creds.APIKey == "" && creds.APISecret == "" {

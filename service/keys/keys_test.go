@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lktoken/lktoken/service/internal/cases"
 )
 
 const (
@@ -12,14 +14,7 @@ const (
 	kSecret2 = "ks2-vutsrqponmlkjihgfedcba9876543210"
 )
 
-func keysFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func keysFile(t *testing.T, content string) string { return cases.File(t, "keys.yaml", content) }
 
 func TestKeysFileLoads(t *testing.T) {
 	path := keysFile(t, "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
