@@ -60,7 +60,7 @@ func newOp(t *testing.T) (*pipeline.Operation, *steps, *cases.LogBuffer) {
 	logs := &cases.LogBuffer{}
 	op := pipeline.New(pipeline.Options{
 		Issuer:        mint.NewIssuer(keys.NewRing(keys.Set{Signing: creds}), mint.DefaultPolicy("wss://lk.example.test"), time.Now),
-		Authenticator: fakeAuthn{s: s, p: &authn.Principal{Issuer: "https://idp.example", Subject: "sub-1", Identity: "ada"}},
+		Authenticator: fakeAuthn{s: s, p: &authn.Principal{Issuer: "https://idp.example", Subject: "sub-1", Identity: "ada", Name: "Ada L."}},
 		RoomPolicy:    fakePolicy{s: s},
 		Log:           slog.New(slog.NewJSONHandler(logs, nil)),
 		Now:           time.Now,
@@ -94,7 +94,7 @@ func TestMintRunsEveryStepInOrder(t *testing.T) {
 	if res.Token.Identity != "ada" || res.Token.Room != "lobby" || res.ServerURL != "wss://lk.example.test" || res.Principal.Subject != "sub-1" {
 		t.Errorf("result %+v", res)
 	}
-	if g := cases.JWTPayload(t, res.Token.JWT); g["sub"] != "ada" || g["iss"] != creds.APIKey {
+	if g := cases.JWTPayload(t, res.Token.JWT); g["sub"] != "ada" || g["name"] != "Ada L." || g["iss"] != creds.APIKey {
 		t.Errorf("claims %v", g)
 	}
 	want := "authenticate Bearer ok|policy lobby ada sub-1|observe issued"
