@@ -3,8 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 	"github.com/lktoken/lktoken/internal/hostile"
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // settle waits until the goroutine count is back at or below base (plus a
@@ -84,7 +83,7 @@ func TestHostileInputInProcess(t *testing.T) {
 // keeps serving.
 func TestPanicBecomesInternal(t *testing.T) {
 	cfg := testConfig()
-	logs := &syncBuffer{}
+	logs := &testserver.Log{}
 	log := NewLogger(cfg, logs)
 	issuer := NewIssuer(cfg.Credentials, cfg.Policy, time.Now, log)
 	boom := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
@@ -100,7 +99,7 @@ func TestPanicBecomesInternal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := serveHandler(t, h)
+	url := testserver.Handler(t, h)
 	for name, call := range protocols(url) {
 		if name == "curl-json" {
 			continue
@@ -133,7 +132,7 @@ func TestPanicBecomesInternal(t *testing.T) {
 // is also answered with internal rather than a dropped connection.
 func TestPanicInMiddlewareBecomesInternal(t *testing.T) {
 	cfg := testConfig()
-	logs := &syncBuffer{}
+	logs := &testserver.Log{}
 	log := NewLogger(cfg, logs)
 	issuer := NewIssuer(cfg.Credentials, cfg.Policy, time.Now, log)
 	h, err := NewHandler(issuer, HandlerOptions{AllowedOrigins: cfg.AllowedOrigins, MaxRequestBytes: cfg.MaxRequestBytes,
@@ -143,7 +142,7 @@ func TestPanicInMiddlewareBecomesInternal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := serveHandler(t, h)
+	url := testserver.Handler(t, h)
 	for name, call := range protocols(url) {
 		_, err := call(context.Background(), req("r", "u"))
 		if connect.CodeOf(err) != connect.CodeInternal || !strings.Contains(err.Error(), "this is a server fault, not your request") {
@@ -164,25 +163,4 @@ func withRequestID(ctx context.Context, id string) context.Context {
 	ctx, callInfo := connect.NewClientContext(ctx)
 	callInfo.RequestHeader().Set(RequestIDHeader, id)
 	return ctx
-}
-
-func serveHandler(t *testing.T, h http.Handler) string {
-	t.Helper()
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: h, Protocols: &p, ReadHeaderTimeout: 5 * time.Second}
-	ln := listen(t)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return fmt.Sprintf("http://%s", ln.Addr())
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
 }

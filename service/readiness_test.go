@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 func TestReadyzWithoutKeys(t *testing.T) {
@@ -30,14 +32,14 @@ func TestReadyzWithoutKeys(t *testing.T) {
 // drain starts, even while an in-flight request keeps the server up.
 func TestReadinessFollowsTheLifecycle(t *testing.T) {
 	cfg := testConfig()
-	srv, err := NewServer(cfg, NewLogger(cfg, &syncBuffer{}))
+	srv, err := NewServer(cfg, NewLogger(cfg, &testserver.Log{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.ready.NotReady(); got != "starting" {
 		t.Errorf("before Serve: %q", got)
 	}
-	ln := listen(t)
+	ln := testserver.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,30 +21,13 @@ import (
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/internal/testserver"
 )
-
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testServer is the real Server on a loopback port.
 type testServer struct {
 	URL string
-	Log *syncBuffer
+	Log *testserver.Log
 }
 
 func testConfig() Config {
@@ -64,30 +45,12 @@ func testConfig() Config {
 
 func startServer(t *testing.T, cfg Config) testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testserver.Log{}
 	srv, err := NewServer(cfg, NewLogger(cfg, logs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server stopped with %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop within 10s")
-		}
-	})
-	return testServer{URL: "http://" + ln.Addr().String(), Log: logs}
+	return testServer{URL: testserver.Serve(t, srv.Serve), Log: logs}
 }
 
 // h2cClient speaks HTTP/2 without TLS, as gRPC needs.

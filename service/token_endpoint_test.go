@@ -13,7 +13,6 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service"
 )
 
@@ -33,29 +33,10 @@ const (
 	testOrigin    = "http://localhost:4200"
 )
 
-// lockedBuffer collects the server's log lines; the server writes from its
-// own goroutines while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testServer struct {
 	url  string
 	now  time.Time
-	logs *lockedBuffer
+	logs *testserver.Log
 	api  lktokenv1connect.TokenServiceClient
 }
 
@@ -66,7 +47,7 @@ func startServer(t *testing.T, configure func(*service.Policy, *service.HandlerO
 	now := time.Now().Truncate(time.Second)
 	clock := func() time.Time { return now }
 	policy := service.DefaultPolicy(testServerURL)
-	logs := &lockedBuffer{}
+	logs := &testserver.Log{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	opts := service.HandlerOptions{
 		AllowedOrigins:    []string{testOrigin},

@@ -47,7 +47,7 @@ func closedByServer(t *testing.T, c net.Conn) string {
 func TestBodyCapIsConfigurable(t *testing.T) {
 	p := start(t, nil, "--dev", "--max-request-bytes", "2048")
 	post := func(room string) (int, string) {
-		resp, err := http.Post("http://"+p.addr+generatePath, "application/json",
+		resp, err := http.Post("http://"+p.Addr+generatePath, "application/json",
 			strings.NewReader(`{"roomName":"`+room+`","participantIdentity":"u"}`))
 		if err != nil {
 			t.Fatal(err)
@@ -68,7 +68,7 @@ func TestBodyCapIsConfigurable(t *testing.T) {
 
 func TestHeaderCapIsConfigurable(t *testing.T) {
 	p := start(t, nil, "--dev", "--max-header-bytes", "4096")
-	req, _ := http.NewRequest("POST", "http://"+p.addr+generatePath, strings.NewReader(validBody))
+	req, _ := http.NewRequest("POST", "http://"+p.Addr+generatePath, strings.NewReader(validBody))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Filler", strings.Repeat("x", 4096+4096+1)) // net/http allows 4 KiB of slack
 	resp, err := http.DefaultClient.Do(req)
@@ -79,7 +79,7 @@ func TestHeaderCapIsConfigurable(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("status %d, want 431", resp.StatusCode)
 	}
-	req, _ = http.NewRequest("POST", "http://"+p.addr+generatePath, strings.NewReader(validBody))
+	req, _ = http.NewRequest("POST", "http://"+p.Addr+generatePath, strings.NewReader(validBody))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Filler", strings.Repeat("x", 3000))
 	resp, err = http.DefaultClient.Do(req)
@@ -96,7 +96,7 @@ func TestHeaderCapIsConfigurable(t *testing.T) {
 // timeout, long before it finishes.
 func TestSlowlorisIsCutOff(t *testing.T) {
 	p := start(t, nil, "--dev", "--read-header-timeout", "1s")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	if _, err := io.WriteString(c, "POST "+generatePath+" HTTP/1.1\r\nHost: x\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestSlowlorisIsCutOff(t *testing.T) {
 // the read timeout.
 func TestStalledBodyIsCutOff(t *testing.T) {
 	p := start(t, nil, "--dev", "--read-timeout", "1s")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody[:10])
 	got := closedByServer(t, c)
 	// The body read fails mid-way; whatever the answer, no token leaves.
@@ -143,7 +143,7 @@ func TestStalledBodyIsCutOff(t *testing.T) {
 // An idle keep-alive connection is closed after the idle timeout.
 func TestIdleConnectionIsClosed(t *testing.T) {
 	p := start(t, nil, "--dev", "--idle-timeout", "1s")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
@@ -169,9 +169,9 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 // client cannot hold a handler's answer open.
 func TestWriteTimeoutBoundsARequest(t *testing.T) {
 	p := start(t, nil, "--dev", "--write-timeout", "1s", "--read-timeout", "60s", "--log-level", "debug")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody[:10])
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"request received"`) }, "request received")
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"request received"`) }, "request received")
 	// Well past the 1s write deadline: the runtime marks a deadline expired
 	// by a timer, which can fire late on a loaded machine, so leave margin.
 	time.Sleep(5 * time.Second)
@@ -187,7 +187,7 @@ func TestWriteTimeoutBoundsARequest(t *testing.T) {
 // fourth concurrent stream is refused while the first three complete.
 func TestHTTP2ConcurrentStreamCap(t *testing.T) {
 	p := start(t, nil, "--dev", "--max-concurrent-streams", "3")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestHTTP2ConcurrentStreamCap(t *testing.T) {
 	enc := hpack.NewEncoder(&hbuf)
 	open := func(id uint32) {
 		hbuf.Reset()
-		for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", p.addr}, {":path", generatePath},
+		for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", p.Addr}, {":path", generatePath},
 			{"content-type", "application/json"}, {"content-length", fmt.Sprint(len(validBody))}} {
 			_ = enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
 		}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // livekitServer builds (or finds) the pinned livekit-server and runs it on
@@ -105,9 +107,9 @@ func validate(t *testing.T, base, token string) int {
 	return resp.StatusCode
 }
 
-func mintFrom(t *testing.T, p *proc) string {
+func mintFrom(t *testing.T, p *testserver.Proc) string {
 	t.Helper()
-	resp, err := http.Post("http://"+p.addr+generatePath, "application/json", strings.NewReader(validBody))
+	resp, err := http.Post("http://"+p.Addr+generatePath, "application/json", strings.NewReader(validBody))
 	if err != nil {
 		t.Fatal(err)
 	}

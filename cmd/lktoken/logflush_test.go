@@ -22,7 +22,7 @@ func TestEveryAuditLineIsWrittenByShutdown(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range requests / 10 {
-				resp, err := client.Post("http://"+p.addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
+				resp, err := client.Post("http://"+p.Addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
 					strings.NewReader(`{"roomName":"standup","participantIdentity":"user-42"}`))
 				if err != nil {
 					errs <- err.Error()
@@ -40,15 +40,15 @@ func TestEveryAuditLineIsWrittenByShutdown(t *testing.T) {
 	for e := range errs {
 		t.Fatal(e)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(20 * time.Second):
 		t.Fatal("process did not exit after SIGTERM")
 	}
-	logs := p.logs()
+	logs := p.Logs()
 	if n := strings.Count(logs, `"msg":"mint"`); n != requests {
 		t.Errorf("%d audit lines, want %d", n, requests)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,26 +29,9 @@ func get(t *testing.T, url string, header http.Header) (int, http.Header, string
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// logAddr returns the addr of the first log line with msg.
-func logAddr(t *testing.T, p *proc, msg string) string {
-	t.Helper()
-	var addr string
-	waitFor(t, func() bool {
-		for _, l := range strings.Split(p.logs(), "\n") {
-			var m struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == msg {
-				addr = m.Addr
-				return true
-			}
-		}
-		return false
-	}, msg)
-	return addr
-}
-
 func TestReadyz(t *testing.T) {
 	p := start(t, nil, "--dev")
-	code, h, body := get(t, "http://"+p.addr+"/readyz", nil)
+	code, h, body := get(t, "http://"+p.Addr+"/readyz", nil)
 	if code != 200 || body != "ready\n" || h.Get("Cache-Control") != "no-store" {
 		t.Errorf("readyz: %d %q", code, body)
 	}
@@ -59,8 +41,8 @@ func TestReadyz(t *testing.T) {
 // code across protocols, and time minting.
 func TestMetrics(t *testing.T) {
 	p := start(t, nil, "--dev", "--metrics-listen", "127.0.0.1:0")
-	maddr := logAddr(t, p, "metrics listening")
-	base := "http://" + p.addr
+	maddr := p.Log.Addr(t, "metrics listening")
+	base := "http://" + p.Addr
 	cl := hostile.NewClients()
 	defer cl.Close()
 	valid := []byte(`{"roomName":"r","participantIdentity":"u"}`)
@@ -128,8 +110,8 @@ func TestMetrics(t *testing.T) {
 // The token endpoint's series follow its configured path.
 func TestMetricsTokenEndpointCustomPath(t *testing.T) {
 	p := start(t, []string{"LKTOKEN_TOKEN_ENDPOINT_PATH=/livekit/token"}, "--dev", "--metrics-listen", "127.0.0.1:0")
-	maddr := logAddr(t, p, "metrics listening")
-	base := "http://" + p.addr
+	maddr := p.Log.Addr(t, "metrics listening")
+	base := "http://" + p.Addr
 	cl := hostile.NewClients()
 	defer cl.Close()
 	for _, c := range []hostile.Case{
@@ -165,7 +147,7 @@ func TestMetricsTokenEndpointCustomPath(t *testing.T) {
 // a missing or unusable one is replaced by a generated id, echoed and logged.
 func TestRequestIDEndToEnd(t *testing.T) {
 	p := start(t, nil, "--dev", "--log-level", "debug")
-	base := "http://" + p.addr
+	base := "http://" + p.Addr
 	cl := hostile.NewClients()
 	defer cl.Close()
 	pb := hostile.Envelope(0, []byte("\n\x01r\x12\x01u"))
@@ -184,8 +166,8 @@ func TestRequestIDEndToEnd(t *testing.T) {
 			t.Errorf("%s: echoed %q", c.Name, got)
 		}
 		waitFor(t, func() bool {
-			return strings.Contains(p.logs(), `"msg":"request received","request_id":"`+c.Name+`"`) &&
-				strings.Contains(p.logs(), `"msg":"mint","request_id":"`+c.Name+`"`)
+			return strings.Contains(p.Logs(), `"msg":"request received","request_id":"`+c.Name+`"`) &&
+				strings.Contains(p.Logs(), `"msg":"mint","request_id":"`+c.Name+`"`)
 		}, c.Name+" logged")
 	}
 	for name, id := range map[string]string{"none": "", "too long": strings.Repeat("x", 129), "space": "a b"} {
@@ -202,7 +184,7 @@ func TestRequestIDEndToEnd(t *testing.T) {
 			t.Errorf("%s: generated id %q", name, got)
 			continue
 		}
-		waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"mint","request_id":"`+got+`"`) }, name+" logged")
+		waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"mint","request_id":"`+got+`"`) }, name+" logged")
 	}
 }
 
@@ -213,7 +195,7 @@ const bearer = "bt-3f9a8c7e6d5b4a392817f6e5d4c3b2a1"
 // logged.
 func TestBearerToken(t *testing.T) {
 	p := start(t, []string{"LKTOKEN_BEARER_TOKEN=" + bearer}, "--dev", "--log-level", "debug")
-	base := "http://" + p.addr
+	base := "http://" + p.Addr
 	cl := hostile.NewClients()
 	defer cl.Close()
 	pb := hostile.Envelope(0, []byte("\n\x01r\x12\x01u"))
@@ -277,14 +259,14 @@ func TestBearerToken(t *testing.T) {
 		}
 	}
 	// Log lines arrive through a pipe (and a batching writer): wait for them.
-	waitFor(t, func() bool { return strings.Count(p.logs(), `"msg":"refused"`) >= 12 }, "12 refusal lines")
-	if n := strings.Count(p.logs(), `"msg":"refused"`); n != 12 {
+	waitFor(t, func() bool { return strings.Count(p.Logs(), `"msg":"refused"`) >= 12 }, "12 refusal lines")
+	if n := strings.Count(p.Logs(), `"msg":"refused"`); n != 12 {
 		t.Errorf("%d refusals logged, want 12", n)
 	}
-	if !strings.Contains(p.logs(), `"msg":"refused","request_id":"`) || !strings.Contains(p.logs(), `"outcome":"unauthenticated","reason":"the bearer token is not valid"}`) {
-		t.Errorf("refusal line:\n%s", p.logs())
+	if !strings.Contains(p.Logs(), `"msg":"refused","request_id":"`) || !strings.Contains(p.Logs(), `"outcome":"unauthenticated","reason":"the bearer token is not valid"}`) {
+		t.Errorf("refusal line:\n%s", p.Logs())
 	}
-	if strings.Contains(p.logs(), bearer[3:]) {
+	if strings.Contains(p.Logs(), bearer[3:]) {
 		t.Error("the bearer token is in the log")
 	}
 }
@@ -332,7 +314,7 @@ func TestBearerTokenFileReload(t *testing.T) {
 	writeKeys(t, path, bearer+"\n")
 	p := start(t, []string{"LKTOKEN_BEARER_TOKEN_FILE=" + path}, "--dev")
 	call := func(token string) int {
-		req, _ := http.NewRequest("POST", "http://"+p.addr+generatePath, strings.NewReader(validBody))
+		req, _ := http.NewRequest("POST", "http://"+p.Addr+generatePath, strings.NewReader(validBody))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
@@ -347,15 +329,15 @@ func TestBearerTokenFileReload(t *testing.T) {
 	}
 	next := "bt2-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 	writeKeys(t, path, next+"\n")
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"bearer token reloaded"`) }, "bearer token reloaded")
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"bearer token reloaded"`) }, "bearer token reloaded")
 	if a, b := call(bearer), call(next); a != 401 || b != 200 {
 		t.Errorf("after reload: old %d, new %d", a, b)
 	}
 	writeKeys(t, path, "weak\n")
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, func() bool {
-		return strings.Contains(p.logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN is too weak: 4 characters, it must be at least 32`)
+		return strings.Contains(p.Logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN is too weak: 4 characters, it must be at least 32`)
 	}, "refused reload")
 	if call(next) != 200 {
 		t.Error("the current token stopped working after a refused reload")

@@ -96,7 +96,7 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 		}
 		go func() {
 			defer wg.Done()
-			k, err := dialKeepAlive(p.addr)
+			k, err := dialKeepAlive(p.Addr)
 			if err != nil {
 				t.Error(err)
 				return
@@ -109,7 +109,7 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 				default:
 				}
 				sent.Add(1)
-				code, body, _, err := k.mintAt(p.addr, path, fmt.Sprintf("rot-%d-%d", c, n), "")
+				code, body, _, err := k.mintAt(p.Addr, path, fmt.Sprintf("rot-%d-%d", c, n), "")
 				tok := tokenField.FindStringSubmatch(body)
 				if err != nil || !minted(path, code, body) || tok == nil {
 					failed.Add(1)
@@ -127,10 +127,10 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	hup := func(content, wantLog string, n int) {
 		t.Helper()
 		writeKeys(t, path, content)
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return strings.Count(p.logs(), wantLog) == n }, wantLog)
+		waitFor(t, func() bool { return strings.Count(p.Logs(), wantLog) == n }, wantLog)
 		before := sent.Load()
 		waitFor(t, func() bool { return sent.Load() > before+200 }, "200 more requests")
 	}
@@ -138,11 +138,11 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	hup("keyA: "+secretA2+"\nkeyB: "+secretB+"\n", `"msg":"keys reloaded"`, 1)
 	hup("keyA: "+weak+"\nkeyB: "+secretB+"\n", `"msg":"reload failed, keeping the current keys"`, 1)
 	// Still signing with A2 after the refused reload.
-	k, err := dialKeepAlive(p.addr)
+	k, err := dialKeepAlive(p.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, body, _, _ := k.mint(p.addr, "after-weak", "")
+	_, body, _, _ := k.mint(p.Addr, "after-weak", "")
 	k.c.Close()
 	if tok := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(body); tok == nil {
 		t.Fatalf("no token after the refused reload: %s", body)
@@ -163,7 +163,7 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	if failed.Load() != 0 || signedBy[""] != 0 || signedBy[secretA1] == 0 || signedBy[secretA2] == 0 || signedBy[secretA3] == 0 {
 		t.Errorf("rotation: %d failed, signed by %v", failed.Load(), len(signedBy))
 	}
-	logs := p.logs()
+	logs := p.Logs()
 	for _, want := range []string{
 		`"msg":"keys reloaded","signing_key":"keyA","key_ids":["keyA","keyB"]`,
 		`"msg":"reload failed, keeping the current keys","error":"LIVEKIT_KEYS_FILE ` + path + `: the secret of key \"keyA\" is too weak: only 1 distinct characters, it must have at least 8 (generate one with ` + "`openssl rand -base64 48`" + `)","signing_key":"keyA"`,
