@@ -42,9 +42,21 @@ const (
 // itself ready. A start that loses its port to another process is retried on
 // new ports.
 func StartLiveKit(ctx context.Context, bin string, creds Credentials) (*LiveKit, error) {
+	return startLiveKit(ctx, bin, fmt.Sprintf("keys:\n  %q: %q\n", creds.APIKey, creds.APISecret), creds, creds.APISecret)
+}
+
+// StartLiveKitWithKeyFile is StartLiveKit for a server that reads its keys
+// from keyFile (livekit-server's key_file: LiveKit's keys.yaml, the format
+// lktoken's LIVEKIT_KEYS_FILE reads too). secrets are redacted from its
+// output; Credentials of the result is empty.
+func StartLiveKitWithKeyFile(ctx context.Context, bin, keyFile string, secrets ...string) (*LiveKit, error) {
+	return startLiveKit(ctx, bin, fmt.Sprintf("key_file: %q\n", keyFile), Credentials{}, secrets...)
+}
+
+func startLiveKit(ctx context.Context, bin, keys string, creds Credentials, secrets ...string) (*LiveKit, error) {
 	var errs []error
 	for range startTries {
-		lk, err := startLiveKitOnce(ctx, bin, creds)
+		lk, err := startLiveKitOnce(ctx, bin, keys, creds, secrets)
 		if err == nil {
 			return lk, nil
 		}
@@ -56,7 +68,7 @@ func StartLiveKit(ctx context.Context, bin string, creds Credentials) (*LiveKit,
 	return nil, errors.Join(errs...)
 }
 
-func startLiveKitOnce(ctx context.Context, bin string, creds Credentials) (*LiveKit, error) {
+func startLiveKitOnce(ctx context.Context, bin, keys string, creds Credentials, secrets []string) (*LiveKit, error) {
 	port, err := freeTCPPort()
 	if err != nil {
 		return nil, err
@@ -70,11 +82,11 @@ func startLiveKitOnce(ctx context.Context, bin string, creds Credentials) (*Live
 		return nil, err
 	}
 	conf := filepath.Join(dir, "livekit.yaml")
-	if err := os.WriteFile(conf, []byte(liveKitConfig(port, udp, creds)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(liveKitConfig(port, udp, keys)), 0o600); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	proc, err := startProcess("livekit-server", bin, []string{"--config", conf}, nil, []string{creds.APISecret})
+	proc, err := startProcess("livekit-server", bin, []string{"--config", conf}, nil, secrets)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -95,8 +107,9 @@ func startLiveKitOnce(ctx context.Context, bin string, creds Credentials) (*Live
 	return lk, nil
 }
 
-// liveKitConfig is BUILDING.md's loopback-only configuration.
-func liveKitConfig(port, udpPort int, creds Credentials) string {
+// liveKitConfig is the loopback-only configuration (e2e/README.md, "A
+// LiveKit server on loopback only"); keys is its keys: or key_file: entry.
+func liveKitConfig(port, udpPort int, keys string) string {
 	return fmt.Sprintf(`port: %d
 bind_addresses: ["127.0.0.1"]
 rtc:
@@ -109,11 +122,9 @@ rtc:
     includes: ["127.0.0.1/32"]
   # A placeholder: without it the server hands clients public STUN servers.
   stun_servers: ["127.0.0.1:3478"]
-keys:
-  %q: %q
-logging:
+%slogging:
   level: info
-`, port, udpPort, creds.APIKey, creds.APISecret)
+`, port, udpPort, keys)
 }
 
 // waitReady polls url until it answers 200, the process exits, or the

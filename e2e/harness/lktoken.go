@@ -13,7 +13,9 @@ import (
 
 // LKTokenOptions configure one lktoken process.
 type LKTokenOptions struct {
-	// Credentials sign the tokens (LIVEKIT_API_KEY, LIVEKIT_API_SECRET).
+	// Credentials sign the tokens (LIVEKIT_API_KEY, LIVEKIT_API_SECRET;
+	// each is set only when not empty, e.g. when Env names a
+	// LIVEKIT_KEYS_FILE).
 	Credentials Credentials
 	// LiveKitURL is handed to clients (LIVEKIT_URL).
 	LiveKitURL string
@@ -21,6 +23,9 @@ type LKTokenOptions struct {
 	Env []string
 	// Args are extra command-line flags.
 	Args []string
+	// Secrets are redacted from its output besides Credentials.APISecret
+	// (e.g. those of a LIVEKIT_KEYS_FILE).
+	Secrets []string
 }
 
 // LKToken is a running lktoken binary.
@@ -35,13 +40,16 @@ type LKToken struct {
 // binds port 0 itself and logs the address, so no port can be lost to a
 // race) and returns once /healthz answers.
 func StartLKToken(ctx context.Context, bin string, opts LKTokenOptions) (*LKToken, error) {
-	env := append([]string{
-		"LIVEKIT_API_KEY=" + opts.Credentials.APIKey,
-		"LIVEKIT_API_SECRET=" + opts.Credentials.APISecret,
-		"LIVEKIT_URL=" + opts.LiveKitURL,
-		"LKTOKEN_LISTEN=127.0.0.1:0",
-	}, opts.Env...)
-	proc, err := startProcess("lktoken", bin, opts.Args, env, []string{opts.Credentials.APISecret})
+	env := []string{"LIVEKIT_URL=" + opts.LiveKitURL, "LKTOKEN_LISTEN=127.0.0.1:0"}
+	if opts.Credentials.APIKey != "" {
+		env = append(env, "LIVEKIT_API_KEY="+opts.Credentials.APIKey)
+	}
+	if opts.Credentials.APISecret != "" {
+		env = append(env, "LIVEKIT_API_SECRET="+opts.Credentials.APISecret)
+	}
+	env = append(env, opts.Env...)
+	secrets := append([]string{opts.Credentials.APISecret}, opts.Secrets...)
+	proc, err := startProcess("lktoken", bin, opts.Args, env, secrets)
 	if err != nil {
 		return nil, err
 	}
