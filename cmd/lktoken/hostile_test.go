@@ -12,6 +12,7 @@ import (
 // its exact status, code and message, the server keeps minting, and no panic
 // is logged. (Goroutines are checked in-process: service/hostile_test.go.)
 func TestHostileInputRealBinary(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--log-level", "debug", "--metrics-listen", "127.0.0.1:0")
 	maddr := p.Log.Addr(t, "metrics listening")
 	baseG := goroutines(t, maddr)

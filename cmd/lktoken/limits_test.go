@@ -45,6 +45,8 @@ func closedByServer(t *testing.T, c net.Conn) string {
 }
 
 func TestBodyCapIsConfigurable(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--max-request-bytes", "2048")
 	post := func(room string) (int, string) {
 		resp, err := http.Post("http://"+p.Addr+generatePath, "application/json",
@@ -67,6 +69,8 @@ func TestBodyCapIsConfigurable(t *testing.T) {
 }
 
 func TestHeaderCapIsConfigurable(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--max-header-bytes", "4096")
 	req, _ := http.NewRequest("POST", "http://"+p.Addr+generatePath, strings.NewReader(validBody))
 	req.Header.Set("Content-Type", "application/json")
@@ -95,6 +99,8 @@ func TestHeaderCapIsConfigurable(t *testing.T) {
 // A client trickling its headers (slowloris) is cut off by the read-header
 // timeout, long before it finishes.
 func TestSlowlorisIsCutOff(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--read-header-timeout", "1s")
 	c := dial(t, p.Addr)
 	if _, err := io.WriteString(c, "POST "+generatePath+" HTTP/1.1\r\nHost: x\r\n"); err != nil {
@@ -130,6 +136,8 @@ func TestSlowlorisIsCutOff(t *testing.T) {
 // A client that sends its headers and then stalls on the body is cut off by
 // the read timeout.
 func TestStalledBodyIsCutOff(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--read-timeout", "1s")
 	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody[:10])
@@ -142,6 +150,8 @@ func TestStalledBodyIsCutOff(t *testing.T) {
 
 // An idle keep-alive connection is closed after the idle timeout.
 func TestIdleConnectionIsClosed(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--idle-timeout", "1s")
 	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody)
@@ -168,6 +178,8 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 // arrives after it gets no answer (the connection is closed), so a slow
 // client cannot hold a handler's answer open.
 func TestWriteTimeoutBoundsARequest(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--write-timeout", "1s", "--read-timeout", "60s", "--log-level", "debug")
 	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody[:10])
@@ -186,6 +198,8 @@ func TestWriteTimeoutBoundsARequest(t *testing.T) {
 // The HTTP/2 stream cap is advertised and enforced: with a cap of 3, a
 // fourth concurrent stream is refused while the first three complete.
 func TestHTTP2ConcurrentStreamCap(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--max-concurrent-streams", "3")
 	c := dial(t, p.Addr)
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {

@@ -96,6 +96,8 @@ func openFDs(pid int) int {
 // 1000 connections held open at once, each minting several tokens: zero
 // errors, and the binary's peak resident memory stays bounded.
 func TestThousandConcurrentConnections(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	const conns, perConn = 1000, 5
 	const maxRSSKiB = 256 << 10 // 256 MiB: generous; a run uses far less
 	p := start(t, nil, "--dev", "--metrics-listen", "127.0.0.1:0")
@@ -182,6 +184,8 @@ func receivedIDs(logs string) map[string]bool {
 // closing as idle (or still in the accept backlog) is reset before that,
 // which the client sees as an error; it was never accepted and is not lost.
 func TestShutdownUnderLoadLosesNothing(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	const clients = 64
 	p := start(t, nil, "--dev", "--log-level", "debug", "--shutdown-timeout", "20s")
 	type outcome struct {

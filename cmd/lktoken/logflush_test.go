@@ -12,6 +12,7 @@ import (
 // The audit log is batched, yet every answered request has its line once the
 // process has exited after SIGTERM: nothing is dropped at shutdown.
 func TestEveryAuditLineIsWrittenByShutdown(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev")
 	const requests = 300
 	client := &http.Client{Timeout: 10 * time.Second}

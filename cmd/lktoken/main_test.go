@@ -39,6 +39,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// slow marks a load or limit test (many connections, or waits on the
+// server's timeouts): `go test -short` skips it.
+func slow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a load or limit test: skipped with -short")
+	}
+}
+
 func run(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -50,6 +59,7 @@ func run(t *testing.T, env []string, args ...string) (string, int) {
 }
 
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	out, code := run(t, nil, "--help")
 	if code != 0 || !strings.Contains(out, "Usage:\n  lktoken [flags]") || !strings.Contains(out, "$LIVEKIT_API_SECRET_FILE") {
 		t.Errorf("exit %d:\n%s", code, out)
@@ -57,6 +67,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestRefusesToStartWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  []string
@@ -73,6 +84,7 @@ func TestRefusesToStartWithoutCredentials(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			out, code := run(t, c.env)
 			if code != 2 || out != c.want {
 				t.Errorf("exit %d, output:\n%s\nwant:\n%s", code, out, c.want)
@@ -89,6 +101,7 @@ func start(t *testing.T, env []string, args ...string) *testserver.Proc {
 }
 
 func TestDevModeNeedsNoEnvironment(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev")
 	resp, err := http.Post("http://"+p.Addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
 		strings.NewReader(`{"roomName":"standup","participantIdentity":"user-42"}`))
@@ -109,6 +122,7 @@ func TestDevModeNeedsNoEnvironment(t *testing.T) {
 // A request in flight when SIGTERM arrives completes; new connections are
 // refused afterwards; the process exits 0.
 func TestShutdownLetsInFlightRequestFinish(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--log-level", "debug")
 	body := `{"roomName":"standup","participantIdentity":"user-42"}`
 	conn, err := net.DialTimeout("tcp", p.Addr, 5*time.Second)

@@ -30,6 +30,7 @@ func get(t *testing.T, url string, header http.Header) (int, http.Header, string
 }
 
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev")
 	code, h, body := get(t, "http://"+p.Addr+"/readyz", nil)
 	if code != 200 || body != "ready\n" || h.Get("Cache-Control") != "no-store" {
@@ -40,6 +41,7 @@ func TestReadyz(t *testing.T) {
 // Prometheus metrics live on their own address, count requests by route and
 // code across protocols, and time minting.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--metrics-listen", "127.0.0.1:0")
 	maddr := p.Log.Addr(t, "metrics listening")
 	base := "http://" + p.Addr
@@ -109,6 +111,7 @@ func TestMetrics(t *testing.T) {
 
 // The token endpoint's series follow its configured path.
 func TestMetricsTokenEndpointCustomPath(t *testing.T) {
+	t.Parallel()
 	p := start(t, []string{"LKTOKEN_TOKEN_ENDPOINT_PATH=/livekit/token"}, "--dev", "--metrics-listen", "127.0.0.1:0")
 	maddr := p.Log.Addr(t, "metrics listening")
 	base := "http://" + p.Addr
@@ -146,6 +149,7 @@ func TestMetricsTokenEndpointCustomPath(t *testing.T) {
 // X-Request-Id: a caller's sane id is echoed and logged, in every protocol;
 // a missing or unusable one is replaced by a generated id, echoed and logged.
 func TestRequestIDEndToEnd(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--log-level", "debug")
 	base := "http://" + p.Addr
 	cl := hostile.NewClients()
@@ -194,6 +198,7 @@ const bearer = "bt-3f9a8c7e6d5b4a392817f6e5d4c3b2a1"
 // probes do not; CORS lets browsers send Authorization; the token is never
 // logged.
 func TestBearerToken(t *testing.T) {
+	t.Parallel()
 	p := start(t, []string{"LKTOKEN_BEARER_TOKEN=" + bearer}, "--dev", "--log-level", "debug")
 	base := "http://" + p.Addr
 	cl := hostile.NewClients()
@@ -272,6 +277,7 @@ func TestBearerToken(t *testing.T) {
 }
 
 func TestWeakBearerTokenIsRefused(t *testing.T) {
+	t.Parallel()
 	out, code := run(t, []string{"LKTOKEN_BEARER_TOKEN=password", "LKTOKEN_DEV=true"})
 	if code != 2 || !strings.Contains(out, "LKTOKEN_BEARER_TOKEN is too weak: 8 characters, it must be at least 32") || strings.Contains(out, "password") {
 		t.Errorf("exit %d: %s", code, out)
@@ -310,6 +316,7 @@ func settleGoroutines(t *testing.T, metricsAddr string, base int) int {
 
 // A bearer token from a file is replaced on SIGHUP; a bad file keeps the old.
 func TestBearerTokenFileReload(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "bearer")
 	writeKeys(t, path, bearer+"\n")
 	p := start(t, []string{"LKTOKEN_BEARER_TOKEN_FILE=" + path}, "--dev")

@@ -50,6 +50,7 @@ func whichSecret(token string, candidates ...string) (string, *auth.ClaimGrants)
 }
 
 func TestWeakSecretsAreRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.yaml")
 	writeKeys(t, path, "keyA: "+secretA1+"\nkeyB: "+weak+"\n")
@@ -75,6 +76,8 @@ func TestWeakSecretsAreRefusedAtStart(t *testing.T) {
 // log line of the run (debug included) is searched for each secret and
 // each token issued.
 func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.yaml")
 	writeKeys(t, path, "# rotation test\nkeyA: "+secretA1+"\nkeyB: \""+secretB+"\"\n")

@@ -21,6 +21,7 @@ import (
 // collector the standard OTEL_* variables name (here a recording server on
 // loopback); spans hold no token; a caller's traceparent is linked.
 func TestTracingExportsSpans(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var posts [][]byte
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
