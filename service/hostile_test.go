@@ -82,6 +82,7 @@ func TestHostileInputInProcess(t *testing.T) {
 // safe message in every protocol, is logged with its stack, and the server
 // keeps serving.
 func TestPanicBecomesInternal(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	logs := &testserver.Log{}
 	log := NewLogger(cfg, logs)
@@ -131,6 +132,7 @@ func TestPanicBecomesInternal(t *testing.T) {
 // A panic outside the RPC chain (in HTTP middleware, say the authenticator)
 // is also answered with internal rather than a dropped connection.
 func TestPanicInMiddlewareBecomesInternal(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	logs := &testserver.Log{}
 	log := NewLogger(cfg, logs)

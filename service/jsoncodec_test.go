@@ -34,6 +34,7 @@ func randJSONText(r *rand.Rand) string {
 // deliberately random spacing is compacted away) and refuses what protojson
 // refuses.
 func TestJSONCodecResponseMatchesProtojson(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 8))
 	codec := jsonCodec{name: "json"}
 	fast := 0
@@ -140,6 +141,7 @@ func randRequestJSON(r *rand.Rand) []byte {
 // Every body the request shortcut accepts decodes to exactly what protojson
 // decodes; every other body gets protojson's own result and error.
 func TestJSONCodecRequestMatchesProtojson(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(9, 10))
 	codec := jsonCodec{name: "json"}
 	fast := 0

@@ -24,6 +24,7 @@ func keysFile(t *testing.T, content string) string {
 }
 
 func TestKeysFileLoads(t *testing.T) {
+	t.Parallel()
 	path := keysFile(t, "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
 	ks, err := KeySource{APIKey: "APItwo", KeysFile: path}.Load()
 	if err != nil {
@@ -45,6 +46,7 @@ func TestKeysFileLoads(t *testing.T) {
 }
 
 func TestKeysFileRefusals(t *testing.T) {
+	t.Parallel()
 	two := keysFile(t, "a: "+kSecret1+"\nb: "+kSecret2+"\n")
 	cases := []struct {
 		name string
@@ -76,6 +78,7 @@ func TestKeysFileRefusals(t *testing.T) {
 }
 
 func TestKeyringReloadKeepsOldKeysOnError(t *testing.T) {
+	t.Parallel()
 	path := keysFile(t, "a: "+kSecret1+"\n")
 	src := KeySource{APIKey: "a", KeysFile: path}
 	ks, err := src.Load()
@@ -100,6 +103,7 @@ func TestKeyringReloadKeepsOldKeysOnError(t *testing.T) {
 }
 
 func TestSecretsNeverPrint(t *testing.T) {
+	t.Parallel()
 	for _, v := range []any{KeySource{Secret: kSecret1}, OpsConfig{BearerToken: kSecret1}, Secret(kSecret1)} {
 		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
 			if s := sprintf(f, v); strings.Contains(s, kSecret1) {

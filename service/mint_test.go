@@ -32,6 +32,7 @@ func jwtPayload(t *testing.T, token string) map[string]any {
 }
 
 func TestMintTokenClaimsAreExact(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 10, 0, 0, 500_000_000, time.UTC)
 	minted, err := MintToken(testCreds, TokenRequest{Room: "standup", Identity: "user-42", Name: "Ada", Lifetime: 90 * time.Second}, now)
 	if err != nil {
@@ -65,6 +66,7 @@ func TestMintTokenClaimsAreExact(t *testing.T) {
 }
 
 func TestMintTokenVerifiesWithLiveKitAuth(t *testing.T) {
+	t.Parallel()
 	minted, err := MintToken(testCreds, TokenRequest{Room: "r", Identity: "i", Lifetime: time.Hour}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +93,7 @@ func TestMintTokenVerifiesWithLiveKitAuth(t *testing.T) {
 // Our claims must be exactly what LiveKit's own builder produces for the same
 // grant, apart from the times it takes from the wall clock.
 func TestMintTokenMatchesLiveKitAccessToken(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"", "Ada Lovelace", "日本語 ✓"} {
 		ours, err := MintToken(testCreds, TokenRequest{Room: "room/1?x=y", Identity: "user 42", Name: name, Lifetime: 2 * time.Hour}, time.Now())
 		if err != nil {
@@ -114,6 +117,7 @@ func TestMintTokenMatchesLiveKitAccessToken(t *testing.T) {
 }
 
 func TestMintTokenFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		creds Credentials
@@ -132,6 +136,7 @@ func TestMintTokenFaults(t *testing.T) {
 }
 
 func TestCredentialsNeverPrintTheSecret(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{testCreds.String(), testCreds.GoString()} {
 		if strings.Contains(s, testCreds.APISecret) || !strings.Contains(s, "[redacted]") {
 			t.Errorf("printed credentials: %s", s)

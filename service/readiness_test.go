@@ -15,6 +15,7 @@ import (
 )
 
 func TestReadyzWithoutKeys(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	cfg.Credentials = Credentials{}
 	srv := startServer(t, cfg)
@@ -31,6 +32,7 @@ func TestReadyzWithoutKeys(t *testing.T) {
 // Not ready before serving, ready while serving, not ready from the moment a
 // drain starts, even while an in-flight request keeps the server up.
 func TestReadinessFollowsTheLifecycle(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	srv, err := NewServer(cfg, NewLogger(cfg, &testserver.Log{}))
 	if err != nil {

@@ -205,6 +205,7 @@ func tokenCases() []tokenCase {
 }
 
 func TestGenerateTokenEveryProtocol(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	for pname, call := range protocols(srv.URL) {
 		t.Run(pname, func(t *testing.T) {
@@ -284,6 +285,7 @@ func checkToken(t *testing.T, resp *lktokenv1.GenerateTokenResponse, req *lktoke
 }
 
 func TestValidationErrorCarriesViolationsDetail(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	client := lktokenv1connect.NewTokenServiceClient(http.DefaultClient, srv.URL)
 	_, err := client.GenerateToken(context.Background(), req("", "a#b"))
@@ -312,6 +314,7 @@ func TestValidationErrorCarriesViolationsDetail(t *testing.T) {
 }
 
 func TestServerPolicyNarrowsLifetime(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	cfg.Policy.MinLifetime, cfg.Policy.MaxLifetime, cfg.Policy.DefaultLifetime = 5*time.Minute, 2*time.Hour, 30*time.Minute
 	srv := startServer(t, cfg)

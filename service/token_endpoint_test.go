@@ -167,6 +167,7 @@ func refused(t *testing.T, r response, status int, code, message string) {
 func joinGrant(room string) *auth.VideoGrant { return service.JoinGrant(room) }
 
 func TestTokenEndpointSnakeCaseInAndOut(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	r := s.post(t, `{"room_name":"standup","participant_identity":"user-42","participant_name":"Ada Lovelace",
 		"participant_metadata":"{\"role\":\"host\"}","participant_attributes":{"team":"blue","seat":""}}`)
@@ -199,6 +200,7 @@ var (
 )
 
 func TestTokenEndpointGeneratesMissingRoomAndIdentity(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	seen := map[string]bool{}
 	for i, body := range []string{"", "{}", `{"room_name":"","participant_identity":""}`} {
@@ -226,6 +228,7 @@ func TestTokenEndpointGeneratesMissingRoomAndIdentity(t *testing.T) {
 }
 
 func TestTokenEndpointByteCaps(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	meta := func(n int) string {
 		return `{"participant_metadata":"` + strings.Repeat("é", n/2) + strings.Repeat("x", n%2) + `"}`
@@ -252,6 +255,7 @@ func TestTokenEndpointByteCaps(t *testing.T) {
 }
 
 func TestByteCapsAreConfigurableAndApplyToGenerateToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(p *service.Policy, _ *service.HandlerOptions) {
 		p.MaxMetadataBytes, p.MaxAttributesBytes = 10, 6
 	})
@@ -308,6 +312,7 @@ func connectMessage(err error) string {
 }
 
 func TestTokenEndpointAgentAllowlist(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(p *service.Policy, _ *service.HandlerOptions) { p.AllowedAgents = []string{"helper", "notetaker"} })
 
 	_, g := issued(t, s.post(t, `{"room_name":"standup","room_config":{"agents":[
@@ -357,6 +362,7 @@ func TestTokenEndpointAgentAllowlist(t *testing.T) {
 }
 
 func TestTokenEndpointNoAgentsByDefault(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	refused(t, s.post(t, `{"room_config":{"agents":[{"agent_name":"helper"}]}}`), 403, "permission_denied",
 		`room_config.agents[0].agent_name: agent "helper" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`)
@@ -365,6 +371,7 @@ func TestTokenEndpointNoAgentsByDefault(t *testing.T) {
 // The endpoint's refusals of the contract's rules are GenerateToken's, word
 // for word: one rulebook.
 func TestTokenEndpointRefusalsMatchGenerateToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	for _, c := range []struct {
 		name string
@@ -405,6 +412,7 @@ func TestTokenEndpointRefusalsMatchGenerateToken(t *testing.T) {
 }
 
 func TestTokenEndpointHTTPRefusals(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(_ *service.Policy, o *service.HandlerOptions) { o.MaxRequestBytes = 1024 })
 	jsonCT := map[string]string{"Content-Type": "application/json"}
 
@@ -448,6 +456,7 @@ func TestTokenEndpointHTTPRefusals(t *testing.T) {
 }
 
 func TestTokenEndpointCORSAndRequestID(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	r := s.do(t, http.MethodOptions, "/api/token", "", map[string]string{
 		"Origin":                         testOrigin,
@@ -479,6 +488,7 @@ func TestTokenEndpointCORSAndRequestID(t *testing.T) {
 }
 
 func TestTokenEndpointAudit(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(p *service.Policy, _ *service.HandlerOptions) { p.AllowedAgents = []string{"helper"} })
 	r := s.do(t, http.MethodPost, "/api/token", `{"room_name":"standup","participant_identity":"user-42","room_config":{"agents":[{"agent_name":"helper"}]}}`,
 		map[string]string{"Content-Type": "application/json", "X-Request-Id": "audit-ok"})
@@ -514,6 +524,7 @@ func TestTokenEndpointAudit(t *testing.T) {
 // For the same input both routes mint the same token: same grants, same
 // claims, same signature (the clock is fixed).
 func TestTokenEndpointMintsWhatGenerateTokenMints(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	resp, err := s.api.GenerateToken(context.Background(), &lktokenv1.GenerateTokenRequest{
 		RoomName:              "standup ☕",
@@ -539,6 +550,7 @@ func TestTokenEndpointMintsWhatGenerateTokenMints(t *testing.T) {
 }
 
 func TestTokenEndpointDisabled(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(_ *service.Policy, o *service.HandlerOptions) { o.TokenEndpointPath = "" })
 	if r := s.post(t, "{}"); r.status != http.StatusNotFound {
 		t.Errorf("status %d, want 404", r.status)
@@ -546,6 +558,7 @@ func TestTokenEndpointDisabled(t *testing.T) {
 }
 
 func TestTokenEndpointCustomPath(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(_ *service.Policy, o *service.HandlerOptions) { o.TokenEndpointPath = "/livekit/token" })
 	issued(t, s.do(t, http.MethodPost, "/livekit/token", "{}", map[string]string{"Content-Type": "application/json"}))
 	if r := s.post(t, "{}"); r.status != http.StatusNotFound {
@@ -556,6 +569,7 @@ func TestTokenEndpointCustomPath(t *testing.T) {
 // A signing fault is ours: 500 with the same message GenerateToken gives, and
 // nothing about the cause.
 func TestTokenEndpointSigningFault(t *testing.T) {
+	t.Parallel()
 	clock := time.Now
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	issuer := service.NewIssuer(service.Credentials{}, service.DefaultPolicy(testServerURL), clock, log)
