@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"strings"
@@ -64,13 +63,12 @@ func startServer(t *testing.T, configure func(*service.Policy, *service.HandlerO
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	url := testserver.Handler(t, h)
 	return &testServer{
-		url:  srv.URL,
+		url:  url,
 		now:  now,
 		logs: logs,
-		api:  lktokenv1connect.NewTokenServiceClient(srv.Client(), srv.URL),
+		api:  lktokenv1connect.NewTokenServiceClient(http.DefaultClient, url),
 	}
 }
 
@@ -579,14 +577,12 @@ func TestTokenEndpointSigningFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	s := &testServer{url: srv.URL}
+	s := &testServer{url: testserver.Handler(t, h)}
 
 	r := s.do(t, http.MethodPost, "/api/token", "{}", map[string]string{"Content-Type": "application/json", "X-Request-Id": "fault-1"})
 	refused(t, r, 500, "internal", "the server could not sign the token; this is a server fault, not your request (request id fault-1)")
 
-	_, err = lktokenv1connect.NewTokenServiceClient(srv.Client(), srv.URL, connect.WithInterceptors(connect.UnaryInterceptorFunc(
+	_, err = lktokenv1connect.NewTokenServiceClient(http.DefaultClient, s.url, connect.WithInterceptors(connect.UnaryInterceptorFunc(
 		func(next connect.UnaryFunc) connect.UnaryFunc {
 			return func(ctx context.Context, r connect.AnyRequest) (connect.AnyResponse, error) {
 				r.Header().Set("X-Request-Id", "fault-1")
