@@ -200,3 +200,25 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 		t.Errorf("%d token parts in the log", leaks)
 	}
 }
+
+// LIVEKIT_API_KEY may be left out while the keys file holds one key; then a
+// second key added to the file is refused by SIGHUP (the old keys stay) and
+// by the next start. This is why the rotation recipe (docs/operations.md)
+// names the signing key before adding one.
+func TestSecondKeyNeedsANamedSigningKey(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "keys.yaml")
+	writeKeys(t, path, "keyA: "+secretA1+"\n")
+	env := []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com"}
+	p := start(t, env)
+	writeKeys(t, path, "keyA: "+secretA1+"\nkeyB: "+secretB+"\n")
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.Log.WaitFor(t, `"level":"ERROR","msg":"reload failed, keeping the current keys","error":"LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (keyA, keyB) it must name the one that signs","signing_key":"keyA"}`)
+	out, code := run(t, env)
+	want := "lktoken: refusing to start:\nLIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (keyA, keyB) it must name the one that signs\n"
+	if code != 2 || out != want {
+		t.Errorf("restart: exit %d:\n%s\nwant:\n%s", code, out, want)
+	}
+}

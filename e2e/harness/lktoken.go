@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
@@ -107,3 +108,7 @@ func (lt *LKToken) Logs() string { return lt.proc.Logs() }
 
 // Stop stops lktoken by its PID: SIGTERM, then SIGKILL after a grace period.
 func (lt *LKToken) Stop() error { return lt.proc.stop(stopGrace) }
+
+// Reload sends lktoken SIGHUP: it reads its key files (and bearer-token
+// file) again and logs "keys reloaded" or why it kept the current ones.
+func (lt *LKToken) Reload() error { return lt.proc.cmd.Process.Signal(syscall.SIGHUP) }
