@@ -47,3 +47,26 @@ func TestSecretsNeverPrint(t *testing.T) {
 }
 
 func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
+
+// Errors about the keys name the flags when the flags were given.
+func TestKeysErrorsNameTheFlagsGiven(t *testing.T) {
+	t.Parallel()
+	path := keysFile(t, "APIone: "+kSecret1+"\nAPItwo: "+kSecret2+"\n")
+	env := envOf(map[string]string{"LIVEKIT_URL": "wss://x.example"})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--keys-file", path, "--api-key", "APIthree"}, `--api-key "APIthree" is not in --keys-file ` + path + ` (it holds APIone, APItwo): add it or name one of those`},
+		{[]string{"--keys-file", path}, "LIVEKIT_API_KEY is not set: with several keys in --keys-file (APIone, APItwo) it must name the one that signs"},
+	} {
+		_, err := LoadConfig(c.args, env, &bytes.Buffer{})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%v: err = %v\nwant %s", c.args, err, c.want)
+		}
+	}
+	_, err := LoadConfig(nil, envOf(map[string]string{"LIVEKIT_URL": "wss://x.example", "LIVEKIT_KEYS_FILE": path, "LIVEKIT_API_KEY": "APIthree"}), &bytes.Buffer{})
+	if want := `LIVEKIT_API_KEY "APIthree" is not in LIVEKIT_KEYS_FILE ` + path + ` (it holds APIone, APItwo): add it or name one of those`; err == nil || err.Error() != want {
+		t.Errorf("variables: err = %v\nwant %s", err, want)
+	}
+}
