@@ -173,6 +173,14 @@ func TestRefusesToStartWithoutCredentials(t *testing.T) {
 			"LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)\n"},
 		{"short secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=tooshort", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_SECRET is too weak: 8 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)\n"},
+		// A secret file that is missing or empty is one line, not also "LIVEKIT_API_SECRET is not set".
+		{"missing secret file", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET_FILE=/nonexistent/secret", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_SECRET_FILE: cannot read /nonexistent/secret: no such file or directory\n"},
+		{"missing secret file and key", []string{"LIVEKIT_API_SECRET_FILE=/nonexistent/secret", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_SECRET_FILE: cannot read /nonexistent/secret: no such file or directory\n" +
+			"LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)\n"},
+		{"empty secret file", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET_FILE=/dev/null", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_SECRET_FILE /dev/null is empty: write the LiveKit API secret into it\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -112,10 +112,18 @@ func (s Source) Load() (Set, error) {
 			fail(errors.New("both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"))
 		}
 		b, err := os.ReadFile(s.SecretFile)
-		if err != nil {
-			fail(fmt.Errorf("LIVEKIT_API_SECRET_FILE: cannot read %s: %w", s.SecretFile, errors.Unwrap(err)))
-		}
 		creds.APISecret = strings.TrimSpace(string(b))
+		var keyErr error
+		if !s.Dev {
+			keyErr = creds.checkKey()
+		}
+		switch {
+		case err != nil:
+			// One line for one problem: not also "LIVEKIT_API_SECRET is not set".
+			return Set{}, errors.Join(append(errs, fmt.Errorf("LIVEKIT_API_SECRET_FILE: cannot read %s: %w", s.SecretFile, errors.Unwrap(err)), keyErr)...)
+		case creds.APISecret == "":
+			return Set{}, errors.Join(append(errs, fmt.Errorf("LIVEKIT_API_SECRET_FILE %s is empty: write the LiveKit API secret into it", s.SecretFile), keyErr)...)
+		}
 	}
 	if s.Dev {
 		if creds.APIKey == "" && creds.APISecret == "" {
