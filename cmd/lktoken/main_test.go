@@ -42,6 +42,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// appOrigin is the browser origin of the tests that start without --dev,
+// where LKTOKEN_ALLOWED_ORIGINS is required.
+const appOrigin = "LKTOKEN_ALLOWED_ORIGINS=https://app.example.com"
+
 // slow marks a load or limit test (many connections, or waits on the
 // server's timeouts): `go test -short` skips it.
 func slow(t *testing.T) {
@@ -168,18 +172,19 @@ func TestRefusesToStartWithoutCredentials(t *testing.T) {
 		{"no environment", nil, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)\n" +
 			"LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)\n" +
-			"LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)\n"},
-		{"no secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)\n" +
+			"LKTOKEN_ALLOWED_ORIGINS is not set: list the browser origins that may call lktoken, e.g. https://app.example.com (only --dev allows http://localhost:4200 by default)\n"},
+		{"no secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)\n"},
-		{"short secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=tooshort", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+		{"short secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=tooshort", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_SECRET is too weak: 8 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)\n"},
 		// A secret file that is missing or empty is one line, not also "LIVEKIT_API_SECRET is not set".
-		{"missing secret file", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET_FILE=/nonexistent/secret", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+		{"missing secret file", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET_FILE=/nonexistent/secret", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_SECRET_FILE: cannot read /nonexistent/secret: no such file or directory\n"},
-		{"missing secret file and key", []string{"LIVEKIT_API_SECRET_FILE=/nonexistent/secret", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+		{"missing secret file and key", []string{"LIVEKIT_API_SECRET_FILE=/nonexistent/secret", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_SECRET_FILE: cannot read /nonexistent/secret: no such file or directory\n" +
 			"LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)\n"},
-		{"empty secret file", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET_FILE=/dev/null", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+		{"empty secret file", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET_FILE=/dev/null", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_SECRET_FILE /dev/null is empty: write the LiveKit API secret into it\n"},
 	}
 	for _, c := range cases {

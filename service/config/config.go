@@ -66,7 +66,7 @@ var settings = []setting{
 	{"keys-file", "LIVEKIT_KEYS_FILE", "", "file of `key: secret` lines (LiveKit's keys.yaml, livekit-server's key_file) instead of a secret; LIVEKIT_API_KEY names the signing key; read again on SIGHUP"},
 	{"livekit-url", "LIVEKIT_URL", "", "LiveKit server URL handed to clients, ws://, wss://, http:// or https:// (required unless --dev)"},
 	{"listen", "LKTOKEN_LISTEN", "127.0.0.1:8080", "address to listen on (HTTP/1.1 and cleartext HTTP/2); use :8080 in a container"},
-	{"allowed-origins", "LKTOKEN_ALLOWED_ORIGINS", "http://localhost:4200", "comma-separated browser origins allowed by CORS"},
+	{"allowed-origins", "LKTOKEN_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (required unless --dev, which allows " + DevAllowedOrigin + " when it is empty)"},
 	{"default-lifetime", "LKTOKEN_DEFAULT_LIFETIME", "1h", "token lifetime when a request names none"},
 	{"min-lifetime", "LKTOKEN_MIN_LIFETIME", "60s", "shortest lifetime a request may ask for (at least 60s)"},
 	{"max-lifetime", "LKTOKEN_MAX_LIFETIME", "24h", "longest lifetime a request may ask for (at most 24h)"},
@@ -257,8 +257,14 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 	}
 
 	origins, err := parseOrigins(name("LKTOKEN_ALLOWED_ORIGINS"), get("LKTOKEN_ALLOWED_ORIGINS"))
-	if err != nil {
+	switch {
+	case err != nil:
 		fail(err)
+	case len(origins) == 0 && dev:
+		origins = []string{DevAllowedOrigin}
+	case len(origins) == 0:
+		fail(fmt.Errorf("%s is not set: list the browser origins that may call lktoken, e.g. https://app.example.com (only --dev allows %s by default)",
+			name("LKTOKEN_ALLOWED_ORIGINS"), DevAllowedOrigin))
 	}
 	cfg.AllowedOrigins = origins
 
@@ -306,6 +312,14 @@ func checkServerURL(name, s string) error {
 	return nil
 }
 
+// DevAllowedOrigin is the origin --dev allows when none is configured: the
+// Angular dev server's.
+const DevAllowedOrigin = "http://localhost:4200"
+
+// parseOrigins reads a comma-separated list of origins, written as browsers
+// send them: scheme://host[:port], lower case, without the scheme's default
+// port (https://app.example.com:443 becomes https://app.example.com, which is
+// what a browser sends).
 func parseOrigins(name, s string) ([]string, error) {
 	var origins []string
 	for _, o := range strings.Split(s, ",") {
@@ -320,7 +334,13 @@ func parseOrigins(name, s string) ([]string, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 			return nil, fmt.Errorf("%s: %q is not an origin; write scheme://host[:port], e.g. https://app.example.com", name, o)
 		}
-		origins = append(origins, u.Scheme+"://"+u.Host)
+		host := strings.ToLower(strings.TrimSuffix(u.Host, ":"))
+		if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+			host = strings.TrimSuffix(host, ":"+p)
+		}
+		if o := u.Scheme + "://" + host; !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
 	}
 	return origins, nil
 }

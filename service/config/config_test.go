@@ -23,6 +23,8 @@ var prodEnv = map[string]string{
 	"LIVEKIT_API_KEY":    "APIprod",
 	"LIVEKIT_API_SECRET": "prod-secret-0123456789abcdefghijk",
 	"LIVEKIT_URL":        "wss://lk.example.com",
+	// Required outside --dev.
+	"LKTOKEN_ALLOWED_ORIGINS": "https://app.example.com",
 }
 
 func withEnv(extra map[string]string) map[string]string {
@@ -45,7 +47,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if cfg.Dev || cfg.Listen != "127.0.0.1:8080" || cfg.MaxRequestBytes != 65536 || cfg.ShutdownTimeout != 15*time.Second {
 		t.Errorf("cfg = %+v", cfg)
 	}
-	if got := strings.Join(cfg.AllowedOrigins, ","); got != "http://localhost:4200" {
+	if got := strings.Join(cfg.AllowedOrigins, ","); got != "https://app.example.com" {
 		t.Errorf("origins = %q", got)
 	}
 	want := mint.Policy{ServerURL: "wss://lk.example.com", DefaultLifetime: time.Hour, MinLifetime: time.Minute, MaxLifetime: 24 * time.Hour,
@@ -178,6 +180,41 @@ func TestLoadConfigHelpListsEverySetting(t *testing.T) {
 	for _, s := range settings {
 		if !strings.Contains(out.String(), "$"+s.env) || (s.flag != "" && !strings.Contains(out.String(), "--"+s.flag)) {
 			t.Errorf("--help does not document %s / --%s", s.env, s.flag)
+		}
+	}
+}
+
+// Outside --dev the allowed origins must be set; --dev allows the Angular dev
+// server's when none is set. Origins are kept as browsers send them.
+func TestAllowedOrigins(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(nil, envOf(withEnv(map[string]string{"LKTOKEN_ALLOWED_ORIGINS": ""})), &bytes.Buffer{})
+	want := "LKTOKEN_ALLOWED_ORIGINS is not set: list the browser origins that may call lktoken, e.g. https://app.example.com (only --dev allows http://localhost:4200 by default)"
+	if err == nil || err.Error() != want {
+		t.Errorf("unset: err = %v\nwant %s", err, want)
+	}
+	_, err = LoadConfig([]string{"--allowed-origins", " , "}, envOf(prodEnv), &bytes.Buffer{})
+	if want := strings.Replace(want, "LKTOKEN_ALLOWED_ORIGINS", "--allowed-origins", 1); err == nil || err.Error() != want {
+		t.Errorf("empty flag: err = %v\nwant %s", err, want)
+	}
+	cfg, err := LoadConfig([]string{"--dev"}, envOf(nil), &bytes.Buffer{})
+	if err != nil || strings.Join(cfg.AllowedOrigins, ",") != "http://localhost:4200" {
+		t.Errorf("dev: %v %q", err, cfg.AllowedOrigins)
+	}
+	cfg, err = LoadConfig([]string{"--dev", "--allowed-origins", "http://localhost:3000"}, envOf(nil), &bytes.Buffer{})
+	if err != nil || strings.Join(cfg.AllowedOrigins, ",") != "http://localhost:3000" {
+		t.Errorf("dev with origins: %v %q", err, cfg.AllowedOrigins)
+	}
+	for in, want := range map[string]string{
+		"https://app.example.com:443":                         "https://app.example.com",
+		"http://app.example.com:80, http://app.example.com":   "http://app.example.com",
+		"https://App.Example.COM:8443/":                       "https://app.example.com:8443",
+		"http://[::1]:80,https://[::1]:443,http://[::1]:8080": "http://[::1],https://[::1],http://[::1]:8080",
+		"https://app.example.com:80":                          "https://app.example.com:80",
+	} {
+		cfg, err := LoadConfig(nil, envOf(withEnv(map[string]string{"LKTOKEN_ALLOWED_ORIGINS": in})), &bytes.Buffer{})
+		if got := strings.Join(cfg.AllowedOrigins, ","); err != nil || got != want {
+			t.Errorf("%q: %v, origins %q, want %q", in, err, got, want)
 		}
 	}
 }

@@ -29,7 +29,7 @@ func TestKeysFileLoadsThroughConfig(t *testing.T) {
 	t.Parallel()
 	path := keysFile(t, "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
 	// Through LoadConfig, flag form.
-	cfg, err := LoadConfig([]string{"--keys-file", path}, envOf(map[string]string{"LIVEKIT_API_KEY": "APIone", "LIVEKIT_URL": "wss://x.example"}), &bytes.Buffer{})
+	cfg, err := LoadConfig([]string{"--keys-file", path}, envOf(map[string]string{"LIVEKIT_API_KEY": "APIone", "LIVEKIT_URL": "wss://x.example", "LKTOKEN_ALLOWED_ORIGINS": "https://app.example.com"}), &bytes.Buffer{})
 	if err != nil || cfg.Credentials.APISecret != kSecret1 || cfg.Keys.KeysFile != path {
 		t.Errorf("config: %v %v", cfg.Credentials, err)
 	}
@@ -52,7 +52,7 @@ func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
 func TestKeysErrorsNameTheFlagsGiven(t *testing.T) {
 	t.Parallel()
 	path := keysFile(t, "APIone: "+kSecret1+"\nAPItwo: "+kSecret2+"\n")
-	env := envOf(map[string]string{"LIVEKIT_URL": "wss://x.example"})
+	env := envOf(map[string]string{"LIVEKIT_URL": "wss://x.example", "LKTOKEN_ALLOWED_ORIGINS": "https://app.example.com"})
 	for _, c := range []struct {
 		args []string
 		want string
@@ -65,7 +65,7 @@ func TestKeysErrorsNameTheFlagsGiven(t *testing.T) {
 			t.Errorf("%v: err = %v\nwant %s", c.args, err, c.want)
 		}
 	}
-	_, err := LoadConfig(nil, envOf(map[string]string{"LIVEKIT_URL": "wss://x.example", "LIVEKIT_KEYS_FILE": path, "LIVEKIT_API_KEY": "APIthree"}), &bytes.Buffer{})
+	_, err := LoadConfig(nil, envOf(map[string]string{"LIVEKIT_URL": "wss://x.example", "LKTOKEN_ALLOWED_ORIGINS": "https://app.example.com", "LIVEKIT_KEYS_FILE": path, "LIVEKIT_API_KEY": "APIthree"}), &bytes.Buffer{})
 	if want := `LIVEKIT_API_KEY "APIthree" is not in LIVEKIT_KEYS_FILE ` + path + ` (it holds APIone, APItwo): add it or name one of those`; err == nil || err.Error() != want {
 		t.Errorf("variables: err = %v\nwant %s", err, want)
 	}
