@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load benchmark of lktoken against a bare net/http ceiling, in one run.
+# Load benchmark of lktoken against the connect-go floor (and a bare net/http
+# ceiling), in one run.
 # `make bench` runs it; docs/BENCHMARKS.md explains the figures.
 #
 # Each round starts a fresh server per scenario (so its peak RSS is that
@@ -8,12 +9,18 @@
 #   h1-c1000  wrk, HTTP/1.1, Connect JSON POST, 1000 connections
 #   h2-c100   h2load, cleartext HTTP/2, Connect binary (application/proto), 100 connections
 # Both send Accept-Encoding: gzip, as browsers and connect-go clients do.
-# for lktoken and for bench/ceiling (a static body of lktoken's answer size).
-# Every measured run follows a warm-up run. Two ratios lktoken/ceiling are
+# for each target: lktoken; connect-floor (bench/connectfloor: lktoken's
+# generated handler with its Connect options answering a prepared message, no
+# middleware, no interceptors: what connect-go itself costs); ceiling
+# (bench/ceiling: a bare net/http handler answering a static body of
+# lktoken's answer size). lktoken is reported against the floor (the targets
+# of issue 10 are ratios to it) and, for reference, against the ceiling.
+# Every measured run follows a warm-up run. Two throughput ratios are
 # reported: of req/s in the same round, and of CPU time per request (the
 # server's user+system time over the requests answered). On a shared machine
 # the second holds best: it does not depend on how much of its core the
-# server was given. Then start-up: exec to first token, median of STARTUP_RUNS.
+# server was given. Then start-up: exec to first token, median of
+# STARTUP_RUNS, for lktoken and for the floor.
 #
 # The audit log is on (info level) and goes to a file, not /dev/null: the
 # writes are real, and the number of "mint" lines is checked against the
@@ -24,10 +31,9 @@
 #
 # Knobs (environment): ROUNDS (3), DURATION seconds per run (5), WARMUP (1),
 # SERVER_CPU (0), LOAD_CPU (1), STARTUP_RUNS (10), OUT (a temp dir),
-# LKTOKEN_BIN (a binary to measure instead of building ./cmd/lktoken), and
-# TARGETS ("ceiling lktoken"; add connect-floor for the connect-go floor,
-# bench/connectfloor: the generated handler with a prepared answer, no
-# middleware; it makes the run half as long again).
+# LKTOKEN_BIN (a binary to measure instead of building ./cmd/lktoken),
+# TARGETS ("ceiling connect-floor lktoken"; the summary needs connect-floor
+# and ceiling for its ratios and leaves out those it cannot compute).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -37,7 +43,7 @@ WARMUP=${WARMUP:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 STARTUP_RUNS=${STARTUP_RUNS:-10}
-TARGETS=${TARGETS:-ceiling lktoken}
+TARGETS=${TARGETS:-ceiling connect-floor lktoken}
 OUT=${OUT:-$(mktemp -d /tmp/lktoken-bench.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -178,40 +184,70 @@ done
 
 echo "== start-up: exec to first token, $STARTUP_RUNS cold starts"
 STARTUP=$(taskset -c "$LOAD_CPU" "$OUT/startup" -bin "$OUT/lktoken" -runs "$STARTUP_RUNS" -taskset "$SERVER_CPU")
-echo "$STARTUP"
+echo "lktoken:       $STARTUP"
+FLOOR_STARTUP=
+if [[ " $TARGETS " == *" connect-floor "* ]]; then
+  FLOOR_STARTUP=$(taskset -c "$LOAD_CPU" "$OUT/startup" -bin "$OUT/connectfloor" -runs "$STARTUP_RUNS" -taskset "$SERVER_CPU" -expect '"token":"')
+  echo "connect-floor: $FLOOR_STARTUP"
+fi
 
+has() { [[ " $TARGETS " == *" $1 "* ]]; }
 # med TARGET COLUMN: the median of a column over the rounds of $scenario.
 med() {
   awk -v s="$scenario" -v t="$1" -v c="$2" '$2 == s && $3 == t {print $c}' "$RESULTS" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
 }
-# ratio TARGET: medians over rounds of TARGET/ceiling, of req/s and of CPU per request.
-ratios() {
-  awk -v s="$scenario" -v t="$1" '$2 == s {rps[$1, $3] = $4; cpu[$1, $3] = $11; rounds[$1] = 1}
-    END {for (r in rounds) print rps[r, t] / rps[r, "ceiling"], cpu[r, "ceiling"] / cpu[r, t]}' "$RESULTS" |
-    sort -g -k1,1 | awk '{a[NR] = $1} END {printf "%.2f ", a[int((NR + 1) / 2)]}'
-  awk -v s="$scenario" -v t="$1" '$2 == s {cpu[$1, $3] = $11; rounds[$1] = 1}
-    END {for (r in rounds) print cpu[r, "ceiling"] / cpu[r, t]}' "$RESULTS" | sort -g | awk '{a[NR] = $1} END {printf "%.2f", a[int((NR + 1) / 2)]}'
+# ratio TARGET BASE KIND: the median over rounds of TARGET against BASE in
+# the same round: rps (TARGET req/s / BASE req/s), cpu (BASE CPU per request
+# / TARGET's: the throughput ratio on a core of their own) or p99 (TARGET
+# p99 / BASE p99: lower is better).
+ratio() {
+  awk -v s="$scenario" -v t="$1" -v b="$2" -v k="$3" '$2 == s {rps[$1, $3] = $4; p99[$1, $3] = $6; cpu[$1, $3] = $11; rounds[$1] = 1}
+    END {for (r in rounds) {
+      if (k == "rps") print rps[r, t] / rps[r, b]
+      else if (k == "cpu") print cpu[r, b] / cpu[r, t]
+      else print p99[r, t] / p99[r, b]}}' "$RESULTS" | sort -g | awk '{a[NR] = $1} END {printf "%.2f", a[int((NR + 1) / 2)]}'
 }
-worst() { awk -v s="$scenario" -v c="$1" '$2 == s && $3 == "lktoken" {if ($c > m) m = $c} END {print m + 0}' "$RESULTS"; }
+worst() { awk -v s="$scenario" -v t="${2:-lktoken}" -v c="$1" '$2 == s && $3 == t {if ($c > m) m = $c} END {print m + 0}' "$RESULTS"; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 echo
-echo "== lktoken, medians over $ROUNDS rounds (server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, ${DURATION}s per run)"
-printf '%-9s %8s %8s %9s %9s %7s %7s %7s %7s %7s %7s\n' scenario req/s ceiling rps-ratio cpu-ratio p50_ms p99_ms max_ms non2xx sockerr rss_MiB
+echo "== medians over $ROUNDS rounds (server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, ${DURATION}s per run)"
+printf '%-9s %-13s %8s %9s %7s %7s %7s %7s %7s %8s\n' scenario target req/s CPU/req_us p50_ms p99_ms max_ms non2xx sockerr rss_MiB
 for scenario in h1-c100 h1-c1000 h2-c100; do
-  read -r rr cr <<<"$(ratios lktoken)"
-  printf '%-9s %8.0f %8.0f %9s %9s %7.2f %7.2f %7.2f %7d %7d %7.1f\n' "$scenario" "$(med lktoken 4)" "$(med ceiling 4)" "$rr" "$cr" \
-    "$(med lktoken 5)" "$(med lktoken 6)" "$(med lktoken 7)" "$(worst 8)" "$(worst 9)" "$(awk -v k="$(worst 12)" 'BEGIN {print k / 1024}')"
-done
-echo "(rps-ratio: lktoken req/s / ceiling req/s of the same round; cpu-ratio: ceiling CPU time per request /"
-echo " lktoken's, i.e. the throughput ratio on a core of their own; both medians over rounds."
-echo " Errors and RSS are the worst round.)"
-if [[ " $TARGETS " == *" connect-floor "* ]]; then
-  echo "== connect-go floor (no middleware, no work), medians"
-  for scenario in h1-c100 h1-c1000 h2-c100; do
-    read -r rr cr <<<"$(ratios connect-floor)"
-    printf '%-9s %8.0f req/s  rps-ratio %s  cpu-ratio %s  CPU/req: ceiling %.1f us, connect-floor %.1f us, lktoken %.1f us\n' "$scenario" \
-      "$(med connect-floor 4)" "$rr" "$cr" "$(med ceiling 11)" "$(med connect-floor 11)" "$(med lktoken 11)"
+  for target in $TARGETS; do
+    printf '%-9s %-13s %8.0f %9.1f %7.2f %7.2f %7.2f %7d %7d %8s\n' "$scenario" "$target" "$(med "$target" 4)" "$(med "$target" 11)" \
+      "$(med "$target" 5)" "$(med "$target" 6)" "$(med "$target" 7)" "$(worst 8 "$target")" "$(worst 9 "$target")" "$(mib "$(med "$target" 12)")"
   done
+done
+echo "(medians over rounds, peak RSS included; errors are the worst round)"
+if has lktoken && has connect-floor; then
+  echo
+  echo "== lktoken against the connect-go floor (medians over rounds of same-round ratios)"
+  printf '%-9s %9s %9s %9s   %s\n' scenario rps-ratio cpu-ratio p99-ratio "(ceiling: rps-ratio cpu-ratio of lktoken, of the floor)"
+  for scenario in h1-c100 h1-c1000 h2-c100; do
+    c=
+    if has ceiling; then
+      c="$(ratio lktoken ceiling rps) $(ratio lktoken ceiling cpu), $(ratio connect-floor ceiling rps) $(ratio connect-floor ceiling cpu)"
+    fi
+    printf '%-9s %9s %9s %9s   %s\n' "$scenario" "$(ratio lktoken connect-floor rps)" "$(ratio lktoken connect-floor cpu)" "$(ratio lktoken connect-floor p99)" "$c"
+  done
+  echo "(rps-ratio: lktoken req/s / the floor's in the same round; cpu-ratio: the floor's CPU time per"
+  echo " request / lktoken's, i.e. the throughput ratio on a core of its own; p99-ratio: lktoken's p99 /"
+  echo " the floor's, lower is better)"
+  echo
+  echo "== targets (issue 10)"
+  check() { if awk -v a="$2" -v op="$3" -v b="$4" 'BEGIN {exit !((op == ">=") ? a >= b : a <= b)}'; then echo "met     $1: $2 (target $3 $4)"; else echo "MISSED  $1: $2 (target $3 $4)"; fi; }
+  for scenario in h1-c100 h1-c1000; do
+    check "throughput/floor, $scenario (req/s)" "$(ratio lktoken connect-floor rps)" '>=' 0.8
+    check "throughput/floor, $scenario (CPU per request)" "$(ratio lktoken connect-floor cpu)" '>=' 0.8
+    check "errors, $scenario" "$(($(worst 8) + $(worst 9)))" '<=' 0
+  done
+  scenario=h1-c100
+  check "p99/floor p99, h1-c100" "$(ratio lktoken connect-floor p99)" '<=' 1.3
+  check "exec to first token, ms" "$(echo "$STARTUP" | sed 's/^startup_ms median=\([0-9.]*\).*/\1/')" '<=' 20
+  check "peak RSS, h1-c100, MiB" "$(mib "$(med lktoken 12)")" '<=' 26
 fi
-echo "$STARTUP" | sed 's/^startup_ms median=\([0-9.]*\).*cpu_median=\([0-9.]*\).*/start-up, exec to first token: median \1 ms (CPU time of the process: median \2 ms)/'
+echo
+echo "$STARTUP" | sed 's/^startup_ms median=\([0-9.]*\).*cpu_median=\([0-9.]*\).*/lktoken start-up, exec to first token: median \1 ms (CPU time of the process: median \2 ms)/'
+[ -z "$FLOOR_STARTUP" ] || echo "$FLOOR_STARTUP" | sed 's/^startup_ms median=\([0-9.]*\).*cpu_median=\([0-9.]*\).*/connect-floor start-up:                median \1 ms (CPU time of the process: median \2 ms)/'
 echo "raw results: $RESULTS"

@@ -40,13 +40,20 @@ func (s tokenService) GenerateToken(ctx context.Context, req *lktokenv1.Generate
 	if err != nil {
 		return nil, err
 	}
-	return &lktokenv1.GenerateTokenResponse{
-		Token:               res.Token.JWT,
-		ExpiresAt:           timestamppb.New(res.Token.ExpiresAt),
-		ServerUrl:           res.ServerURL,
-		RoomName:            res.Token.Room,
-		ParticipantIdentity: res.Token.Identity,
-	}, nil
+	// The answer and its timestamp in one allocation.
+	a := &answer{}
+	a.expires.Seconds, a.expires.Nanos = res.Token.ExpiresAt.Unix(), int32(res.Token.ExpiresAt.Nanosecond()) // timestamppb.New
+	a.resp.Token = res.Token.JWT
+	a.resp.ExpiresAt = &a.expires
+	a.resp.ServerUrl = res.ServerURL
+	a.resp.RoomName = res.Token.Room
+	a.resp.ParticipantIdentity = res.Token.Identity
+	return &a.resp, nil
+}
+
+type answer struct {
+	resp    lktokenv1.GenerateTokenResponse
+	expires timestamppb.Timestamp
 }
 
 // noStore keeps tokens out of every cache between us and the caller.

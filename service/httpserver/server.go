@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/lktoken/lktoken/service/audit"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/config"
 	"github.com/lktoken/lktoken/service/keys"
@@ -45,7 +46,9 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	if cfg.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	// slog's JSON handler, through which the audit log writes its mint lines
+	// directly (audit.NewJSONHandler).
+	return slog.New(audit.NewJSONHandler(w, level))
 }
 
 // New builds the server for cfg, logging to log: the keyring, the Issuer

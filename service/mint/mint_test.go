@@ -2,6 +2,7 @@ package mint
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -113,6 +114,18 @@ func TestMintTokenFaults(t *testing.T) {
 		_, err := Sign(c.creds, c.req, time.Now())
 		if !errors.Is(err, ErrSigning) {
 			t.Errorf("%s: err = %v, want ErrSigning", c.name, err)
+		}
+	}
+}
+
+// Sign builds the grant in one allocation with the claims (tokenParts); it
+// must be JoinGrant's, field for field.
+func TestJoinGrantInPartsIsJoinGrant(t *testing.T) {
+	for _, room := range []string{"", "standup-room-42", "é<>&\"\\"} {
+		var p tokenParts
+		p.joinGrant(room)
+		if want := JoinGrant(room); !reflect.DeepEqual(&p.grant, want) {
+			t.Errorf("room %q: parts grant %+v, JoinGrant %+v", room, p.grant, *want)
 		}
 	}
 }
