@@ -23,6 +23,8 @@ proto-deps: web-client/node_modules .buf-deps/buf/validate/validate.proto ## fet
 .PHONY: generate
 generate: proto-deps ## regenerate gen/ from proto/
 	$(BUF) generate
+	@# The web client's core (gen/ts): descriptors without the protovalidate options.
+	$(BUF) generate --template buf.gen.web-core.yaml
 
 .PHONY: lint
 lint: proto-deps ## buf lint, buf format, go vet, gofmt

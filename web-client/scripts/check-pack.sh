@@ -25,9 +25,11 @@ fi
 cd "$tmp/app"
 echo '{ "name": "consumer", "private": true, "type": "module" }' > package.json
 cat > consumer.ts <<'TS'
-import { createTokenClient, validateTokenRequest, violationsFromError, GenerateTokenRequestSchema, type GenerateTokenResponse, type FieldErrors } from "@lktoken/web-client";
+import { createTokenClient, violationsFromError, expiresAtDate, GenerateTokenRequestSchema, type GenerateTokenResponse, type FieldErrors } from "@lktoken/web-client";
+import { validateTokenRequest } from "@lktoken/web-client/validation";
 import { provideTokenClient, TOKEN_CLIENT } from "@lktoken/web-client/angular";
-const client = createTokenClient("http://127.0.0.1:8080");
+const client = createTokenClient("http://127.0.0.1:8080", { validate: () => import("@lktoken/web-client/validation"), getAccessToken: () => "t" });
+const expires: (res: GenerateTokenResponse) => Date = expiresAtDate;
 const pending: Promise<GenerateTokenResponse> = client.generateToken({ roomName: "r", participantIdentity: "u" });
 const errors: FieldErrors = validateTokenRequest({ roomName: " ", participantIdentity: "u" });
 const roomError: string | undefined = errors.roomName;
@@ -36,7 +38,7 @@ const roomError: string | undefined = errors.roomName;
 const wrong: number = errors.roomName;
 // @ts-expect-error generateToken takes the typed request
 void client.generateToken({ roomName: 1 });
-export { pending, roomError, wrong, violationsFromError, GenerateTokenRequestSchema, provideTokenClient, TOKEN_CLIENT };
+export { pending, roomError, wrong, expires, violationsFromError, GenerateTokenRequestSchema, provideTokenClient, TOKEN_CLIENT };
 TS
 for res in NodeNext Bundler; do
   mod=NodeNext; [[ $res == Bundler ]] && mod=ES2022
@@ -46,7 +48,8 @@ done
 node --input-type=module -e '
   const m = await import("@lktoken/web-client");
   const a = await import("@lktoken/web-client/angular");
-  const got = JSON.stringify(m.validateTokenRequest({ roomName: " ", participantIdentity: "a#b" }));
+  const v = await import("@lktoken/web-client/validation");
+  const got = JSON.stringify(v.validateTokenRequest({ roomName: " ", participantIdentity: "a#b" }));
   const want = JSON.stringify({ roomName: "must not be only whitespace", participantIdentity: "must not contain \x27#\x27 (LiveKit reserves it in identities)" });
   if (got !== want) { console.error("check-pack: got", got); process.exit(1); }
   if (typeof m.createTokenClient !== "function" || typeof a.provideTokenClient !== "function") process.exit(1);

@@ -1,6 +1,7 @@
 import { ChangeDetectionStrategy, Component, inject, signal, type OnDestroy } from "@angular/core";
 import { ConnectError, violationsFromError, type FieldErrors } from "@lktoken/web-client";
 import { TOKEN_CLIENT } from "@lktoken/web-client/angular";
+import { loadValidation } from "./validation";
 import { ConnectionState, Room, RoomEvent, Track } from "livekit-client";
 
 type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
@@ -15,7 +16,7 @@ type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <h1>Voice room</h1>
-    <form (submit)="$event.preventDefault(); join()" novalidate>
+    <form (submit)="$event.preventDefault(); join()" (focusin)="preloadValidation()" novalidate>
       <label for="room">Room</label>
       <input id="room" name="room" [value]="room()" (input)="room.set(value($event))"
              [attr.aria-invalid]="!!errors().roomName" />
@@ -63,6 +64,15 @@ export class AppComponent implements OnDestroy {
   protected readonly expires = signal("-");
   protected readonly microphone = signal("off");
   protected readonly camera = signal("off");
+
+  /** The form is being used: fetch the validation chunk now, before Join needs it. */
+  protected preloadValidation(): void {
+    if (!this.validationRequested) {
+      this.validationRequested = true;
+      loadValidation().catch(() => undefined); // the client retries, and the server validates anyway
+    }
+  }
+  private validationRequested = false;
 
   protected value(event: Event): string {
     return (event.target as HTMLInputElement).value;
