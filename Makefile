@@ -107,6 +107,11 @@ test-tokensource: build e2e/tokensource/node_modules ## LiveKit's TokenSource.en
 	  LKTOKEN_BIN=$(CURDIR)/bin/lktoken LIVEKIT_SERVER_BIN=$$lk npm test
 test-e2e: test-tokensource
 
+# The npm package as a tarball, ready to install or publish (web-client/README.md).
+.PHONY: web-client-pack
+web-client-pack: web-client/node_modules ## build dist/lktoken-web-client-<version>.tgz (npm install ./that.tgz)
+	@web-client/scripts/pack.sh $(CURDIR)/dist
+
 # The browser suite runs Chromium, lktoken and livekit-server inside a network
 # namespace of their own (test-browser/run.sh): root or user namespaces needed.
 .PHONY: test-web
@@ -116,6 +121,8 @@ test-web: system-deps web-client/node_modules build ## web-client unit tests, bu
 	cd web-client && npm run build
 	cd web-client && npm run test:pack
 	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:browser
+	@# A fresh `ng new` Angular 21 app: tarball, file: (NG0203 shown), file: --install-links.
+	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:install
 
 .PHONY: test
 test: deps check-generated lint test-go test-e2e test-web $(if $(filter true,$(CI)),fuzz) ## everything: what CI runs (fuzzing when CI=true)
