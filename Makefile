@@ -107,6 +107,12 @@ test-tokensource: build e2e/tokensource/node_modules ## LiveKit's TokenSource.en
 	  LKTOKEN_BIN=$(CURDIR)/bin/lktoken LIVEKIT_SERVER_BIN=$$lk npm test
 test-e2e: test-tokensource
 
+# The Angular example app (ng serve) against lktoken --dev and, when built,
+# livekit-server --dev: open http://localhost:4200 (web-client/README.md).
+.PHONY: example
+example: web-client/node_modules build ## serve the Angular example against lktoken --dev (and livekit-server --dev)
+	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run example
+
 # The npm package as a tarball, ready to install or publish (web-client/README.md).
 .PHONY: web-client-pack
 web-client-pack: web-client/node_modules ## build dist/lktoken-web-client-<version>.tgz (npm install ./that.tgz)
@@ -121,6 +127,8 @@ test-web: system-deps web-client/node_modules build ## web-client unit tests, bu
 	cd web-client && npm run build
 	cd web-client && npm run test:pack
 	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:browser
+	@# npm run example, checked: ng serve + lktoken --dev, a token in Chromium.
+	cd web-client && EXAMPLE_CHECK=1 LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run example
 	@# A fresh `ng new` Angular 21 app: tarball, file: (NG0203 shown), file: --install-links.
 	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:install
 
