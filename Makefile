@@ -38,6 +38,14 @@ check-generated: generate ## fail if gen/ differs from what proto/ generates
 	@out=$$(git status --porcelain --untracked-files=all -- gen); \
 	  test -z "$$out" || { echo "$$out"; echo "gen/ differs from what proto/ generates: run 'make generate' and commit gen/"; exit 1; }
 
+# buf breaking against the last release (a v* tag), else main's merge base,
+# else (on main) the parent of the last proto/ change; a reviewed break passes
+# with a "Buf-Breaking: <why>" trailer. The rules are in .ci/buf-breaking.sh.
+.PHONY: breaking
+breaking: proto-deps ## fail on an incompatible change to proto/ (buf breaking)
+	@BUF=$(BUF) .ci/buf-breaking.sh
+test: breaking
+
 .PHONY: build
 build: ## build bin/lktoken
 	go build -trimpath -o bin/lktoken ./cmd/lktoken
