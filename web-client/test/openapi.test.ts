@@ -32,6 +32,7 @@ beforeAll(async () => {
     LIVEKIT_API_KEY: `openapi-${randomBytes(4).toString("hex")}`,
     LIVEKIT_API_SECRET: randomBytes(32).toString("base64url"),
     LIVEKIT_URL: "ws://127.0.0.1:7880",
+    LKTOKEN_ALLOWED_ORIGINS: "http://localhost:4200",
   });
 });
 

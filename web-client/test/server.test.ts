@@ -107,6 +107,7 @@ describe("against a server in bearer-token mode (LKTOKEN_BEARER_TOKEN)", () => {
       LIVEKIT_API_KEY: apiKey,
       LIVEKIT_API_SECRET: randomBytes(32).toString("base64url"),
       LIVEKIT_URL: "ws://127.0.0.1:7880",
+      LKTOKEN_ALLOWED_ORIGINS: "http://localhost:4200",
       LKTOKEN_BEARER_TOKEN: bearerToken,
     });
   });
