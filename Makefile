@@ -23,6 +23,8 @@ proto-deps: web-client/node_modules .buf-deps/buf/validate/validate.proto ## fet
 .PHONY: generate
 generate: proto-deps ## regenerate gen/ from proto/
 	$(BUF) generate
+	@# The web client's core (gen/ts): descriptors without the protovalidate options.
+	$(BUF) generate --template buf.gen.web-core.yaml
 
 .PHONY: lint
 lint: proto-deps ## buf lint, buf format, go vet, gofmt
@@ -35,6 +37,14 @@ lint: proto-deps ## buf lint, buf format, go vet, gofmt
 check-generated: generate ## fail if gen/ differs from what proto/ generates
 	@out=$$(git status --porcelain --untracked-files=all -- gen); \
 	  test -z "$$out" || { echo "$$out"; echo "gen/ differs from what proto/ generates: run 'make generate' and commit gen/"; exit 1; }
+
+# buf breaking against the last release (a v* tag), else main's merge base,
+# else (on main) the parent of the last proto/ change; a reviewed break passes
+# with a "Buf-Breaking: <why>" trailer. The rules are in .ci/buf-breaking.sh.
+.PHONY: breaking
+breaking: proto-deps ## fail on an incompatible change to proto/ (buf breaking)
+	@BUF=$(BUF) .ci/buf-breaking.sh
+test: breaking
 
 .PHONY: build
 build: ## build bin/lktoken
@@ -105,6 +115,17 @@ test-tokensource: build e2e/tokensource/node_modules ## LiveKit's TokenSource.en
 	  LKTOKEN_BIN=$(CURDIR)/bin/lktoken LIVEKIT_SERVER_BIN=$$lk npm test
 test-e2e: test-tokensource
 
+# The Angular example app (ng serve) against lktoken --dev and, when built,
+# livekit-server --dev: open http://localhost:4200 (web-client/README.md).
+.PHONY: example
+example: web-client/node_modules build ## serve the Angular example against lktoken --dev (and livekit-server --dev)
+	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run example
+
+# The npm package as a tarball, ready to install or publish (web-client/README.md).
+.PHONY: web-client-pack
+web-client-pack: web-client/node_modules ## build dist/lktoken-web-client-<version>.tgz (npm install ./that.tgz)
+	@web-client/scripts/pack.sh $(CURDIR)/dist
+
 # The browser suite runs Chromium, lktoken and livekit-server inside a network
 # namespace of their own (test-browser/run.sh): root or user namespaces needed.
 .PHONY: test-web
@@ -114,6 +135,10 @@ test-web: system-deps web-client/node_modules build ## web-client unit tests, bu
 	cd web-client && npm run build
 	cd web-client && npm run test:pack
 	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:browser
+	@# npm run example, checked: ng serve + lktoken --dev, a token in Chromium.
+	cd web-client && EXAMPLE_CHECK=1 LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run example
+	@# A fresh `ng new` Angular 21 app: tarball, file: (NG0203 shown), file: --install-links.
+	cd web-client && LKTOKEN_BIN=$(CURDIR)/bin/lktoken npm run test:install
 
 .PHONY: test
 test: deps check-generated lint test-go test-e2e test-web $(if $(filter true,$(CI)),fuzz) ## everything: what CI runs (fuzzing when CI=true)

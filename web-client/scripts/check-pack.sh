@@ -1,17 +1,38 @@
 #!/usr/bin/env bash
-# Proves the package as published works for a consumer: packs it (npm pack
-# runs prepack = build:lib), unpacks it into a scratch project's
-# node_modules next to this package's dependencies (linked, no network), then
-# imports both entry points with Node and type-checks a consumer with
-# TypeScript under NodeNext and Bundler resolution.
+# Proves the package as published works for a consumer: packs it
+# (scripts/pack.sh: build:lib, a clean package.json, PROVENANCE.json), checks
+# the published package.json and `npm publish --dry-run`, unpacks it into a
+# scratch project's node_modules next to this package's dependencies (linked,
+# no network), then imports every entry point with Node and type-checks a
+# consumer with TypeScript under NodeNext and Bundler resolution.
 set -euo pipefail
 web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-tarball="$(cd "$web" && npm pack --silent --pack-destination "$tmp" | tail -1)"
+tarball="$(basename "$("$web/scripts/pack.sh" "$tmp")")"
 mkdir -p "$tmp/app/node_modules/@lktoken/web-client"
 tar -xzf "$tmp/$tarball" -C "$tmp/app/node_modules/@lktoken/web-client" --strip-components=1
+
+# The published package.json: only what a consumer's npm reads.
+node --input-type=module - "$tmp/app/node_modules/@lktoken/web-client" <<'JS'
+import { readFileSync } from "node:fs";
+const dir = process.argv[2];
+const pkg = JSON.parse(readFileSync(`${dir}/package.json`, "utf8"));
+const fail = (m) => { console.error(`check-pack: published package.json: ${m}`); process.exit(1); };
+for (const k of ["scripts", "devDependencies", "overrides"]) if (k in pkg) fail(`has ${k}`);
+if (JSON.stringify(pkg).includes("../gen")) fail("points at ../gen");
+for (const e of [".", "./angular", "./validation", "./livekit"]) {
+  const x = pkg.exports?.[e];
+  if (!x?.types || !x?.default) fail(`exports ${e} lacks types or default`);
+  for (const f of [x.types, x.default]) readFileSync(`${dir}/${f}`);
+}
+if (!pkg.engines?.node) fail("no engines.node");
+for (const p of ["@angular/core", "livekit-client"]) if (!pkg.peerDependenciesMeta?.[p]?.optional) fail(`${p} is not an optional peer`);
+const prov = JSON.parse(readFileSync(`${dir}/PROVENANCE.json`, "utf8"));
+if (!prov.proto?.["proto/lktoken/v1/token_service.proto"] || !prov.generators?.["@bufbuild/protoc-gen-es"]) fail("PROVENANCE.json incomplete");
+JS
+(cd "$tmp" && npm publish --dry-run --silent "./$tarball" >/dev/null 2>&1) || { echo "check-pack: npm publish --dry-run failed" >&2; exit 1; }
 for dep in "$web"/node_modules/* "$web"/node_modules/@*/*; do
   name="${dep#"$web"/node_modules/}"
   [[ "$name" == @lktoken/* || -e "$tmp/app/node_modules/$name" ]] && continue
@@ -25,9 +46,14 @@ fi
 cd "$tmp/app"
 echo '{ "name": "consumer", "private": true, "type": "module" }' > package.json
 cat > consumer.ts <<'TS'
-import { createTokenClient, validateTokenRequest, violationsFromError, GenerateTokenRequestSchema, type GenerateTokenResponse, type FieldErrors } from "@lktoken/web-client";
+import { createTokenClient, violationsFromError, expiresAtDate, GenerateTokenRequestSchema, type GenerateTokenResponse, type FieldErrors } from "@lktoken/web-client";
+import { validateTokenRequest } from "@lktoken/web-client/validation";
 import { provideTokenClient, TOKEN_CLIENT } from "@lktoken/web-client/angular";
-const client = createTokenClient("http://127.0.0.1:8080");
+import { tokenSource } from "@lktoken/web-client/livekit";
+import type { TokenSourceConfigurable } from "livekit-client";
+const source: TokenSourceConfigurable = tokenSource(createTokenClient("/"), { participantIdentity: "u" });
+const client = createTokenClient("http://127.0.0.1:8080", { validate: () => import("@lktoken/web-client/validation"), getAccessToken: () => "t" });
+const expires: (res: GenerateTokenResponse) => Date = expiresAtDate;
 const pending: Promise<GenerateTokenResponse> = client.generateToken({ roomName: "r", participantIdentity: "u" });
 const errors: FieldErrors = validateTokenRequest({ roomName: " ", participantIdentity: "u" });
 const roomError: string | undefined = errors.roomName;
@@ -36,7 +62,7 @@ const roomError: string | undefined = errors.roomName;
 const wrong: number = errors.roomName;
 // @ts-expect-error generateToken takes the typed request
 void client.generateToken({ roomName: 1 });
-export { pending, roomError, wrong, violationsFromError, GenerateTokenRequestSchema, provideTokenClient, TOKEN_CLIENT };
+export { pending, roomError, wrong, expires, source, violationsFromError, GenerateTokenRequestSchema, provideTokenClient, TOKEN_CLIENT };
 TS
 for res in NodeNext Bundler; do
   mod=NodeNext; [[ $res == Bundler ]] && mod=ES2022
@@ -46,7 +72,10 @@ done
 node --input-type=module -e '
   const m = await import("@lktoken/web-client");
   const a = await import("@lktoken/web-client/angular");
-  const got = JSON.stringify(m.validateTokenRequest({ roomName: " ", participantIdentity: "a#b" }));
+  const v = await import("@lktoken/web-client/validation");
+  const l = await import("@lktoken/web-client/livekit");
+  if (typeof l.tokenSource !== "function") process.exit(1);
+  const got = JSON.stringify(v.validateTokenRequest({ roomName: " ", participantIdentity: "a#b" }));
   const want = JSON.stringify({ roomName: "must not be only whitespace", participantIdentity: "must not contain \x27#\x27 (LiveKit reserves it in identities)" });
   if (got !== want) { console.error("check-pack: got", got); process.exit(1); }
   if (typeof m.createTokenClient !== "function" || typeof a.provideTokenClient !== "function") process.exit(1);

@@ -1,9 +1,16 @@
 // Angular integration in the style of connect-es's Angular example: a
 // provider function for ApplicationConfig and injection tokens. It needs no
 // Angular compiler (no decorators), so it ships as plain ESM.
-import { InjectionToken, inject, makeEnvironmentProviders, type EnvironmentProviders } from "@angular/core";
+import {
+  EnvironmentInjector,
+  InjectionToken,
+  inject,
+  makeEnvironmentProviders,
+  runInInjectionContext,
+  type EnvironmentProviders,
+} from "@angular/core";
 import type { Interceptor } from "@connectrpc/connect";
-import { createTokenClient, type TokenClient, type TokenClientOptions } from "./client.js";
+import { createTokenClient, type AccessTokenGetter, type TokenClient, type TokenClientOptions } from "./client.js";
 
 /** The TokenService client: `private readonly tokens = inject(TOKEN_CLIENT);` */
 export const TOKEN_CLIENT = new InjectionToken<TokenClient>("lktoken TokenService client");
@@ -21,6 +28,14 @@ export const TOKEN_CLIENT_INTERCEPTORS = new InjectionToken<Interceptor[]>("lkto
 export interface TokenClientConfig extends TokenClientOptions {
   /** Where lktoken serves, e.g. "https://tokens.example.com". */
   baseUrl: string;
+  /**
+   * Sends `Authorization: Bearer <token>`, called per request. It runs in the
+   * injection context of the environment injector that provides the client,
+   * so it may `inject()` the OIDC library's service:
+   *
+   *     getAccessToken: () => inject(OAuthService).getAccessToken()
+   */
+  getAccessToken?: AccessTokenGetter;
 }
 
 /**
@@ -31,13 +46,18 @@ export interface TokenClientConfig extends TokenClientOptions {
  *     };
  */
 export function provideTokenClient(config: TokenClientConfig): EnvironmentProviders {
-  const { baseUrl, interceptors = [], ...options } = config;
+  const { baseUrl, interceptors = [], getAccessToken, ...options } = config;
   return makeEnvironmentProviders([
     {
       provide: TOKEN_CLIENT,
       useFactory: (): TokenClient => {
         const extra = inject(TOKEN_CLIENT_INTERCEPTORS, { optional: true }) ?? [];
-        return createTokenClient(baseUrl, { ...options, interceptors: [...interceptors, ...extra.flat()] });
+        const injector = inject(EnvironmentInjector);
+        return createTokenClient(baseUrl, {
+          ...options,
+          ...(getAccessToken && { getAccessToken: () => runInInjectionContext(injector, getAccessToken) }),
+          interceptors: [...interceptors, ...extra.flat()],
+        });
       },
     },
   ]);

@@ -1,55 +1,110 @@
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, type ConnectTransportOptions } from "@connectrpc/connect-web";
+import type { Message } from "@bufbuild/protobuf";
 import { TokenService } from "../../gen/ts/lktoken/v1/token_service_pb.js";
-import { tokenRequestValidator } from "./validation.js";
-import { invalidArgumentError } from "./errors.js";
+import { typedError } from "./errors.js";
 
 /** The typed TokenService client: `await client.generateToken({ roomName, participantIdentity })`. */
 export type TokenClient = Client<typeof TokenService>;
 
+/**
+ * A client-side request check: what `@lktoken/web-client/validation`
+ * exports. `checkRequest` throws the `invalid_argument` ConnectError the
+ * server would answer for a request that breaks the contract.
+ */
+export interface RequestChecker {
+  checkRequest(message: Message): void;
+}
+
+/**
+ * Where the access token comes from: called before every request, so a token
+ * an OIDC library refreshes is always the current one. Return `undefined`,
+ * `null` or `""` to send no `Authorization` header.
+ */
+export type AccessTokenGetter = () => string | null | undefined | Promise<string | null | undefined>;
+
 /** Options of {@link createTokenClient}. */
 export interface TokenClientOptions extends Omit<ConnectTransportOptions, "baseUrl"> {
   /**
-   * Check each request against the contract's rules before sending it, and
-   * throw the same `invalid_argument` ConnectError the server would answer
-   * (with its `buf.validate.Violations` detail) without making a request.
-   * Default: true. The server validates again either way.
+   * Sends `Authorization: Bearer <token>` with the value this returns,
+   * called per request (see {@link AccessTokenGetter}).
    */
-  validate?: boolean;
+  getAccessToken?: AccessTokenGetter;
+  /**
+   * Client-side validation, off unless given: the `@lktoken/web-client/validation`
+   * entry point, or a function that loads it on first use, so it stays out of
+   * the app's initial bundle:
+   *
+   *     validate: () => import("@lktoken/web-client/validation")
+   *
+   * A request that breaks the contract is then refused without a request, with
+   * the same `invalid_argument` ConnectError the server would answer. The
+   * server validates again either way. If loading fails, the request goes
+   * out unchecked (and the load is retried next time).
+   */
+  validate?: RequestChecker | (() => Promise<RequestChecker>);
 }
 
 /**
  * Creates the typed client of lktoken's TokenService on Connect's JSON
  * protocol over fetch (`@connectrpc/connect-web`).
  *
+ * Interceptors run in this order: the client-side check (`validate`), the
+ * `Authorization` header (`getAccessToken`), then `interceptors`. Errors with
+ * code `unauthenticated` and `permission_denied` are thrown as
+ * {@link UnauthenticatedError} and {@link PermissionDeniedError}.
+ *
  * @param baseUrl where lktoken serves, e.g. "https://tokens.example.com";
  *   the page's origin must be in its LKTOKEN_ALLOWED_ORIGINS.
- * @param options transport options; `interceptors` is the seam for headers
- *   such as the `Authorization` one end-user authentication will need.
  */
 export function createTokenClient(baseUrl: string, options: TokenClientOptions = {}): TokenClient {
-  const { validate = true, interceptors = [], ...transportOptions } = options;
-  const transport = createConnectTransport({
-    ...transportOptions,
-    baseUrl,
-    // Validation runs first so that a request it refuses never reaches the
-    // caller's interceptors (nor the network).
-    interceptors: validate ? [validateRequests, ...interceptors] : interceptors,
-  });
+  const { validate, getAccessToken, interceptors = [], ...transportOptions } = options;
+  const chain: Interceptor[] = [typedErrors];
+  if (validate !== undefined) {
+    chain.push(checkRequests(validate));
+  }
+  if (getAccessToken !== undefined) {
+    chain.push(bearer(getAccessToken));
+  }
+  const transport = createConnectTransport({ ...transportOptions, baseUrl, interceptors: [...chain, ...interceptors] });
   return createClient(TokenService, transport);
 }
 
-/** Refuses a request that breaks the contract's protovalidate rules. */
-const validateRequests: Interceptor = (next) => async (req) => {
-  if (!req.stream) {
-    const result = tokenRequestValidator().validate(req.method.input, req.message);
-    if (result.kind === "invalid") {
-      throw invalidArgumentError(result.violations);
-    }
-    if (result.kind === "error") {
-      // A rule this build cannot evaluate: leave the verdict to the server.
-      console.warn("lktoken web-client: skipping client-side validation:", result.error.message);
-    }
+const typedErrors: Interceptor = (next) => async (req) => {
+  try {
+    return await next(req);
+  } catch (err) {
+    throw typedError(err);
   }
-  return next(req);
 };
+
+function bearer(getAccessToken: AccessTokenGetter): Interceptor {
+  return (next) => async (req) => {
+    const token = await getAccessToken();
+    if (token) {
+      req.header.set("Authorization", `Bearer ${token}`);
+    }
+    return next(req);
+  };
+}
+
+function checkRequests(source: RequestChecker | (() => Promise<RequestChecker>)): Interceptor {
+  let loading: Promise<RequestChecker> | undefined;
+  return (next) => async (req) => {
+    if (!req.stream) {
+      let checker: RequestChecker | undefined;
+      if (typeof source === "function") {
+        try {
+          checker = await (loading ??= source());
+        } catch (err) {
+          loading = undefined;
+          console.warn("lktoken web-client: client-side validation could not be loaded, the server will check:", err);
+        }
+      } else {
+        checker = source;
+      }
+      checker?.checkRequest(req.message);
+    }
+    return next(req);
+  };
+}

@@ -1,18 +1,17 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { violationsToProto, type Violation } from "@bufbuild/protovalidate";
-import { ViolationsSchema, type Violations } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { DescMessage } from "@bufbuild/protobuf";
+import { ViolationsSchema } from "../../gen/ts/buf/validate/validate_pb.js";
 import { GenerateTokenRequestSchema, type GenerateTokenRequest } from "../../gen/ts/lktoken/v1/token_service_pb.js";
-import { fieldErrorsFromViolationsProto, type FieldErrors } from "./validation.js";
+import { fieldErrorsFromViolationsProto, type FieldErrors } from "./fields.js";
 
 /**
  * Turns an error from a TokenService call into field errors for a form: the
  * `buf.validate.Violations` detail that lktoken attaches to `invalid_argument`
- * (and that this package's client-side check attaches the same way) becomes
- * `{ roomName: "must not be only whitespace", ... }`.
+ * (and that the client-side check of `@lktoken/web-client/validation`
+ * attaches the same way) becomes `{ roomName: "must not be only whitespace", ... }`.
  *
- * Returns `{}` for any other error (network, `internal`, ...): show
- * `ConnectError.from(err).rawMessage` for those instead.
+ * Returns `{}` for any other error (network, `internal`, ...): see
+ * {@link tokenErrorOf} for those.
  */
 export function violationsFromError<T = GenerateTokenRequest>(
   err: unknown,
@@ -23,6 +22,9 @@ export function violationsFromError<T = GenerateTokenRequest>(
     return {};
   }
   const out: FieldErrors<T> = {};
+  // The core's ViolationsSchema is a pruned copy of buf.validate.Violations
+  // (gen/ts/buf/validate): the same type name and wire format, a fraction of
+  // the size. findDetails matches details by type name.
   for (const violations of cerr.findDetails(ViolationsSchema)) {
     Object.assign(out, fieldErrorsFromViolationsProto<T>(violations, schema));
   }
@@ -30,21 +32,74 @@ export function violationsFromError<T = GenerateTokenRequest>(
 }
 
 /**
- * Builds the ConnectError lktoken's server would answer for these violations:
- * code `invalid_argument`, message "room_name: must not be only whitespace;
- * participant_identity: ...", and the `buf.validate.Violations` detail. The
- * client-side check throws it so that callers handle one shape of error.
+ * The caller is not authenticated (HTTP 401): no `Authorization` header, or
+ * an access token lktoken does not accept (expired, wrong issuer, ...).
+ * Sign in again or refresh the token. A ConnectError with code `unauthenticated`.
  */
-export function invalidArgumentError(violations: readonly Violation[]): ConnectError {
-  const [proto] = violationsToProto([...violations]);
-  return new ConnectError(violationsMessage(proto), Code.InvalidArgument, undefined, [
-    { desc: ViolationsSchema, value: proto },
-  ]);
+export class UnauthenticatedError extends ConnectError {
+  readonly kind = "unauthenticated";
+  // ConnectError's own instanceof is a duck-typed check that every subclass
+  // inherits (any ConnectError would pass); these use the prototype chain.
+  // `name` stays "ConnectError", so `instanceof ConnectError` holds too.
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, v);
+  }
 }
 
-/** "field: message; field: message", like the server's error message. */
-function violationsMessage(violations: Violations): string {
-  return violations.violations
-    .map((v) => `${(v.field?.elements ?? []).map((e) => e.fieldName).join(".")}: ${v.message}`)
-    .join("; ");
+/**
+ * The caller is authenticated but may not have this token (HTTP 403), e.g. a
+ * room its policy does not allow. A ConnectError with code `permission_denied`.
+ */
+export class PermissionDeniedError extends ConnectError {
+  readonly kind = "permission_denied";
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, v);
+  }
+}
+
+/**
+ * Rethrows `unauthenticated` and `permission_denied` as the typed errors
+ * above (the same ConnectError fields, message, metadata and details kept);
+ * anything else as it came. createTokenClient installs it for every call.
+ */
+export function typedError(err: unknown): unknown {
+  if (!(err instanceof ConnectError) || err instanceof UnauthenticatedError || err instanceof PermissionDeniedError) {
+    return err;
+  }
+  const Typed =
+    err.code === Code.Unauthenticated ? UnauthenticatedError : err.code === Code.PermissionDenied ? PermissionDeniedError : undefined;
+  if (Typed === undefined) {
+    return err;
+  }
+  const typed = new Typed(err.rawMessage, err.code, err.metadata, undefined, err.cause);
+  typed.details = err.details;
+  typed.isWireError = err.isWireError;
+  return typed;
+}
+
+/** What went wrong with a token request, in the terms a form shows. */
+export type TokenError =
+  | { kind: "invalid_argument"; fields: FieldErrors; message: string }
+  | { kind: "unauthenticated"; message: string }
+  | { kind: "permission_denied"; message: string }
+  | { kind: "other"; code: Code; message: string };
+
+/**
+ * Sorts any error of a TokenService call into the cases a form handles:
+ * field errors, "sign in again", "not allowed", anything else.
+ *
+ *     switch (tokenErrorOf(err).kind) { case "unauthenticated": ...; }
+ */
+export function tokenErrorOf(err: unknown): TokenError {
+  const cerr = ConnectError.from(err);
+  switch (cerr.code) {
+    case Code.InvalidArgument:
+      return { kind: "invalid_argument", fields: violationsFromError(cerr), message: cerr.rawMessage };
+    case Code.Unauthenticated:
+      return { kind: "unauthenticated", message: cerr.rawMessage };
+    case Code.PermissionDenied:
+      return { kind: "permission_denied", message: cerr.rawMessage };
+    default:
+      return { kind: "other", code: cerr.code, message: cerr.rawMessage };
+  }
 }

@@ -1,19 +1,23 @@
-import { createRegistry, type DescMessage, type MessageInitShape, create, isMessage } from "@bufbuild/protobuf";
-import { createValidator, type Validator, type Violation } from "@bufbuild/protovalidate";
-import type { Violations } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+// @lktoken/web-client/validation: the contract's protovalidate rules in the
+// browser, with the server's exact messages. Its own entry point because
+// protovalidate (a CEL interpreter) and the full descriptors weigh ~70 KB
+// gzipped: load it when a form is first used, not with the app.
+import { createRegistry, type DescMessage, type Message, type MessageInitShape, create, isMessage } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createValidator, violationsToProto, type Validator, type Violation } from "@bufbuild/protovalidate";
+import { ViolationsSchema, type Violations } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+// The full descriptors (gen/ts-validation): the same messages as the core's,
+// with their protovalidate options.
 import {
   GenerateTokenRequestSchema,
-  type GenerateTokenRequest,
-} from "../../gen/ts/lktoken/v1/token_service_pb.js";
-import { file_lktoken_v1_rules } from "../../gen/ts/lktoken/v1/rules_pb.js";
+  file_lktoken_v1_token_service,
+} from "../../gen/ts-validation/lktoken/v1/token_service_pb.js";
+import { file_lktoken_v1_rules } from "../../gen/ts-validation/lktoken/v1/rules_pb.js";
+import type { GenerateTokenRequest } from "../../gen/ts/lktoken/v1/token_service_pb.js";
+import { collectFieldErrors, type FieldErrors } from "./fields.js";
 
-/**
- * Field errors of a request, keyed by the field's name in the generated
- * TypeScript message (`roomName`, not `room_name`), so a form can bind them
- * next to the input that holds the same property. Several violations of one
- * field are joined with "; ", the way the server's error message does.
- */
-export type FieldErrors<T = GenerateTokenRequest> = Partial<Record<Exclude<keyof T, "$typeName" | "$unknown">, string>>;
+export type { FieldErrors } from "./fields.js";
+export { file_lktoken_v1_rules, label } from "../../gen/ts-validation/lktoken/v1/rules_pb.js";
 
 let shared: Validator | undefined;
 
@@ -28,6 +32,9 @@ export function tokenRequestValidator(): Validator {
   return shared;
 }
 
+/** The full descriptors of the contract's messages, by type name. */
+const full = createRegistry(file_lktoken_v1_token_service);
+
 /**
  * Checks a GenerateToken request against the same rules the server applies
  * (the protovalidate annotations in proto/) and returns its field errors;
@@ -39,10 +46,7 @@ export function tokenRequestValidator(): Validator {
 export function validateTokenRequest(
   request: GenerateTokenRequest | MessageInitShape<typeof GenerateTokenRequestSchema>,
 ): FieldErrors {
-  const message = isMessage(request, GenerateTokenRequestSchema)
-    ? request
-    : create(GenerateTokenRequestSchema, request);
-  const result = tokenRequestValidator().validate(GenerateTokenRequestSchema, message);
+  const result = validateMessage(GenerateTokenRequestSchema, isMessage(request) ? request : create(GenerateTokenRequestSchema, request));
   switch (result.kind) {
     case "valid":
       return {};
@@ -55,6 +59,36 @@ export function validateTokenRequest(
   }
 }
 
+/**
+ * The hook createTokenClient's `validate` option calls for every request:
+ * throws the `invalid_argument` ConnectError the server would answer when
+ * `message` breaks the contract. A message type this module does not know
+ * passes (the server decides).
+ */
+export function checkRequest(message: Message): void {
+  const schema = full.getMessage(message.$typeName);
+  if (schema === undefined) {
+    return;
+  }
+  const result = validateMessage(schema, message);
+  if (result.kind === "invalid") {
+    throw invalidArgumentError(result.violations);
+  }
+  if (result.kind === "error") {
+    // A rule this build cannot evaluate: leave the verdict to the server.
+    console.warn("lktoken web-client: skipping client-side validation:", result.error.message);
+  }
+}
+
+/**
+ * Validates with the full descriptor of the message's type. The message may
+ * have been made with the core's descriptor (the same fields, without the
+ * rules): protovalidate reads it through the schema it is given.
+ */
+function validateMessage(schema: DescMessage, message: Message) {
+  return tokenRequestValidator().validate(schema, message);
+}
+
 /** Maps protovalidate's violations onto the top-level field each one names. */
 export function fieldErrorsFromViolations<T = GenerateTokenRequest>(violations: readonly Violation[]): FieldErrors<T> {
   const pairs: [string, string][] = [];
@@ -63,32 +97,25 @@ export function fieldErrorsFromViolations<T = GenerateTokenRequest>(violations: 
     const key = first !== undefined && first.kind === "field" ? first.localName : "";
     pairs.push([key, v.message]);
   }
-  return collect<T>(pairs);
+  return collectFieldErrors<T>(pairs);
 }
 
 /**
- * Maps a `buf.validate.Violations` message (the server's error detail) onto
- * the top-level fields of `schema`. Field names arrive in their proto
- * spelling (`room_name`) and are turned into the TypeScript one (`roomName`);
- * a name the schema does not know is kept as it came.
+ * Builds the ConnectError lktoken's server would answer for these violations:
+ * code `invalid_argument`, message "room_name: must not be only whitespace;
+ * participant_identity: ...", and the `buf.validate.Violations` detail. The
+ * client-side check throws it so that callers handle one shape of error.
  */
-export function fieldErrorsFromViolationsProto<T = GenerateTokenRequest>(
-  violations: Violations,
-  schema: DescMessage = GenerateTokenRequestSchema,
-): FieldErrors<T> {
-  const pairs: [string, string][] = [];
-  for (const v of violations.violations) {
-    const name = v.field?.elements[0]?.fieldName ?? "";
-    const field = schema.fields.find((f) => f.name === name);
-    pairs.push([field?.localName ?? name, v.message ?? ""]);
-  }
-  return collect<T>(pairs);
+export function invalidArgumentError(violations: readonly Violation[]): ConnectError {
+  const [proto] = violationsToProto([...violations]);
+  return new ConnectError(violationsMessage(proto), Code.InvalidArgument, undefined, [
+    { desc: ViolationsSchema, value: proto },
+  ]);
 }
 
-function collect<T>(pairs: readonly [string, string][]): FieldErrors<T> {
-  const out: Record<string, string> = {};
-  for (const [key, message] of pairs) {
-    out[key] = key in out ? `${out[key]}; ${message}` : message;
-  }
-  return out as FieldErrors<T>;
+/** "field: message; field: message", like the server's error message. */
+function violationsMessage(violations: Violations): string {
+  return violations.violations
+    .map((v) => `${(v.field?.elements ?? []).map((e) => e.fieldName).join(".")}: ${v.message}`)
+    .join("; ");
 }

@@ -8,7 +8,7 @@
 // exists.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -62,15 +62,33 @@ async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<
 interface Traffic {
   /** Requests the page sent to lktoken: "METHOD status" with the CORS answer. */
   lktoken: { method: string; status: number; allowOrigin: string | null }[];
+  /** Paths of the scripts the page loaded from its own origin, in order. */
+  scripts: string[];
   console: string[];
+}
+
+/** The example's lazy chunk that holds protovalidate (found by content: names are hashed). */
+async function validationChunk(): Promise<string> {
+  const dir = join(webClient, "dist/example/browser");
+  const found: string[] = [];
+  for (const name of (await readdir(dir)).filter((n) => n.endsWith(".js"))) {
+    if ((await readFile(join(dir, name), "utf8")).includes("cel.expr.Expr")) {
+      found.push(name);
+    }
+  }
+  expect(found, "exactly one chunk holds the CEL runtime").toHaveLength(1);
+  return `/${found[0]}`;
 }
 
 async function openApp(query: Record<string, string>, origin = site.origin): Promise<{ page: Page; traffic: Traffic }> {
   const page = await browser.newPage();
-  const traffic: Traffic = { lktoken: [], console: [] };
+  const traffic: Traffic = { lktoken: [], scripts: [], console: [] };
   page.on("console", (m) => traffic.console.push(redact(`${m.type()}: ${m.text()}`)));
   page.on("pageerror", (e) => traffic.console.push(`pageerror: ${e.message}`));
   page.on("response", (res) => {
+    if (res.url().startsWith(origin) && res.url().endsWith(".js")) {
+      traffic.scripts.push(new URL(res.url()).pathname);
+    }
     if (res.url().startsWith(lktoken.baseUrl)) {
       traffic.lktoken.push({
         method: res.request().method(),
@@ -215,6 +233,52 @@ describe("the example app in Chromium", () => {
     await page.close();
   });
 
+  it("joins through the TokenSource: Join again reuses the token, and once it is within 60 s of expiry fetches a fresh one", async () => {
+    // 70 s tokens: reused for their first 10 s, then due for refresh (the
+    // 60 s margin of livekit-client's own cached token sources).
+    const { page, traffic } = await openApp({ lifetime: "70" });
+    const roomName2 = `rejoin-${run}`;
+    const identity2 = `grace-${run}`;
+    await fill(page, { room: roomName2, identity: identity2 });
+    const join = async () => {
+      await page.click("button[type=submit]");
+      await page.getByTestId("phase").filter({ hasText: /^(joined|idle)$/ }).waitFor({ timeout: 60_000 });
+      expect(await page.getByTestId("failure").count(), `page failure; console:\n${traffic.console.join("\n")}`).toBe(0);
+      expect(await page.getByTestId("connection").textContent()).toBe("connected");
+      return { token: await page.getByTestId("token-id").textContent(), expires: await page.getByTestId("expires").textContent() };
+    };
+    const leave = async () => {
+      await page.click("text=Leave");
+      await page.getByTestId("phase").filter({ hasText: "left" }).waitFor({ timeout: 30_000 });
+    };
+    const first = await timed("TokenSource: first join", join);
+    expect(traffic.lktoken.filter((r) => r.method === "POST")).toHaveLength(1);
+    const exp = Date.parse(first.expires ?? "");
+    expect(exp - Date.now()).toBeGreaterThan(60_000);
+    expect(exp - Date.now()).toBeLessThanOrEqual(70_000);
+
+    await leave();
+    const second = await timed("TokenSource: rejoin with the cached token", join);
+    expect(second.token).toBe(first.token);
+    expect(traffic.lktoken.filter((r) => r.method === "POST")).toHaveLength(1);
+
+    await leave();
+    // Wait until the token is within 60 s of its expiry (10 s after it was minted).
+    await new Promise((r) => setTimeout(r, Math.max(0, exp - 60_000 - Date.now()) + 500));
+    const third = await timed("TokenSource: rejoin after the token went stale", join);
+    expect(third.token).not.toBe(first.token);
+    expect(Date.parse(third.expires ?? "")).toBeGreaterThan(exp);
+    expect(traffic.lktoken.filter((r) => r.method === "POST")).toHaveLength(2);
+    // LiveKit took the fresh token: the participant is in the room again.
+    const listed = await eventually("the rejoined participant", 30_000, async () => {
+      const ps = await participants(roomName2);
+      return ps.length === 1 && ps[0]!.tracks.length > 0 ? ps : undefined;
+    });
+    expect(listed.map((p) => p.identity)).toEqual([identity2]);
+    await leave();
+    await page.close();
+  });
+
   const bad = { room: "   ", identity: "eve#1\u202e" };
   const badErrors = {
     roomName: "must not be only whitespace",
@@ -236,7 +300,12 @@ describe("the example app in Chromium", () => {
 
   it("shows the client-side field errors for a bad room name without a request", async () => {
     const { page, traffic } = await openApp({});
+    // Validation (protovalidate) is not part of the initial load: it comes
+    // when the form is first used.
+    const chunk = await validationChunk();
+    expect(traffic.scripts).not.toContain(chunk);
     await fill(page, bad);
+    await expect.poll(() => traffic.scripts.includes(chunk), { timeout: 10_000 }).toBe(true);
     await page.click("button[type=submit]");
     expect(await fieldErrors(page)).toEqual(badErrors);
     expect(await page.locator("#room").getAttribute("aria-invalid")).toBe("true");

@@ -1,8 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { createEnvironmentInjector, EnvironmentInjector, Injector, runInInjectionContext } from "@angular/core";
+import {
+  createEnvironmentInjector,
+  EnvironmentInjector,
+  inject,
+  InjectionToken,
+  Injector,
+  runInInjectionContext,
+} from "@angular/core";
 import type { Interceptor } from "@connectrpc/connect";
 import { provideTokenClient, TOKEN_CLIENT, TOKEN_CLIENT_INTERCEPTORS } from "../src/angular.js";
 import type { TokenClient } from "../src/index.js";
+import * as validation from "../src/validation.js";
 
 function injectorWith(...providers: Parameters<typeof createEnvironmentInjector>[0]): EnvironmentInjector {
   const root = Injector.create({ providers: [] }) as unknown as EnvironmentInjector;
@@ -42,7 +50,12 @@ describe("provideTokenClient", () => {
         return next(req);
       };
     const env = injectorWith(
-      provideTokenClient({ baseUrl: "http://tokens.test", fetch: recordingFetch(calls), interceptors: [tag("config")] }),
+      provideTokenClient({
+        baseUrl: "http://tokens.test",
+        fetch: recordingFetch(calls),
+        interceptors: [tag("config")],
+        validate: validation,
+      }),
       { provide: TOKEN_CLIENT_INTERCEPTORS, multi: true, useValue: tag("auth") },
     );
     const client = env.get(TOKEN_CLIENT);
@@ -54,5 +67,20 @@ describe("provideTokenClient", () => {
     );
     expect(order).toEqual(["config", "auth"]);
     expect(calls).toHaveLength(1);
+  });
+
+  it("calls getAccessToken per request, in the injector's context, and sends the bearer token", async () => {
+    const calls: Request[] = [];
+    const SESSION = new InjectionToken<{ token: string }>("session");
+    const session = { token: "first" };
+    const env = injectorWith(
+      provideTokenClient({ baseUrl: "http://tokens.test", fetch: recordingFetch(calls), getAccessToken: () => inject(SESSION).token }),
+      { provide: SESSION, useValue: session },
+    );
+    const client = env.get(TOKEN_CLIENT);
+    await client.generateToken({ roomName: "r", participantIdentity: "u" });
+    session.token = "refreshed";
+    await client.generateToken({ roomName: "r", participantIdentity: "u" });
+    expect(calls.map((r) => r.headers.get("authorization"))).toEqual(["Bearer first", "Bearer refreshed"]);
   });
 });

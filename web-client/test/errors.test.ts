@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { Code, ConnectError, createTokenClient, violationsFromError } from "../src/index.js";
+import { Code, ConnectError, createTokenClient, PermissionDeniedError, tokenErrorOf, violationsFromError } from "../src/index.js";
+import * as validation from "../src/validation.js";
 
 describe("violationsFromError", () => {
   it("maps a Violations detail from proto names to the TypeScript field names", () => {
@@ -41,7 +42,7 @@ describe("createTokenClient client-side validation", () => {
 
   it("refuses a bad request with the server's error shape and makes no request", async () => {
     const calls: string[] = [];
-    const client = createTokenClient("http://127.0.0.1:9", { fetch: recordingFetch(calls) });
+    const client = createTokenClient("http://127.0.0.1:9", { fetch: recordingFetch(calls), validate: validation });
     const err = await client.generateToken({ roomName: "\u202e", participantIdentity: "a#b", expirationSeconds: 59 }).then(
       () => undefined,
       (e: unknown) => e,
@@ -62,15 +63,94 @@ describe("createTokenClient client-side validation", () => {
     expect(calls).toEqual([]);
   });
 
-  it("sends a valid request, and a bad one when validation is off", async () => {
+  it("loads the validation entry on first use, once", async () => {
     const calls: string[] = [];
-    const on = createTokenClient("http://127.0.0.1:9", { fetch: recordingFetch(calls) });
+    let loads = 0;
+    const client = createTokenClient("http://127.0.0.1:9", {
+      fetch: recordingFetch(calls),
+      validate: () => {
+        loads++;
+        return import("../src/validation.js");
+      },
+    });
+    expect(loads).toBe(0);
+    await expect(client.generateToken({ roomName: " ", participantIdentity: "u" })).rejects.toThrow(
+      "room_name: must not be only whitespace",
+    );
+    await expect(client.generateToken({ roomName: "r", participantIdentity: "a#" })).rejects.toThrow("participant_identity");
+    expect(loads).toBe(1);
+    expect(calls).toEqual([]);
+  });
+
+  it("sends the request unchecked when the validation entry fails to load, and retries the load", async () => {
+    const calls: string[] = [];
+    let loads = 0;
+    const client = createTokenClient("http://127.0.0.1:9", {
+      fetch: recordingFetch(calls),
+      validate: () => {
+        loads++;
+        return Promise.reject(new Error("chunk load failed"));
+      },
+    });
+    await expect(client.generateToken({ roomName: " ", participantIdentity: "u" })).rejects.toThrow("the network must not be used");
+    await expect(client.generateToken({ roomName: " ", participantIdentity: "u" })).rejects.toThrow("the network must not be used");
+    expect(loads).toBe(2);
+    expect(calls).toHaveLength(2);
+  });
+
+  it("sends a valid request, and a bad one when validation is off (the default)", async () => {
+    const calls: string[] = [];
+    const on = createTokenClient("http://127.0.0.1:9", { fetch: recordingFetch(calls), validate: validation });
     await expect(on.generateToken({ roomName: "r", participantIdentity: "u" })).rejects.toThrow();
-    const off = createTokenClient("http://127.0.0.1:9", { fetch: recordingFetch(calls), validate: false });
+    const off = createTokenClient("http://127.0.0.1:9", { fetch: recordingFetch(calls) });
     await expect(off.generateToken({ roomName: " ", participantIdentity: "u" })).rejects.toThrow();
     expect(calls).toEqual([
       "http://127.0.0.1:9/lktoken.v1.TokenService/GenerateToken",
       "http://127.0.0.1:9/lktoken.v1.TokenService/GenerateToken",
     ]);
+  });
+});
+
+describe("typed errors", () => {
+  function answering(status: number, body: unknown): typeof globalThis.fetch {
+    return async () => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+  }
+
+  it("permission_denied becomes a PermissionDeniedError the form can show", async () => {
+    const client = createTokenClient("http://tokens.test", {
+      fetch: answering(403, { code: "permission_denied", message: 'room "board" is not allowed for this caller' }),
+    });
+    const err = await client.generateToken({ roomName: "board", participantIdentity: "u" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PermissionDeniedError);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as PermissionDeniedError).kind).toBe("permission_denied");
+    expect(tokenErrorOf(err)).toEqual({ kind: "permission_denied", message: 'room "board" is not allowed for this caller' });
+  });
+
+  it("invalid_argument from the server gives the field errors; other codes stay ConnectErrors", async () => {
+    const detail = toBinary(
+      ViolationsSchema,
+      create(ViolationsSchema, { violations: [{ field: { elements: [{ fieldName: "room_name" }] }, message: "must not be only whitespace" }] }),
+    );
+    const bad = createTokenClient("http://tokens.test", {
+      fetch: answering(400, {
+        code: "invalid_argument",
+        message: "room_name: must not be only whitespace",
+        details: [{ type: "buf.validate.Violations", value: Buffer.from(detail).toString("base64").replace(/=+$/, "") }],
+      }),
+    });
+    const err = await bad.generateToken({ roomName: " ", participantIdentity: "u" }).catch((e: unknown) => e);
+    expect(tokenErrorOf(err)).toEqual({
+      kind: "invalid_argument",
+      fields: { roomName: "must not be only whitespace" },
+      message: "room_name: must not be only whitespace",
+    });
+    const down = createTokenClient("http://tokens.test", { fetch: answering(500, { code: "internal", message: "signing failed" }) });
+    const err2 = await down.generateToken({ roomName: "r", participantIdentity: "u" }).catch((e: unknown) => e);
+    expect(err2).not.toBeInstanceOf(PermissionDeniedError);
+    expect(tokenErrorOf(err2)).toEqual({ kind: "other", code: Code.Internal, message: "signing failed" });
   });
 });

@@ -2,7 +2,18 @@
 // case of the table is the client's, field for field.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError, createTokenClient, violationsFromError, validateTokenRequest, type TokenClient } from "../src/index.js";
+import {
+  Code,
+  ConnectError,
+  createTokenClient,
+  expiresAtDate,
+  tokenErrorOf,
+  UnauthenticatedError,
+  violationsFromError,
+  type TokenClient,
+} from "../src/index.js";
+import * as validation from "../src/validation.js";
+import { validateTokenRequest } from "../src/validation.js";
 import { cases } from "./cases.js";
 import { lktokenBinary, startLktoken, type RunningLktoken } from "./support/lktoken.js";
 
@@ -18,8 +29,8 @@ beforeAll(async () => {
     LIVEKIT_URL: "ws://127.0.0.1:7880",
     LKTOKEN_ALLOWED_ORIGINS: "http://localhost:4200", // required outside --dev
   });
-  unchecked = createTokenClient(server.baseUrl, { validate: false });
-  checked = createTokenClient(server.baseUrl);
+  unchecked = createTokenClient(server.baseUrl);
+  checked = createTokenClient(server.baseUrl, { validate: validation });
 });
 
 afterAll(async () => {
@@ -65,6 +76,7 @@ describe("a minted token", () => {
     expect(claims["iss"]).toBe(apiKey);
     expect(claims["sub"]).toBe("user-42");
     expect(claims["exp"]).toBe(exp);
+    expect(expiresAtDate(res).getTime()).toBe(exp * 1000);
   });
 
   it("passes headers set by an interceptor (the seam for auth)", async () => {
@@ -84,5 +96,60 @@ describe("a minted token", () => {
     expect(seen).toEqual([requestId]);
     // The audit line reaches us through a pipe, after the answer: wait for it.
     await expect.poll(() => server.logs.some((l) => Object.values(l).includes(requestId)), { timeout: 5000 }).toBe(true);
+  });
+});
+
+describe("against a server in bearer-token mode (LKTOKEN_BEARER_TOKEN)", () => {
+  const bearerToken = randomBytes(32).toString("base64url");
+  let guarded: RunningLktoken;
+
+  beforeAll(async () => {
+    guarded = await startLktoken(await lktokenBinary(), {
+      LIVEKIT_API_KEY: apiKey,
+      LIVEKIT_API_SECRET: randomBytes(32).toString("base64url"),
+      LIVEKIT_URL: "ws://127.0.0.1:7880",
+      LKTOKEN_ALLOWED_ORIGINS: "http://localhost:4200",
+      LKTOKEN_BEARER_TOKEN: bearerToken,
+    });
+  });
+
+  afterAll(async () => {
+    await guarded?.stop();
+  });
+
+  it("getAccessToken is called per request and its token admits the caller", async () => {
+    const handedOut: string[] = [];
+    let current = bearerToken;
+    const client = createTokenClient(guarded.baseUrl, {
+      getAccessToken: async () => {
+        handedOut.push(current);
+        return current;
+      },
+    });
+    const res = await client.generateToken({ roomName: "r", participantIdentity: "u" });
+    expect(res.token.split(".")).toHaveLength(3);
+    current = "not-the-token";
+    const err = await client.generateToken({ roomName: "r", participantIdentity: "u" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(handedOut).toEqual([bearerToken, "not-the-token"]);
+    expect(err).toBeInstanceOf(UnauthenticatedError);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as UnauthenticatedError).code).toBe(Code.Unauthenticated);
+    expect(tokenErrorOf(err)).toEqual({ kind: "unauthenticated", message: "the bearer token is not valid" });
+  });
+
+  it("without a token: unauthenticated, with the server's message", async () => {
+    const client = createTokenClient(guarded.baseUrl, { getAccessToken: () => undefined });
+    const err = await client.generateToken({ roomName: "r", participantIdentity: "u" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UnauthenticatedError);
+    expect(tokenErrorOf(err)).toEqual({
+      kind: "unauthenticated",
+      message: 'this server requires "Authorization: Bearer <token>"',
+    });
   });
 });

@@ -1,21 +1,29 @@
 import { ChangeDetectionStrategy, Component, inject, signal, type OnDestroy } from "@angular/core";
-import { ConnectError, violationsFromError, type FieldErrors } from "@lktoken/web-client";
+import { expiresAtDate, tokenErrorOf, type FieldErrors } from "@lktoken/web-client";
 import { TOKEN_CLIENT } from "@lktoken/web-client/angular";
-import { ConnectionState, Room, RoomEvent, Track } from "livekit-client";
+import { tokenSource } from "@lktoken/web-client/livekit";
+import type { Room } from "livekit-client";
+import { loadValidation } from "./validation";
+
+// livekit-client (~550 KB) loads when the user joins, so the app's initial
+// bundle stays within Angular's default budgets.
+const loadLivekit = () => import("livekit-client");
 
 type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
 
 /**
- * A voice-room join form: asks lktoken for a token through the typed client,
- * joins with livekit-client and publishes the microphone. Field errors come
- * from the client-side check or, the same way, from the server's 400.
+ * A voice-room join form: gets a token from lktoken through a LiveKit
+ * TokenSource backed by the typed client, joins with livekit-client and
+ * publishes the microphone. Field errors come from the client-side check or,
+ * the same way, from the server's 400. Leave and Join again reuse the token
+ * while it is valid for more than a minute.
  */
 @Component({
   selector: "app-root",
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <h1>Voice room</h1>
-    <form (submit)="$event.preventDefault(); join()" novalidate>
+    <form (submit)="$event.preventDefault(); join()" (focusin)="preloadValidation()" novalidate>
       <label for="room">Room</label>
       <input id="room" name="room" [value]="room()" (input)="room.set(value($event))"
              [attr.aria-invalid]="!!errors().roomName" />
@@ -31,7 +39,7 @@ type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
              [attr.aria-invalid]="!!errors().participantName" />
       @if (errors().participantName; as e) { <p class="field-error" data-testid="error-participantName">{{ e }}</p> }
 
-      <button type="submit" [disabled]="phase() === 'requesting token' || phase() === 'connecting' || phase() === 'joined'">Join</button>
+      <button type="submit" [disabled]="phase() === 'requesting token' || phase() === 'connecting' || phase() === 'joined'">{{ phase() === 'left' ? 'Join again' : 'Join' }}</button>
       <button type="button" (click)="tryCamera()" [disabled]="phase() !== 'joined'">Try camera</button>
       <button type="button" (click)="leave()" [disabled]="phase() !== 'joined'">Leave</button>
     </form>
@@ -43,13 +51,22 @@ type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
       <dt>Connection</dt><dd data-testid="connection">{{ connection() }}</dd>
       <dt>Joined as</dt><dd data-testid="joined-as">{{ joinedAs() }}</dd>
       <dt>Token expires</dt><dd data-testid="expires">{{ expires() }}</dd>
+      <dt>Token</dt><dd data-testid="token-id">{{ tokenId() }}</dd>
       <dt>Microphone</dt><dd data-testid="microphone">{{ microphone() }}</dd>
       <dt>Camera</dt><dd data-testid="camera">{{ camera() }}</dd>
     </dl>
   `,
 })
 export class AppComponent implements OnDestroy {
-  private readonly tokens = inject(TOKEN_CLIENT);
+  private readonly params = new URLSearchParams(location.search);
+  /**
+   * One source for the page: it caches the token (reused until 60 s before
+   * it expires, refetched when the request changes). ?lifetime=SECONDS asks
+   * for a shorter lifetime than the server's default (tests).
+   */
+  private readonly tokens = tokenSource(inject(TOKEN_CLIENT), () =>
+    this.params.has("lifetime") ? { expirationSeconds: Number(this.params.get("lifetime")) } : {},
+  );
   private lkRoom: Room | undefined;
 
   protected readonly room = signal("");
@@ -58,11 +75,22 @@ export class AppComponent implements OnDestroy {
   protected readonly errors = signal<FieldErrors>({});
   protected readonly failure = signal("");
   protected readonly phase = signal<Phase>("idle");
-  protected readonly connection = signal<string>(ConnectionState.Disconnected);
+  protected readonly connection = signal<string>("disconnected");
   protected readonly joinedAs = signal("-");
   protected readonly expires = signal("-");
+  /** The token's signature, shortened: shows whether a join reused it. */
+  protected readonly tokenId = signal("-");
   protected readonly microphone = signal("off");
   protected readonly camera = signal("off");
+
+  /** The form is being used: fetch the validation chunk now, before Join needs it. */
+  protected preloadValidation(): void {
+    if (!this.validationRequested) {
+      this.validationRequested = true;
+      loadValidation().catch(() => undefined); // the client retries, and the server validates anyway
+    }
+  }
+  private validationRequested = false;
 
   protected value(event: Event): string {
     return (event.target as HTMLInputElement).value;
@@ -75,28 +103,33 @@ export class AppComponent implements OnDestroy {
     let token: string;
     let serverUrl: string;
     try {
-      const res = await this.tokens.generateToken({
+      ({ serverUrl, participantToken: token } = await this.tokens.fetch({
         roomName: this.room(),
         participantIdentity: this.identity(),
-        participantName: this.name() === "" ? undefined : this.name(),
-      });
-      token = res.token;
-      serverUrl = res.serverUrl;
+        ...(this.name() !== "" && { participantName: this.name() }),
+      }));
+      const res = this.tokens.lastResponse!;
       this.joinedAs.set(`${res.participantIdentity} in ${res.roomName}`);
-      this.expires.set(res.expiresAt ? new Date(Number(res.expiresAt.seconds) * 1000).toISOString() : "-");
+      this.expires.set(expiresAtDate(res).toISOString());
+      this.tokenId.set(token.slice(-12));
     } catch (err) {
       // The same mapping whether the client-side check or the server refused.
-      const fields = violationsFromError(err);
-      if (Object.keys(fields).length > 0) {
-        this.errors.set(fields);
+      const e = tokenErrorOf(err);
+      if (e.kind === "invalid_argument" && Object.keys(e.fields).length > 0) {
+        this.errors.set(e.fields);
+      } else if (e.kind === "unauthenticated") {
+        this.failure.set(`sign in again: ${e.message}`);
+      } else if (e.kind === "permission_denied") {
+        this.failure.set(`not allowed: ${e.message}`);
       } else {
-        this.failure.set(`token request failed: ${ConnectError.from(err).rawMessage}`);
+        this.failure.set(`token request failed: ${e.message}`);
       }
       this.phase.set("idle");
       return;
     }
 
     this.phase.set("connecting");
+    const { Room, RoomEvent, Track } = await loadLivekit();
     const room = new Room();
     this.lkRoom = room;
     room.on(RoomEvent.ConnectionStateChanged, (state) => this.connection.set(state));
@@ -112,6 +145,7 @@ export class AppComponent implements OnDestroy {
       this.failure.set(`joining failed: ${err instanceof Error ? err.message : String(err)}`);
       this.phase.set("idle");
       await room.disconnect();
+      this.lkRoom = undefined;
     }
   }
 
@@ -122,6 +156,7 @@ export class AppComponent implements OnDestroy {
       return;
     }
     this.camera.set("trying");
+    const { Track } = await loadLivekit();
     try {
       await room.localParticipant.setCameraEnabled(true);
       const cam = room.localParticipant.getTrackPublication(Track.Source.Camera);
@@ -135,6 +170,7 @@ export class AppComponent implements OnDestroy {
     await this.lkRoom?.disconnect();
     this.lkRoom = undefined;
     this.microphone.set("off");
+    this.camera.set("off");
     this.phase.set("left");
   }
 

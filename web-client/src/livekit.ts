@@ -1,0 +1,120 @@
+// @lktoken/web-client/livekit: a LiveKit TokenSource backed by the typed
+// client. livekit-client is an optional peer dependency: this entry uses its
+// types only, so it adds no code of livekit-client's to a bundle.
+import type { TokenSourceConfigurable, TokenSourceFetchOptions, TokenSourceResponseObject } from "livekit-client";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { GenerateTokenRequestSchema, GenerateTokenResponse } from "../../gen/ts/lktoken/v1/token_service_pb.js";
+import type { TokenClient } from "./client.js";
+
+/** A GenerateToken request as a plain object: `{ roomName, participantIdentity, expirationSeconds, ... }`. */
+export type TokenRequestInit = Omit<MessageInitShape<typeof GenerateTokenRequestSchema>, "$typeName">;
+
+/** Options of {@link tokenSource}. */
+export interface TokenSourceOptions {
+  /**
+   * A cached token is reused until this many seconds before it expires.
+   * Default 60, what livekit-client's own cached token sources use.
+   */
+  refreshBeforeSeconds?: number;
+  /** The clock, in milliseconds since the epoch (tests). Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * The token source {@link tokenSource} returns: a livekit-client
+ * `TokenSourceConfigurable`, so it goes wherever livekit-client (or a
+ * LiveKit UI kit) takes one.
+ */
+export interface LktokenTokenSource extends TokenSourceConfigurable {
+  /**
+   * A token for the request merged with `options` (room, participant name,
+   * identity, metadata, attributes): the cached one while it is valid for at
+   * least `refreshBeforeSeconds` more and the request is unchanged, otherwise
+   * a fresh one. Concurrent calls wait for each other: one request to
+   * lktoken at a time. `force` skips the cache.
+   *
+   * @throws Error for agentName, agentMetadata or deployment: GenerateToken
+   *   does not dispatch agents (lktoken's /api/token endpoint, which speaks
+   *   LiveKit's endpoint format, does; use TokenSource.endpoint for that).
+   * @throws ConnectError as the client does (invalid_argument, UnauthenticatedError, ...).
+   */
+  fetch(options?: TokenSourceFetchOptions, force?: boolean): Promise<TokenSourceResponseObject>;
+  /** The last response from lktoken (its `expiresAt`, `roomName`, ...), if any. */
+  readonly lastResponse: GenerateTokenResponse | undefined;
+}
+
+/**
+ * A LiveKit TokenSource that gets its tokens from lktoken through the typed
+ * client:
+ *
+ *     const source = tokenSource(client, { participantIdentity: "user-42" });
+ *     const { serverUrl, participantToken } = await source.fetch({ roomName: "standup" });
+ *     await room.connect(serverUrl, participantToken);
+ *
+ * @param request the request every fetch starts from, or a function that
+ *   returns it (called on every fetch, so a change is noticed). The options
+ *   given to `fetch` are laid over it.
+ */
+export function tokenSource(
+  client: TokenClient,
+  request: TokenRequestInit | (() => TokenRequestInit) = {},
+  options: TokenSourceOptions = {},
+): LktokenTokenSource {
+  const refreshBeforeMs = (options.refreshBeforeSeconds ?? 60) * 1000;
+  const now = options.now ?? Date.now;
+  let cached: { key: string; response: GenerateTokenResponse; refreshAt: number } | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function fetchNow(fetchOptions: TokenSourceFetchOptions, force: boolean): Promise<TokenSourceResponseObject> {
+    const merged = mergeRequest(typeof request === "function" ? request() : request, fetchOptions);
+    const key = requestKey(merged);
+    if (force || cached === undefined || cached.key !== key || now() >= cached.refreshAt) {
+      const response = await client.generateToken(merged);
+      const expiresMs = response.expiresAt ? Number(response.expiresAt.seconds) * 1000 + Math.floor(response.expiresAt.nanos / 1e6) : 0;
+      cached = { key, response, refreshAt: expiresMs - refreshBeforeMs };
+    }
+    return { serverUrl: cached.response.serverUrl, participantToken: cached.response.token };
+  }
+
+  return {
+    fetch(fetchOptions: TokenSourceFetchOptions = {}, force = false): Promise<TokenSourceResponseObject> {
+      // One at a time: each call starts when the previous one has settled.
+      const run = queue.then(() => fetchNow(fetchOptions, force));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    get lastResponse() {
+      return cached?.response;
+    },
+  };
+}
+
+function mergeRequest(base: TokenRequestInit, o: TokenSourceFetchOptions): TokenRequestInit {
+  const unsupported = (["agentName", "agentMetadata", "deployment"] as const).filter((k) => o[k] !== undefined && o[k] !== "");
+  if (unsupported.length > 0) {
+    throw new Error(
+      `lktoken web-client: GenerateToken does not dispatch agents (${unsupported.join(", ")}); ` +
+        "use TokenSource.endpoint with lktoken's /api/token endpoint for that",
+    );
+  }
+  const out: TokenRequestInit = { ...base };
+  if (o.roomName !== undefined) out.roomName = o.roomName;
+  if (o.participantIdentity !== undefined) out.participantIdentity = o.participantIdentity;
+  if (o.participantName !== undefined) out.participantName = o.participantName;
+  if (o.participantMetadata !== undefined) out.participantMetadata = o.participantMetadata;
+  if (o.participantAttributes !== undefined) out.participantAttributes = { ...base.participantAttributes, ...o.participantAttributes };
+  return out;
+}
+
+/** The request's identity for the cache: its fields in a fixed order, attributes sorted. */
+function requestKey(r: TokenRequestInit): string {
+  const attrs = Object.entries(r.participantAttributes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([
+    r.roomName ?? "",
+    r.participantIdentity ?? "",
+    r.participantName ?? null,
+    r.expirationSeconds ?? null,
+    r.participantMetadata ?? null,
+    attrs,
+  ]);
+}
