@@ -59,19 +59,14 @@ func waitLog(t *testing.T, lt *harness.LKToken, s string) {
 // the LiveKit server while its key is in the file, and the old key's tokens
 // are refused once it is gone. livekit-server reads key_file only when it
 // starts (v1.13.3 has no SIGHUP handler: a HUP stops it), so the recipe
-// restarts it where lktoken gets a HUP.
+// restarts it where lktoken gets a HUP. The switch of the signing key is a
+// HUP too (LIVEKIT_API_KEY_FILE), with no restart of lktoken.
 func TestRotationRecipe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 14*time.Minute)
 	defer cancel()
 	bin := binaries(t, ctx)
-	keys := filepath.Join(t.TempDir(), "keys.yaml")
-	lktoken := func(signer string) *harness.LKToken {
-		return startLKToken(t, ctx, bin.lktoken, harness.LKTokenOptions{
-			LiveKitURL: "ws://127.0.0.1:1", // handed to clients only
-			Env:        []string{"LIVEKIT_KEYS_FILE=" + keys, "LIVEKIT_API_KEY=" + signer},
-			Secrets:    []string{secretA, secretB},
-		})
-	}
+	dir := t.TempDir()
+	keys, signer := filepath.Join(dir, "keys.yaml"), filepath.Join(dir, "signing-key")
 	restartLiveKit := func(lk *harness.LiveKit) *harness.LiveKit {
 		t.Helper()
 		if err := lk.Stop(); err != nil {
@@ -80,10 +75,15 @@ func TestRotationRecipe(t *testing.T) {
 		return startLiveKit(t, ctx, bin.livekit, keys, secretA, secretB)
 	}
 
-	// Step 1: every lktoken names its signing key.
+	// Step 1: every lktoken names its signing key in a file.
 	writeKeys(t, keys, "keyA: "+secretA+"\n")
+	writeKeys(t, signer, "keyA\n")
 	lk := startLiveKit(t, ctx, bin.livekit, keys, secretA, secretB)
-	lt := lktoken("keyA")
+	lt := startLKToken(t, ctx, bin.lktoken, harness.LKTokenOptions{
+		LiveKitURL: "ws://127.0.0.1:1", // handed to clients only
+		Env:        []string{"LIVEKIT_KEYS_FILE=" + keys, "LIVEKIT_API_KEY_FILE=" + signer},
+		Secrets:    []string{secretA, secretB},
+	})
 	old := mint(t, ctx, lt, "keyA")
 	accepts(t, ctx, lk, "step 1, keyA", old, 200)
 
@@ -96,21 +96,22 @@ func TestRotationRecipe(t *testing.T) {
 	waitLog(t, lt, `"msg":"keys reloaded","signing_key":"keyA","key_ids":["keyA","keyB"]`)
 	accepts(t, ctx, lk, "step 2, keyA", mint(t, ctx, lt, "keyA"), 200)
 
-	// Step 3: switch the signing key (a rolling restart with the new name).
-	next := lktoken("keyB")
-	if err := lt.Stop(); err != nil {
+	// Step 3: switch the signing key: name keyB in the file, HUP lktoken.
+	writeKeys(t, signer, "keyB\n")
+	if err := lt.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	accepts(t, ctx, lk, "step 3, keyB", mint(t, ctx, next, "keyB"), 200)
+	waitLog(t, lt, `"msg":"keys reloaded","signing_key":"keyB","key_ids":["keyA","keyB"]`)
+	accepts(t, ctx, lk, "step 3, keyB", mint(t, ctx, lt, "keyB"), 200)
 	accepts(t, ctx, lk, "step 3, a keyA token of step 1", old, 200)
 
 	// Step 4: drop the old key; restart livekit-server, HUP lktoken.
 	writeKeys(t, keys, "keyB: "+secretB+"\n")
 	lk = restartLiveKit(lk)
-	if err := next.Reload(); err != nil {
+	if err := lt.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, next, `"msg":"keys reloaded","signing_key":"keyB","key_ids":["keyB"]`)
-	accepts(t, ctx, lk, "step 4, keyB", mint(t, ctx, next, "keyB"), 200)
+	waitLog(t, lt, `"msg":"keys reloaded","signing_key":"keyB","key_ids":["keyB"]`)
+	accepts(t, ctx, lk, "step 4, keyB", mint(t, ctx, lt, "keyB"), 200)
 	accepts(t, ctx, lk, "step 4, a keyA token of step 1", old, 401)
 }

@@ -3,31 +3,18 @@ package config
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/keys"
 )
 
-const (
-	kSecret1 = "ks1-0123456789abcdefghijklmnopqrstuv"
-	kSecret2 = "ks2-vutsrqponmlkjihgfedcba9876543210"
-)
-
-func keysFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+const kSecret1, kSecret2 = "ks1-0123456789abcdefghijklmnopqrstuv", "ks2-vutsrqponmlkjihgfedcba9876543210"
 
 func TestKeysFileLoadsThroughConfig(t *testing.T) {
 	t.Parallel()
-	path := keysFile(t, "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
+	path := cases.File(t, "keys.yaml", "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
 	// Through LoadConfig, flag form.
 	cfg, err := LoadConfig([]string{"--keys-file", path}, envOf(map[string]string{"LIVEKIT_API_KEY": "APIone", "LIVEKIT_URL": "wss://x.example", "LKTOKEN_ALLOWED_ORIGINS": "https://app.example.com"}), &bytes.Buffer{})
 	if err != nil || cfg.Credentials.APISecret != kSecret1 || cfg.Keys.KeysFile != path {
@@ -51,7 +38,7 @@ func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
 // Errors about the keys name the flags when the flags were given.
 func TestKeysErrorsNameTheFlagsGiven(t *testing.T) {
 	t.Parallel()
-	path := keysFile(t, "APIone: "+kSecret1+"\nAPItwo: "+kSecret2+"\n")
+	path := cases.File(t, "keys.yaml", "APIone: "+kSecret1+"\nAPItwo: "+kSecret2+"\n")
 	env := envOf(map[string]string{"LIVEKIT_URL": "wss://x.example", "LKTOKEN_ALLOWED_ORIGINS": "https://app.example.com"})
 	for _, c := range []struct {
 		args []string

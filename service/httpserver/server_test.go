@@ -30,6 +30,7 @@ import (
 type testServer struct {
 	URL string
 	Log *testserver.Log
+	Srv *Server
 }
 
 func testConfig() config.Config {
@@ -49,7 +50,7 @@ func startServer(t *testing.T, cfg config.Config) testServer {
 	t.Helper()
 	logs := &testserver.Log{}
 	srv := New(cfg, NewLogger(cfg, logs))
-	return testServer{URL: testserver.Serve(t, srv.Serve), Log: logs}
+	return testServer{URL: testserver.Serve(t, srv.Serve), Log: logs, Srv: srv}
 }
 
 // h2cClient speaks HTTP/2 without TLS, as gRPC needs.
