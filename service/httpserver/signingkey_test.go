@@ -40,7 +40,8 @@ func TestSigningKeySwitchUnderLoad(t *testing.T) {
 	write := func(path, content string) { testserver.WriteFile(t, path, content) }
 	write(keysPath, "A: "+rotSecretA+"\nB: "+rotSecretB+"\n")
 	write(idPath, "A\n")
-	env := map[string]string{"LIVEKIT_KEYS_FILE": keysPath, "LIVEKIT_API_KEY_FILE": idPath, "LIVEKIT_URL": "wss://lk.example.test"}
+	env := map[string]string{"LIVEKIT_KEYS_FILE": keysPath, "LIVEKIT_API_KEY_FILE": idPath, "LIVEKIT_URL": "wss://lk.example.test",
+		"LKTOKEN_ALLOWED_ORIGINS": "http://localhost:4200"}
 	cfg, err := config.LoadConfig([]string{"--listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
