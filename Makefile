@@ -70,11 +70,11 @@ deps: system-deps web-client/node_modules proto-deps ## install what the tests n
 .PHONY: test-go
 test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 ./...
-	@# Tracing lives in builds tagged otel (service/tracing.go): its test too.
+	@# Tracing lives in builds tagged otel (service/httpserver/tracing.go): its test too.
 	go vet -tags otel ./...
 	go test -race -count=1 -tags otel -run Tracing ./cmd/lktoken/
 	@# The micro-benchmarks, briefly: they compile and their requests succeed.
-	go test -run '^$$' -bench . -benchtime=100x ./service/
+	go test -run '^$$' -bench . -benchtime=100x ./service/...
 
 # Each fuzz target runs for FUZZTIME; with CI=true `make test` runs them all.
 FUZZTIME ?= 20s
@@ -134,4 +134,4 @@ bench: bench-deps ## load benchmark: the real binary vs a bare net/http ceiling 
 
 .PHONY: bench-micro
 bench-micro: ## micro-benchmarks of the hot path (ns/op, allocs/op)
-	go test -run '^$$' -bench . -benchmem -count=5 ./service/
+	go test -run '^$$' -bench . -benchmem -count=5 ./service/...
