@@ -32,7 +32,11 @@ type Principal struct {
 	// the mode proves none): a request that leaves participant_identity out
 	// gets it, one that names another is refused.
 	Identity string
-	// Claims are the verified token's claims, for the room policy.
+	// Name is the display name the caller's token gives ("" for none): a
+	// request that sends no participant_name gets it.
+	Name string
+	// Claims are the verified token's claims, for the room policy. Shared
+	// between the requests of one token: read-only.
 	Claims map[string]any
 }
 

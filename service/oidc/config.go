@@ -51,8 +51,10 @@ type Config struct {
 	// (default 10 minutes).
 	MaxCacheAge time.Duration
 	// RefetchInterval is the least time between two key fetches caused by
-	// tokens with an unknown kid (default 10 s): a flood of made-up kids
-	// costs the provider one request per interval.
+	// tokens with an unknown kid (default 1 s): a flood of made-up kids
+	// costs the provider one request per interval, and a token of a key the
+	// provider has just started to sign with is refused only if another
+	// unknown kid caused a fetch less than the interval before.
 	RefetchInterval time.Duration
 	// RefreshInterval is how often the key set is reloaded in the
 	// background (default 15 minutes).
@@ -121,7 +123,7 @@ func (c *Config) setDefaults() {
 		c.MaxCacheAge = 10 * time.Minute
 	}
 	if c.RefetchInterval == 0 {
-		c.RefetchInterval = 10 * time.Second
+		c.RefetchInterval = time.Second
 	}
 	if c.RefreshInterval == 0 {
 		c.RefreshInterval = 15 * time.Minute

@@ -52,6 +52,8 @@ type keyStore struct {
 	lastErr     error         // of the last fetch, nil after a success
 	lastErrAt   time.Time
 	onChange    func(old, new *keySet)
+	// failed gets a signal (never blocking) when a fetch fails.
+	failed chan struct{}
 }
 
 // errNoKeysURL: discovery has not told us where the keys are yet.
@@ -86,6 +88,10 @@ func (s *keyStore) fetch(ctx context.Context) error {
 		s.lastErr = nil
 	} else {
 		s.lastErr, s.lastErrAt = err, s.now()
+		select {
+		case s.failed <- struct{}{}:
+		default:
+		}
 	}
 	onChange := s.onChange
 	s.inflight = nil

@@ -32,6 +32,8 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/lktoken/lktoken/service/authn"
 )
 
 // Principal is a verified caller. It is shared between the requests that
@@ -49,6 +51,8 @@ type Principal struct {
 	// Claims are all of the token's claims: JSON numbers that are integers
 	// become int64, others float64.
 	Claims map[string]any
+
+	authn *authn.Principal // what Authenticate hands on, built once
 }
 
 // Verifier verifies callers' tokens against one provider. It is safe for
@@ -77,7 +81,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	v := &Verifier{
 		cfg:  cfg,
 		done: make(chan struct{}),
-		keys: &keyStore{client: cfg.HTTPClient, now: cfg.Now, refetchInterval: cfg.RefetchInterval},
+		keys: &keyStore{client: cfg.HTTPClient, now: cfg.Now, refetchInterval: cfg.RefetchInterval, failed: make(chan struct{}, 1)},
 	}
 	for _, a := range cfg.Algorithms {
 		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
@@ -125,6 +129,10 @@ func (v *Verifier) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		select { // this refresh's own failure signal, if any
+		case <-v.keys.failed:
+		default:
+		}
 		wait := v.cfg.RefreshInterval
 		if err != nil {
 			wait = backoff
@@ -132,12 +140,21 @@ func (v *Verifier) run(ctx context.Context) {
 		} else {
 			backoff = initialBackoff
 		}
+		// While all is well, a failed fetch elsewhere (a token's unknown kid
+		// during an outage) starts the retries at once: the state clears as
+		// soon as the provider is back, not at the next refresh.
+		var failed <-chan struct{}
+		if err == nil {
+			failed = v.keys.failed
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
+		case <-failed:
+			t.Stop()
 		}
 	}
 }
@@ -351,6 +368,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Prin
 		Expiry:   exp,
 		Claims:   claims,
 	}
+	p.authn = &authn.Principal{Issuer: p.Issuer, Subject: p.Subject, Identity: p.Identity, Name: displayName(p.Name), Claims: p.Claims}
 	return p, exp.Add(leeway), nil
 }
 

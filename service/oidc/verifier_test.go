@@ -391,6 +391,27 @@ func TestProviderOutage(t *testing.T) {
 	}
 }
 
+// TestOutageSeenByAToken: an outage first noticed by a token's unknown kid
+// (the background refresh being far off) starts the retries, so the state
+// clears soon after the provider is back.
+func TestOutageSeenByAToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.RefreshInterval = time.Hour; c.RefetchInterval = time.Nanosecond })
+	f.p.setDown(true)
+	_, _ = f.v.Verify(context.Background(), sign(t, signingKey{kid: "new", alg: jose.RS256, priv: testRSAKey(t, 1)}, f.claims()))
+	if st := f.v.State(); !st.Ready || st.LastError == "" {
+		t.Fatalf("after a failed refetch: %s", st)
+	}
+	f.p.setDown(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for f.v.State().LastError != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("state never recovered: %s", f.v.State())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestNotReadyUntilKeysLoad: a provider down at start leaves the verifier
 // not ready (refusing with KindUnavailable, 503), retrying in the
 // background until the provider answers.
