@@ -181,12 +181,16 @@ func (h *Hydra) cli(ctx context.Context, args ...string) (string, error) {
 }
 
 // CreateClient registers a client-credentials client that may ask for
-// tokens for audience (`hydra create client`). Its tokens' sub is its ID.
-func (h *Hydra) CreateClient(ctx context.Context, audience string) (HydraClient, error) {
+// tokens for each of audiences (`hydra create client`). Its tokens' sub is
+// its ID.
+func (h *Hydra) CreateClient(ctx context.Context, audiences ...string) (HydraClient, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	out, err := h.cliJSON(ctx, "create", "client", "--endpoint", h.AdminURL,
-		"--grant-type", "client_credentials", "--audience", audience, "--format", "json")
+	args := []string{"create", "client", "--endpoint", h.AdminURL, "--grant-type", "client_credentials", "--format", "json"}
+	for _, a := range audiences {
+		args = append(args, "--audience", a)
+	}
+	out, err := h.cliJSON(ctx, args...)
 	if err != nil {
 		return HydraClient{}, fmt.Errorf("hydra create client: %w", err)
 	}
@@ -264,6 +268,57 @@ func (h *Hydra) RotateKey(ctx context.Context) (string, error) {
 	}
 	if err := json.Unmarshal(out, &set); err != nil || len(set.Keys) == 0 || set.Keys[0].Kid == "" {
 		return "", fmt.Errorf("hydra create jwk: unexpected output (%v)", err)
+	}
+	return set.Keys[0].Kid, nil
+}
+
+// SetTokenLifespan sets how long c's client-credentials access tokens live
+// (the admin API's PUT /admin/clients/{id}/lifespans): short-lived tokens
+// that really expire.
+func (h *Hydra) SetTokenLifespan(ctx context.Context, c HydraClient, d time.Duration) error {
+	body, _ := json.Marshal(map[string]string{"client_credentials_grant_access_token_lifespan": d.String()})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, h.AdminURL+"/admin/clients/"+url.PathEscape(c.ID)+"/lifespans", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("hydra lifespans: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("hydra lifespans: %s: %s", resp.Status, b)
+	}
+	return nil
+}
+
+// ImportKey adds a private key (PEM) made by the test to the set Hydra
+// signs access tokens with and publishes (`hydra import jwk
+// hydra.jwt.access-token`), and returns its kid. The test then holds a key
+// the provider really publishes, to sign tokens whose claims Hydra would
+// never issue (nbf in the future, another issuer).
+func (h *Hydra) ImportKey(ctx context.Context, privatePEM []byte) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	f := filepath.Join(h.dir, "import-"+randomHex(4)+".pem")
+	if err := os.WriteFile(f, privatePEM, 0o600); err != nil {
+		return "", err
+	}
+	defer os.Remove(f)
+	out, err := h.cliJSON(ctx, "import", "jwk", "hydra.jwt.access-token", f, "--alg", "RS256", "--use", "sig",
+		"--endpoint", h.AdminURL, "--format", "json")
+	if err != nil {
+		return "", fmt.Errorf("hydra import jwk: %w", err)
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(out, &set); err != nil || len(set.Keys) == 0 || set.Keys[0].Kid == "" {
+		return "", fmt.Errorf("hydra import jwk: unexpected output (%v)", err)
 	}
 	return set.Keys[0].Kid, nil
 }

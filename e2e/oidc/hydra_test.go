@@ -2,33 +2,12 @@ package oidc
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lktoken/lktoken/e2e/harness"
 )
-
-// jwtParts decodes a JWT's header and payload without verifying it.
-func jwtParts(t *testing.T, tok string) (header, payload map[string]any) {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWS: %d parts", len(parts))
-	}
-	for i, dst := range []*map[string]any{&header, &payload} {
-		b, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil {
-			t.Fatalf("part %d: %v", i, err)
-		}
-		if err := json.Unmarshal(b, dst); err != nil {
-			t.Fatalf("part %d: %v", i, err)
-		}
-	}
-	return header, payload
-}
 
 // TestHydraHarness: the provider the suite relies on behaves as the suite
 // assumes: client-credentials tokens are RS256 JWTs with iss, aud, sub and
