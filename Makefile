@@ -131,6 +131,7 @@ bench-deps: ## install wrk and h2load when missing (as root)
 .PHONY: bench
 bench: bench-deps ## load benchmark: the real binary vs a bare net/http ceiling (~3 min)
 	bench/run.sh
+	bench/oidc.sh
 
 .PHONY: bench-micro
 bench-micro: ## micro-benchmarks of the hot path (ns/op, allocs/op)
