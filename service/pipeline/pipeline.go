@@ -254,7 +254,7 @@ func bindIdentity(req *lktokenv1.GenerateTokenRequest, p *authn.Principal) error
 		return nil
 	}
 	if req.ParticipantName == nil && p.Name != "" {
-		name := p.Name
+		name := p.Name // the principal may be shared between requests
 		req.ParticipantName = &name
 	}
 	switch req.GetParticipantIdentity() {
