@@ -58,11 +58,16 @@ type Hydra struct {
 	// AdminURL serves the admin API (clients, keys, login and consent).
 	AdminURL string
 
+	// LoginConsentURL is the login-and-consent app the browser flows go
+	// through; it signs in TestUser.
+	LoginConsentURL string
+
 	bin    string
 	dir    string
 	config string
 	secret string
 	proc   *process
+	lc     *loginConsent
 }
 
 // HydraClient is an OAuth 2.0 client registered with Hydra.
@@ -112,17 +117,25 @@ func startHydraOnce(ctx context.Context, bin string) (*Hydra, error) {
 		config:    filepath.Join(dir, "hydra.yaml"),
 		secret:    randomHex(32),
 	}
+	if h.lc, err = startLoginConsent(func() string { return h.AdminURL }); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	h.LoginConsentURL = h.lc.URL
 	if err := os.WriteFile(h.config, []byte(h.configYAML(public, admin)), 0o600); err != nil {
+		h.lc.close()
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	mctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if out, err := h.cli(mctx, "migrate", "sql", "up", "-e", "--yes", "-c", h.config); err != nil {
+		h.lc.close()
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("hydra migrate: %w\n%s", err, tail(out, 20))
 	}
 	if err := h.serve(ctx); err != nil {
+		h.lc.close()
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -156,13 +169,19 @@ serve:
   admin: {host: 127.0.0.1, port: %d}
 urls:
   self: {issuer: %q}
+  login: %q
+  consent: %q
 strategies:
   access_token: jwt
+oauth2:
+  # The login-and-consent app's name claim at the top level of access
+  # tokens (Hydra nests session claims under "ext" otherwise).
+  allowed_top_level_claims: [name]
 secrets:
   system: [%q]
 log:
   level: warn
-`, filepath.Join(h.dir, "hydra.sqlite"), public, admin, h.Issuer, h.secret)
+`, filepath.Join(h.dir, "hydra.sqlite"), public, admin, h.Issuer, h.LoginConsentURL+"/login", h.LoginConsentURL+"/consent", h.secret)
 }
 
 // env is the environment of every hydra command beyond PATH, HOME and
@@ -367,6 +386,7 @@ func (h *Hydra) Resume(ctx context.Context) error {
 // Stop stops Hydra by its PID and removes its database and configuration.
 func (h *Hydra) Stop() error {
 	err := h.proc.stop(stopGrace)
+	h.lc.close()
 	_ = os.RemoveAll(h.dir)
 	return err
 }
