@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,10 +13,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 var binary string
@@ -39,6 +39,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// slow marks a load or limit test (many connections, or waits on the
+// server's timeouts): `go test -short` skips it.
+func slow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a load or limit test: skipped with -short")
+	}
+}
+
 func run(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -50,6 +59,7 @@ func run(t *testing.T, env []string, args ...string) (string, int) {
 }
 
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	out, code := run(t, nil, "--help")
 	if code != 0 || !strings.Contains(out, "Usage:\n  lktoken [flags]") || !strings.Contains(out, "$LIVEKIT_API_SECRET_FILE") {
 		t.Errorf("exit %d:\n%s", code, out)
@@ -57,6 +67,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestRefusesToStartWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  []string
@@ -73,6 +84,7 @@ func TestRefusesToStartWithoutCredentials(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			out, code := run(t, c.env)
 			if code != 2 || out != c.want {
 				t.Errorf("exit %d, output:\n%s\nwant:\n%s", code, out, c.want)
@@ -81,64 +93,17 @@ func TestRefusesToStartWithoutCredentials(t *testing.T) {
 	}
 }
 
-// proc is a running lktoken whose stderr is collected.
-type proc struct {
-	cmd  *exec.Cmd
-	addr string
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
-}
-
-func (p *proc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-// start runs the binary on a free loopback port and waits until it listens.
-func start(t *testing.T, env []string, args ...string) *proc {
+// start runs the binary on a free loopback port and waits until it listens;
+// its log is collected (testserver.Exec).
+func start(t *testing.T, env []string, args ...string) *testserver.Proc {
 	t.Helper()
-	args = append(args, "--listen", "127.0.0.1:0")
-	p := &proc{cmd: exec.Command(binary, args...), done: make(chan struct{})}
-	p.cmd.Env = env
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	listening := make(chan string, 1)
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
-				listening <- l.Addr
-			}
-		}
-		_ = p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-	select {
-	case p.addr = <-listening:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("lktoken did not listen within 15s:\n%s", p.logs())
-	}
-	return p
+	return testserver.Exec(t, binary, env, args...)
 }
 
 func TestDevModeNeedsNoEnvironment(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev")
-	resp, err := http.Post("http://"+p.addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
+	resp, err := http.Post("http://"+p.Addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
 		strings.NewReader(`{"roomName":"standup","participantIdentity":"user-42"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -149,59 +114,60 @@ func TestDevModeNeedsNoEnvironment(t *testing.T) {
 	if resp.StatusCode != 200 || body.Token == "" || body.ServerURL != "ws://localhost:7880" {
 		t.Errorf("status %d body %+v", resp.StatusCode, body)
 	}
-	if !strings.Contains(p.logs(), `"level":"WARN","msg":"DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server","api_key":"devkey"`) {
-		t.Errorf("no dev-mode warning:\n%s", p.logs())
+	if !strings.Contains(p.Logs(), `"level":"WARN","msg":"DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server","api_key":"devkey"`) {
+		t.Errorf("no dev-mode warning:\n%s", p.Logs())
 	}
 }
 
 // A request in flight when SIGTERM arrives completes; new connections are
 // refused afterwards; the process exits 0.
 func TestShutdownLetsInFlightRequestFinish(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--log-level", "debug")
 	body := `{"roomName":"standup","participantIdentity":"user-42"}`
-	conn, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+	conn, err := net.DialTimeout("tcp", p.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	// Send the headers and half the body: the request is now in flight.
-	head := fmt.Sprintf("POST /lktoken.v1.TokenService/GenerateToken HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", p.addr, len(body))
+	head := fmt.Sprintf("POST /lktoken.v1.TokenService/GenerateToken HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", p.Addr, len(body))
 	if _, err := io.WriteString(conn, head+body[:10]); err != nil {
 		t.Fatal(err)
 	}
 	// The server logs the request once it has read its headers: it is in flight.
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"request received"`) }, "request received")
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"request received"`) }, "request received")
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"shutting down"`) }, "shutting down")
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"shutting down"`) }, "shutting down")
 
-	if c, err := net.DialTimeout("tcp", p.addr, 2*time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", p.Addr, 2*time.Second); err == nil {
 		c.Close()
 		t.Error("a new connection was accepted after SIGTERM")
 	}
 	if _, err := io.WriteString(conn, body[10:]); err != nil {
-		t.Fatalf("in-flight request cut off: %v\n%s", err, p.logs())
+		t.Fatalf("in-flight request cut off: %v\n%s", err, p.Logs())
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		t.Fatalf("in-flight request lost: %v\n%s", err, p.logs())
+		t.Fatalf("in-flight request lost: %v\n%s", err, p.Logs())
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !regexp.MustCompile(`"token":"eyJ`).Match(raw) {
 		t.Errorf("in-flight request: %d %s", resp.StatusCode, raw)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(20 * time.Second):
 		t.Fatal("process did not exit after the drain")
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("exit code %d\n%s", code, p.logs())
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d\n%s", code, p.Logs())
 	}
-	if !strings.Contains(p.logs(), `"msg":"stopped"`) {
-		t.Errorf("no clean stop logged:\n%s", p.logs())
+	if !strings.Contains(p.Logs(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop logged:\n%s", p.Logs())
 	}
 }
 

@@ -116,7 +116,7 @@ before(async () => {
   env.livekitHTTP = `http://127.0.0.1:${lkPort}`;
   env.livekitURL = `ws://127.0.0.1:${lkPort}`;
   const config = join(env.dir, 'livekit.yaml');
-  // Loopback only (see BUILDING.md); secrets in the config file, not argv.
+  // Loopback only (see e2e/README.md); secrets in the config file, not argv.
   writeFileSync(
     config,
     [

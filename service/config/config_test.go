@@ -37,6 +37,7 @@ func withEnv(extra map[string]string) map[string]string {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfig(nil, envOf(prodEnv), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +56,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 }
 
 func TestLoadConfigRefusals(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -102,6 +104,7 @@ func TestLoadConfigRefusals(t *testing.T) {
 }
 
 func TestLoadConfigDevNeedsNothing(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfig([]string{"--dev"}, envOf(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +123,7 @@ func TestLoadConfigDevNeedsNothing(t *testing.T) {
 }
 
 func TestLoadConfigFlagsWinOverEnvironment(t *testing.T) {
+	t.Parallel()
 	env := withEnv(map[string]string{"LKTOKEN_LISTEN": "127.0.0.1:9000", "LKTOKEN_DEFAULT_LIFETIME": "600"})
 	cfg, err := LoadConfig([]string{"--listen", "127.0.0.1:9001", "--allowed-origins", "https://a.example.com, http://localhost:3000"}, envOf(env), &bytes.Buffer{})
 	if err != nil {
@@ -134,6 +138,7 @@ func TestLoadConfigFlagsWinOverEnvironment(t *testing.T) {
 }
 
 func TestLoadConfigSecretFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "secret")
 	secret := "file-secret-0123456789abcdefghijklmnopqrs"
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
@@ -155,6 +160,7 @@ func TestLoadConfigSecretFile(t *testing.T) {
 }
 
 func TestLoadConfigHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	_, err := LoadConfig([]string{"--help"}, envOf(nil), &out)
 	if !errors.Is(err, flag.ErrHelp) {

@@ -13,6 +13,7 @@ import (
 const kSecret1, kSecret2 = "ks1-0123456789abcdefghijklmnopqrstuv", "ks2-vutsrqponmlkjihgfedcba9876543210"
 
 func TestKeysFileLoadsThroughConfig(t *testing.T) {
+	t.Parallel()
 	path := cases.File(t, "keys.yaml", "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
 	// Through LoadConfig, flag form.
 	cfg, err := LoadConfig([]string{"--keys-file", path}, envOf(map[string]string{"LIVEKIT_API_KEY": "APIone", "LIVEKIT_URL": "wss://x.example"}), &bytes.Buffer{})
@@ -22,6 +23,7 @@ func TestKeysFileLoadsThroughConfig(t *testing.T) {
 }
 
 func TestSecretsNeverPrint(t *testing.T) {
+	t.Parallel()
 	for _, v := range []any{keys.Source{Secret: kSecret1}, OpsConfig{BearerToken: kSecret1}, Secret(kSecret1)} {
 		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
 			if s := sprintf(f, v); strings.Contains(s, kSecret1) {

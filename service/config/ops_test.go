@@ -10,6 +10,7 @@ import (
 )
 
 func TestOpsConfigDefaultsAndFlags(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfig(nil, envOf(prodEnv), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +32,7 @@ func TestOpsConfigDefaultsAndFlags(t *testing.T) {
 }
 
 func TestOpsConfigRefusals(t *testing.T) {
+	t.Parallel()
 	for env, want := range map[string]string{
 		"LKTOKEN_READ_HEADER_TIMEOUT=0s":                            `LKTOKEN_READ_HEADER_TIMEOUT "0s": must be a duration from 1ms to 1h, such as 5s`,
 		"LKTOKEN_WRITE_TIMEOUT=soon":                                `LKTOKEN_WRITE_TIMEOUT "soon": must be a duration from 1ms to 1h, such as 5s`,
@@ -53,6 +55,7 @@ func TestOpsConfigRefusals(t *testing.T) {
 }
 
 func TestBearerTokenFile(t *testing.T) {
+	t.Parallel()
 	token := "file-bearer-0123456789abcdefghijklmn"
 	path := filepath.Join(t.TempDir(), "bearer")
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {

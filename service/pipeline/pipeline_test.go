@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/keys"
@@ -54,10 +55,10 @@ func (o observer) ObserveMint(_ time.Duration, outcome string) {
 	o.s.seen = append(o.s.seen, "observe "+outcome)
 }
 
-func newOp(t *testing.T) (*pipeline.Operation, *steps, *cases.LogBuffer) {
+func newOp(t *testing.T) (*pipeline.Operation, *steps, *testserver.Log) {
 	t.Helper()
 	s := &steps{}
-	logs := &cases.LogBuffer{}
+	logs := &testserver.Log{}
 	op := pipeline.New(pipeline.Options{
 		Issuer:        mint.NewIssuer(keys.NewRing(keys.Set{Signing: creds}), mint.DefaultPolicy("wss://lk.example.test"), time.Now),
 		Authenticator: fakeAuthn{s: s, p: &authn.Principal{Issuer: "https://idp.example", Subject: "sub-1", Identity: "ada", Name: "Ada L."}},
@@ -73,7 +74,7 @@ func call(auth string, req *lktokenv1.GenerateTokenRequest) pipeline.Call {
 	return pipeline.Call{Route: "/test", Peer: "127.0.0.1:1", Header: http.Header{"Authorization": {auth}}, Request: req}
 }
 
-func lastLine(t *testing.T, logs *cases.LogBuffer) map[string]any {
+func lastLine(t *testing.T, logs *testserver.Log) map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	var m map[string]any
