@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/config"
 	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/oidc"
@@ -217,7 +218,7 @@ func cerrMeta(c *connect.Error) http.Header {
 	return c.Meta()
 }
 
-func waitLog(t *testing.T, logs *syncBuffer, want string) {
+func waitLog(t *testing.T, logs *testserver.Log, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(logs.String(), want) {
