@@ -75,6 +75,7 @@ system-deps:
 deps: system-deps web-client/node_modules proto-deps ## install what the tests need (apt, npm, go)
 	go mod download
 	cd e2e/livekit && ./build.sh >/dev/null
+	cd e2e/hydra && ./build.sh >/dev/null
 
 .PHONY: test-go
 test-go: ## unit and integration tests of the Go service
@@ -100,6 +101,8 @@ fuzz: ## fuzz request decoding + validation (Connect, gRPC-Web, /api/token), $(F
 test-e2e: ## real LiveKit server end-to-end suite (e2e/)
 	cd e2e/livekit && { ./build.sh >/dev/null || { [ "$$CI" != true ] && \
 	  echo "!!! livekit-server could not be built: the e2e suite will SKIP (proving nothing)" >&2; }; }
+	cd e2e/hydra && { ./build.sh >/dev/null || { [ "$$CI" != true ] && \
+	  echo "!!! Ory Hydra could not be built: the OpenID Connect e2e suite will SKIP (proving nothing)" >&2; }; }
 	cd e2e && go vet ./...
 	cd e2e && go test -count=1 -timeout 15m ./...
 
@@ -153,6 +156,7 @@ bench-deps: ## install wrk and h2load when missing (as root)
 .PHONY: bench
 bench: bench-deps ## load benchmark: the real binary vs a bare net/http ceiling (~3 min)
 	bench/run.sh
+	bench/oidc.sh
 
 .PHONY: bench-micro
 bench-micro: ## micro-benchmarks of the hot path (ns/op, allocs/op)

@@ -25,7 +25,9 @@
 //
 // Beside them: config (flags and environment into a Config, every error
 // naming what to set), authn (the Authenticator hook and the static bearer
-// token), audit (the audit log's lines), rpcerr (the one error mapping:
+// token), oidc (the OpenID Connect Authenticator: discovery, the provider's
+// keys, verification and its cache), roompolicy (the CEL room policy, the
+// pipeline's RoomPolicy hook), audit (the audit log's lines), rpcerr (the one error mapping:
 // violations, Connect codes to HTTP statuses as connect-go maps them) and
 // requestid. cmd/lktoken only loads the config, builds httpserver.New and
 // runs it.

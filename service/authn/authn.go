@@ -33,9 +33,10 @@ type Principal struct {
 	// gets it, one that names another is refused.
 	Identity string
 	// Name is the display name the caller's token gives ("" for none): a
-	// request that leaves participant_name out gets it.
+	// request that sends no participant_name gets it.
 	Name string
-	// Claims are the verified token's claims, for the room policy.
+	// Claims are the verified token's claims, for the room policy. Shared
+	// between the requests of one token: read-only.
 	Claims map[string]any
 }
 

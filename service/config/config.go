@@ -34,6 +34,9 @@ type Config struct {
 	Policy mint.Policy
 	// Ops are the limits, timeouts and operations settings (config_ops.go).
 	Ops OpsConfig
+	// Auth is caller authentication by OpenID Connect and the room policy
+	// (auth.go).
+	Auth AuthConfig
 	// Listen is the TCP address for HTTP/1.1 and cleartext HTTP/2.
 	Listen string
 	// AllowedOrigins may call the API from a browser (CORS).
@@ -87,7 +90,7 @@ var settings = []setting{
 	{"max-header-bytes", "LKTOKEN_MAX_HEADER_BYTES", "16384", "largest request header block, in bytes (larger gets 431)"},
 	{"max-concurrent-streams", "LKTOKEN_MAX_CONCURRENT_STREAMS", "250", "HTTP/2 streams one connection may have open at once"},
 	{"metrics-listen", "LKTOKEN_METRICS_LISTEN", "", "address for Prometheus /metrics, e.g. 127.0.0.1:9090; off when empty. Keep it private"},
-	{"", "LKTOKEN_BEARER_TOKEN", "", "when set, every API call must send `Authorization: Bearer <this>` (at least 32 characters; environment only)"},
+	{"", "LKTOKEN_BEARER_TOKEN", "", "when set, every API call must send `Authorization: Bearer <this>` (at least 32 characters; environment only), for one trusted backend; exclusive with LKTOKEN_OIDC_ISSUER"},
 	{"", "LKTOKEN_BEARER_TOKEN_FILE", "", "file holding LKTOKEN_BEARER_TOKEN instead; read again on SIGHUP"},
 	{"tracing", "LKTOKEN_TRACING", "false", "OpenTelemetry spans for every RPC (otelconnect), sent over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); needs a build with -tags otel"},
 }
@@ -270,6 +273,7 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 	cfg.AllowedOrigins = origins
 
 	cfg.Ops = buildOpsConfig(get, name, fail)
+	cfg.Auth = buildAuthConfig(get, cfg.Ops, fail)
 
 	if cfg.Listen == "" {
 		fail(fmt.Errorf("%s is empty: set an address such as 127.0.0.1:8080 or :8080", name("LKTOKEN_LISTEN")))

@@ -11,10 +11,12 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/service/rpcerr"
@@ -46,10 +48,70 @@ func NewValidator() *Validator {
 	return &Validator{fast: generateTokenRulesFingerprint() == contractRulesFingerprint}
 }
 
-// Check applies the contract's rules to msg. It returns nil, or a
-// *connect.Error ready to send: invalid_argument naming each field and rule
-// in words, with the structured buf.validate.Violations attached as a detail.
-func (v *Validator) Check(msg proto.Message) error { return asConnectError(v.validate(msg)) }
+// Check applies the contract's rules to msg, and the server's one rule the
+// contract leaves to it: a GenerateTokenRequest must name a participant
+// identity once the caller's verified identity (if any) has been bound to
+// it. It returns nil, or a *connect.Error ready to send: invalid_argument
+// naming each field and rule in words, with the structured
+// buf.validate.Violations attached as a detail.
+func (v *Validator) Check(msg proto.Message) error {
+	err := v.validate(msg)
+	if m, ok := msg.(*lktokenv1.GenerateTokenRequest); ok && m.ParticipantIdentity == "" {
+		return asConnectError(withIdentityRequired(err))
+	}
+	return asConnectError(err)
+}
+
+// identityRequired is the violation of a request without an identity on a
+// server that has no verified one to fill in: exactly what protovalidate
+// reported while the contract marked the field required (the test compares
+// them), so clients see no difference.
+func identityRequired() *validate.Violation {
+	return validate.Violation_builder{
+		Field: validate.FieldPath_builder{Elements: []*validate.FieldPathElement{validate.FieldPathElement_builder{
+			FieldNumber: proto.Int32(2), FieldName: proto.String("participant_identity"),
+			FieldType: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
+		}.Build()}}.Build(),
+		Rule: validate.FieldPath_builder{Elements: []*validate.FieldPathElement{validate.FieldPathElement_builder{
+			FieldNumber: proto.Int32(25), FieldName: proto.String("required"),
+			FieldType: descriptorpb.FieldDescriptorProto_TYPE_BOOL.Enum(),
+		}.Build()}}.Build(),
+		RuleId:  proto.String("required"),
+		Message: proto.String("value is required"),
+	}.Build()
+}
+
+// withIdentityRequired adds identityRequired to protovalidate's answer,
+// after the violations of room_name (field 1), before the others, as
+// protovalidate orders them by field.
+func withIdentityRequired(err error) error {
+	if err != nil && !isValidationError(err) {
+		return err // a misconfigured validator stays internal
+	}
+	var before, after []*validate.Violation
+	var verr *protovalidate.ValidationError
+	if errors.As(err, &verr) {
+		for _, vi := range verr.ToProto().GetViolations() {
+			if first := vi.GetField().GetElements(); len(first) > 0 && first[0].GetFieldNumber() <= 1 {
+				before = append(before, vi)
+			} else {
+				after = append(after, vi)
+			}
+		}
+	}
+	all := append(append(before, identityRequired()), after...)
+	return violationsError{validate.Violations_builder{Violations: all}.Build()}
+}
+
+func isValidationError(err error) bool {
+	var verr *protovalidate.ValidationError
+	return errors.As(err, &verr)
+}
+
+// violationsError carries violations built here to asConnectError.
+type violationsError struct{ v *validate.Violations }
+
+func (e violationsError) Error() string { return "invalid request" }
 
 // validate is protovalidate.Validator's Validate for the contract's messages.
 func (v *Validator) validate(msg proto.Message) error {
@@ -76,6 +138,10 @@ func asConnectError(err error) error {
 	if errors.As(err, &verr) {
 		return rpcerr.Violations(verr.ToProto())
 	}
+	var own violationsError
+	if errors.As(err, &own) {
+		return rpcerr.Violations(own.v)
+	}
 	// A rule that fails to compile or evaluate is our fault, not the caller's.
 	return connect.NewError(connect.CodeInternal, errors.New("request validation is misconfigured on the server"))
 }
@@ -85,7 +151,7 @@ func asConnectError(err error) error {
 // rules the fingerprint changes, the fast path switches itself off (correct,
 // only slower), and TestFastValidationMatchesContract fails until someone
 // re-reads the rules, updates acceptsGenerateToken and this value.
-const contractRulesFingerprint = "853e042f30f40e9e2604212018912562099deb9b6e439d9fb84d2761730c6591"
+const contractRulesFingerprint = "3d12bed4e06769ea4ce95de4a73e2d8bab320ed4eeae641a048e2ddef5480155"
 
 // generateTokenRulesFingerprint hashes what decides validity: the request
 // message's descriptor with all its options, and the predefined label rule.
@@ -110,8 +176,10 @@ func acceptsGenerateToken(m *lktokenv1.GenerateTokenRequest) bool {
 	if !isLabel(m.RoomName) {
 		return false
 	}
-	// participant_identity: required, max_bytes 256, label, no '#'.
-	if !isLabel(m.ParticipantIdentity) || strings.IndexByte(m.ParticipantIdentity, '#') >= 0 {
+	// participant_identity: optional in the contract (a server with verified
+	// callers fills it in); when set max_bytes 256, label, no '#'. Check
+	// requires it of what is left after binding (identityRequired).
+	if id := m.ParticipantIdentity; id != "" && (!isLabel(id) || strings.IndexByte(id, '#') >= 0) {
 		return false
 	}
 	// participant_name: optional; when set min_bytes 1, max_bytes 256, label.

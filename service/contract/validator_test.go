@@ -1,12 +1,17 @@
 package contract
 
 import (
+	"encoding/json"
+	"errors"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
@@ -85,7 +90,9 @@ func TestFastValidationAgreesWithProtovalidate(t *testing.T) {
 	}
 	for _, c := range cases.Tokens() {
 		check(c.Req)
-		if acceptsGenerateToken(c.Req) != (c.WantErr == "") {
+		// The fast path restates the contract; the identity a request
+		// still lacks after binding is the server's rule (Check).
+		if (acceptsGenerateToken(c.Req) && c.Req.ParticipantIdentity != "") != (c.WantErr == "") {
 			t.Errorf("%s: fast path %v", c.Name, acceptsGenerateToken(c.Req))
 		}
 	}
@@ -144,11 +151,56 @@ func TestContractValidatorFallsBackToProtovalidate(t *testing.T) {
 	}
 	for _, c := range cases.Tokens() {
 		got, want := v.Check(c.Req), asConnectError(full.Validate(c.Req))
+		if c.Req.ParticipantIdentity == "" { // the server's rule, not the contract's
+			want = asConnectError(withIdentityRequired(full.Validate(c.Req)))
+		}
 		if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
 			t.Errorf("%s: got %v, want %v", c.Name, got, want)
 		}
 	}
 	if cv.full == nil {
 		t.Error("protovalidate was never built")
+	}
+}
+
+// TestIdentityRequiredIsProtovalidatesOwn: the server's "participant_identity
+// is required" is, field for field, the violation protovalidate reported
+// while the contract marked the field required (captured from protovalidate
+// v1.4 before the rule moved), in the same place among the others.
+func TestIdentityRequiredIsProtovalidatesOwn(t *testing.T) {
+	const want = `{"field":{"elements":[{"fieldNumber":2,"fieldName":"participant_identity","fieldType":"TYPE_STRING"}]},` +
+		`"rule":{"elements":[{"fieldNumber":25,"fieldName":"required","fieldType":"TYPE_BOOL"}]},"ruleId":"required","message":"value is required"}`
+	got, err := protojson.Marshal(identityRequired())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any
+	_ = json.Unmarshal(got, &g)
+	_ = json.Unmarshal([]byte(want), &w)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("identityRequired()\n got  %s\n want %s", got, want)
+	}
+	v := NewValidator()
+	for _, c := range []struct {
+		req  *lktokenv1.GenerateTokenRequest
+		want string
+	}{
+		{cases.Req("", ""), "room_name: value is required; participant_identity: value is required"},
+		{cases.Req("r", ""), "participant_identity: value is required"},
+		{&lktokenv1.GenerateTokenRequest{RoomName: "r", ExpirationSeconds: proto.Uint32(1)}, "participant_identity: value is required; expiration_seconds: must be greater than or equal to 60 and less than or equal to 86400"},
+		{cases.Req("r", "u"), ""},
+	} {
+		err := v.Check(c.req)
+		if (err == nil) != (c.want == "") || err != nil && connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("%v: %v", c.req, err)
+			continue
+		}
+		var cerr *connect.Error
+		if errors.As(err, &cerr) && cerr.Message() != c.want {
+			t.Errorf("%v:\n got  %q\n want %q", c.req, cerr.Message(), c.want)
+		}
+		if cerr != nil && len(cerr.Details()) != 1 {
+			t.Errorf("%v: %d details", c.req, len(cerr.Details()))
+		}
 	}
 }

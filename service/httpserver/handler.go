@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -88,6 +89,15 @@ func authenticate(op *pipeline.Operation, next http.Handler) http.Handler {
 		}
 		p, err := op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
 		if err != nil {
+			// The challenge is a header on every protocol: connect-go's
+			// ErrorWriter would put it in gRPC's trailers, where net/http
+			// refuses to send WWW-Authenticate.
+			var cerr *connect.Error
+			if errors.As(err, &cerr) {
+				if ch := cerr.Meta().Get("WWW-Authenticate"); ch != "" {
+					w.Header().Set("WWW-Authenticate", ch)
+				}
+			}
 			_ = ew.Write(w, r, err)
 			return
 		}

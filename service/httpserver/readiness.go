@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/lktoken/lktoken/service/keys"
@@ -13,6 +14,9 @@ import (
 type Readiness struct {
 	keys  *keys.Ring
 	state atomic.Int32
+	// oidc, when callers authenticate with OpenID Connect, reports whether
+	// the provider's keys are loaded and the provider's state in a line.
+	oidc func() (ready bool, state string)
 }
 
 const (
@@ -43,6 +47,11 @@ func (r *Readiness) NotReady() string {
 	case r.state.Load() == stateStarting:
 		return "starting"
 	}
+	if r.oidc != nil {
+		if ok, state := r.oidc(); !ok {
+			return "oidc: " + strings.TrimPrefix(state, "not ready: ")
+		}
+	}
 	return ""
 }
 
@@ -53,6 +62,13 @@ func (r *Readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	if why := r.NotReady(); why != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("not ready: " + why + "\n"))
+		return
+	}
+	if r.oidc != nil {
+		// Ready with known keys even while the provider is unreachable; the
+		// line says so.
+		_, state := r.oidc()
+		_, _ = w.Write([]byte("ready\noidc: " + state + "\n"))
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))

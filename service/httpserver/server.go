@@ -16,12 +16,16 @@ import (
 	"net/http"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/lktoken/lktoken/service/audit"
+
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/config"
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
+	"github.com/lktoken/lktoken/service/oidc"
 	"github.com/lktoken/lktoken/service/pipeline"
+	"github.com/lktoken/lktoken/service/roompolicy"
 )
 
 // Server serves lktoken on one port: HTTP/1.1 and cleartext HTTP/2, so the
@@ -34,8 +38,17 @@ type Server struct {
 	ready   *Readiness
 	metrics *Metrics
 	bearer  *authn.BearerToken // set when the bearer-token mode is on
+	oidc    *oidc.Verifier     // set when callers authenticate with OpenID Connect
 	// stopTracing flushes spans at the end of Serve; nil without tracing.
 	stopTracing func(context.Context) error
+}
+
+// refuseAll is the authenticator of a server whose OpenID Connect
+// configuration cannot work: fail closed.
+type refuseAll struct{ err error }
+
+func (r refuseAll) Authenticate(context.Context, authn.Caller) (*authn.Principal, error) {
+	return nil, connect.NewError(connect.CodeUnavailable, errors.New("caller authentication is misconfigured on the server"))
 }
 
 // NewLogger returns the JSON (or text) logger the configuration asks for.
@@ -66,6 +79,24 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 	if cfg.Ops.BearerToken != "" {
 		s.bearer = authn.NewBearerToken(string(cfg.Ops.BearerToken))
 		opts.Authenticator = s.bearer
+	}
+	if cfg.Auth.OIDCEnabled() {
+		oc := cfg.Auth.OIDC
+		oc.Log = log
+		v, err := oidc.New(context.Background(), oc)
+		if err != nil {
+			// config.LoadConfig checked it; a hand-made Config that fails
+			// refuses every caller rather than letting them all in.
+			log.Error("OpenID Connect misconfigured: refusing every caller", slog.String("error", err.Error()))
+			opts.Authenticator = refuseAll{err}
+		} else {
+			s.oidc = v
+			opts.Authenticator = v
+			s.ready.oidc = func() (bool, string) { st := v.State(); return st.Ready, st.String() }
+		}
+	}
+	if cfg.Auth.Policy != nil {
+		opts.RoomPolicy = roompolicy.Hook{Policy: cfg.Auth.Policy, Log: log}
 	}
 	if cfg.Ops.Tracing {
 		tracer, stop, err := newTracing()
@@ -133,6 +164,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.Dev {
 		s.log.Warn("DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server",
 			slog.String("api_key", s.cfg.Credentials.APIKey), slog.String("livekit_url", s.cfg.Policy.ServerURL))
+	}
+	if s.oidc != nil {
+		defer s.oidc.Close()
+		s.log.Info("callers authenticate with OpenID Connect", slog.String("issuer", s.cfg.Auth.OIDC.Issuer),
+			slog.String("audience", s.cfg.Auth.OIDC.Audience), slog.Bool("room_policy", s.cfg.Auth.Policy != nil))
 	}
 	// The metrics listener first: "listening" is logged only once both are.
 	stopMetrics, err := s.serveMetrics()

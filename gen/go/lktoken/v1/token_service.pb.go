@@ -39,9 +39,15 @@ type GenerateTokenRequest struct {
 	// punctuation and non-Latin scripts included, is allowed.
 	RoomName string `protobuf:"bytes,1,opt,name=room_name,json=roomName,proto3" json:"room_name,omitempty"`
 	// The participant's unique identity within the room, for example a user id
-	// such as "user-42". It becomes the token's subject. Required: 1 to 256
+	// such as "user-42". It becomes the token's subject. When set: 1 to 256
 	// bytes of UTF-8, not only whitespace, no control characters, and no "#"
 	// (LiveKit appends "#..." to identities internally).
+	//
+	// Required unless the server verifies its callers (OpenID Connect): such a
+	// server fills it in with the caller's verified identity and refuses any
+	// other with permission_denied. A server without a verified identity
+	// refuses a request without one with invalid_argument, "value is
+	// required", exactly as this rule used to.
 	ParticipantIdentity string `protobuf:"bytes,2,opt,name=participant_identity,json=participantIdentity,proto3" json:"participant_identity,omitempty"`
 	// The name other participants see, for example "Ada Lovelace". Optional;
 	// when absent the token carries no name. When present: 1 to 256 bytes of
@@ -231,11 +237,11 @@ var File_lktoken_v1_token_service_proto protoreflect.FileDescriptor
 const file_lktoken_v1_token_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1elktoken/v1/token_service.proto\x12\n" +
-	"lktoken.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16lktoken/v1/rules.proto\"\xa1\x06\n" +
+	"lktoken.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16lktoken/v1/rules.proto\"\x9e\x06\n" +
 	"\x14GenerateTokenRequest\x12+\n" +
-	"\troom_name\x18\x01 \x01(\tB\x0e\xbaH\v\xc8\x01\x01r\x06\xc8H\x01(\x80\x02R\broomName\x12\x9c\x01\n" +
-	"\x14participant_identity\x18\x02 \x01(\tBi\xbaHf\xba\x01X\n" +
-	"\ano_hash\x128must not contain '#' (LiveKit reserves it in identities)\x1a\x13!this.contains('#')\xc8\x01\x01r\x06\xc8H\x01(\x80\x02R\x13participantIdentity\x12=\n" +
+	"\troom_name\x18\x01 \x01(\tB\x0e\xbaH\v\xc8\x01\x01r\x06\xc8H\x01(\x80\x02R\broomName\x12\x99\x01\n" +
+	"\x14participant_identity\x18\x02 \x01(\tBf\xbaHc\xba\x01X\n" +
+	"\ano_hash\x128must not contain '#' (LiveKit reserves it in identities)\x1a\x13!this.contains('#')r\x06\xc8H\x01(\x80\x02R\x13participantIdentity\x12=\n" +
 	"\x10participant_name\x18\x03 \x01(\tB\r\xbaH\n" +
 	"r\b\xc8H\x01 \x01(\x80\x02H\x00R\x0fparticipantName\x88\x01\x01\x12?\n" +
 	"\x12expiration_seconds\x18\x04 \x01(\rB\v\xbaH\b*\x06\x18\x80\xa3\x05(<H\x01R\x11expirationSeconds\x88\x01\x01\x12A\n" +

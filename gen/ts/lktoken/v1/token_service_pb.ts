@@ -7,15 +7,17 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_lktoken_v1_rules } from "./rules_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file lktoken/v1/token_service.proto.
  */
 export const file_lktoken_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEiigMKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EhEKCXJvb21fbmFtZRgBIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgCIAEoCRIdChBwYXJ0aWNpcGFudF9uYW1lGAMgASgJSACIAQESHwoSZXhwaXJhdGlvbl9zZWNvbmRzGAQgASgNSAGIAQESIQoUcGFydGljaXBhbnRfbWV0YWRhdGEYBSABKAlIAogBARJbChZwYXJ0aWNpcGFudF9hdHRyaWJ1dGVzGAYgAygLMjsubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVxdWVzdC5QYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRo8ChpQYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhMKEV9wYXJ0aWNpcGFudF9uYW1lQhUKE19leHBpcmF0aW9uX3NlY29uZHNCFwoVX3BhcnRpY2lwYW50X21ldGFkYXRhIpsBChVHZW5lcmF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VydmVyX3VybBgDIAEoCRIRCglyb29tX25hbWUYBCABKAkSHAoUcGFydGljaXBhbnRfaWRlbnRpdHkYBSABKAkyZAoMVG9rZW5TZXJ2aWNlElQKDUdlbmVyYXRlVG9rZW4SIC5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0GiEubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVzcG9uc2VCOFo2Z2l0aHViLmNvbS9sa3Rva2VuL2xrdG9rZW4vZ2VuL2dvL2xrdG9rZW4vdjE7bGt0b2tlbnYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEiowUKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EiEKCXJvb21fbmFtZRgBIAEoCUIOukgLyAEBcgbISAEogAIShAEKFHBhcnRpY2lwYW50X2lkZW50aXR5GAIgASgJQma6SGO6AVgKB25vX2hhc2gSOG11c3Qgbm90IGNvbnRhaW4gJyMnIChMaXZlS2l0IHJlc2VydmVzIGl0IGluIGlkZW50aXRpZXMpGhMhdGhpcy5jb250YWlucygnIycpcgbISAEogAISLAoQcGFydGljaXBhbnRfbmFtZRgDIAEoCUINukgKcgjISAEgASiAAkgAiAEBEiwKEmV4cGlyYXRpb25fc2Vjb25kcxgEIAEoDUILukgIKgYYgKMFKDxIAYgBARIsChRwYXJ0aWNpcGFudF9tZXRhZGF0YRgFIAEoCUIJukgGcgQogIAgSAKIAQES0wEKFnBhcnRpY2lwYW50X2F0dHJpYnV0ZXMYBiADKAsyOy5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0LlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5Qna6SHOaAXAibroBYQoMbm9fbGtfcHJlZml4EjhtdXN0IG5vdCBzdGFydCB3aXRoICdsay4nIChMaXZlS2l0IHJlc2VydmVzIHRoYXQgcHJlZml4KRoXIXRoaXMuc3RhcnRzV2l0aCgnbGsuJylyCMhIASABKIACGjwKGlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX3BhcnRpY2lwYW50X25hbWVCFQoTX2V4cGlyYXRpb25fc2Vjb25kc0IXChVfcGFydGljaXBhbnRfbWV0YWRhdGEimwEKFUdlbmVyYXRlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXJ2ZXJfdXJsGAMgASgJEhEKCXJvb21fbmFtZRgEIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgFIAEoCTJmCgxUb2tlblNlcnZpY2USVgoNR2VuZXJhdGVUb2tlbhIgLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlcXVlc3QaIS5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXNwb25zZSIAQjhaNmdpdGh1Yi5jb20vbGt0b2tlbi9sa3Rva2VuL2dlbi9nby9sa3Rva2VuL3YxO2xrdG9rZW52MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lktoken_v1_rules]);
 
 /**
  * GenerateTokenRequest says who joins which room, for how long, and what the
@@ -39,9 +41,15 @@ export type GenerateTokenRequest = Message<"lktoken.v1.GenerateTokenRequest"> & 
 
   /**
    * The participant's unique identity within the room, for example a user id
-   * such as "user-42". It becomes the token's subject. Required: 1 to 256
+   * such as "user-42". It becomes the token's subject. When set: 1 to 256
    * bytes of UTF-8, not only whitespace, no control characters, and no "#"
    * (LiveKit appends "#..." to identities internally).
+   *
+   * Required unless the server verifies its callers (OpenID Connect): such a
+   * server fills it in with the caller's verified identity and refuses any
+   * other with permission_denied. A server without a verified identity
+   * refuses a request without one with invalid_argument, "value is
+   * required", exactly as this rule used to.
    *
    * @generated from field: string participant_identity = 2;
    */
