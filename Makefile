@@ -75,6 +75,19 @@ test-go: ## unit and integration tests of the Go service
 	@# The micro-benchmarks, briefly: they compile and their requests succeed.
 	go test -run '^$$' -bench . -benchtime=100x ./service/
 
+# The container image (deploy/container/): FROM scratch, assembled from a
+# static binary compiled here, built with Debian's podman (no registry needed).
+IMAGE_APT_PACKAGES := podman runc ca-certificates
+APT_PACKAGES += $(IMAGE_APT_PACKAGES)
+IMAGE ?= localhost/lktoken:$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+.PHONY: image
+image: ## container image localhost/lktoken:<version> with podman (deploy/container/, FROM scratch)
+	@$(call apt_install,$(IMAGE_APT_PACKAGES))
+	@IMAGE=$(IMAGE) deploy/container/build.sh >/dev/null
+# The e2e suite's container test (e2e/container) checks the image just built.
+test-e2e: image
+test-e2e: export LKTOKEN_IMAGE = $(IMAGE)
+
 # Each fuzz target runs for FUZZTIME; with CI=true `make test` runs them all.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzConnectJSON FuzzConnectProto FuzzGRPCWebFraming FuzzTokenEndpointJSON
