@@ -88,6 +88,13 @@ image: ## container image localhost/lktoken:<version> with podman (deploy/contai
 test-e2e: image
 test-e2e: export LKTOKEN_IMAGE = $(IMAGE)
 
+# The deployment checks: deploy/kubernetes rendered by kustomize (krusty,
+# v5.8.1) and decoded strictly, in a module of its own (k8s.io/*, kustomize).
+.PHONY: test-deploy
+test-deploy: ## Kubernetes manifests: kustomize build, strict decoding, settings vs lktoken --help, security
+	cd deploy/kubernetes/check && go vet ./... && go test -count=1 ./...
+test: test-deploy
+
 # Each fuzz target runs for FUZZTIME; with CI=true `make test` runs them all.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzConnectJSON FuzzConnectProto FuzzGRPCWebFraming FuzzTokenEndpointJSON
