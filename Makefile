@@ -84,6 +84,8 @@ IMAGE ?= localhost/lktoken:$(shell git describe --tags --always --dirty 2>/dev/n
 image: ## container image localhost/lktoken:<version> with podman (deploy/container/, FROM scratch)
 	@$(call apt_install,$(IMAGE_APT_PACKAGES))
 	@IMAGE=$(IMAGE) deploy/container/build.sh >/dev/null
+# The e2e suite's scale-out test (e2e/scaleout) runs replicas behind haproxy.
+APT_PACKAGES += haproxy
 # The e2e suite's container test (e2e/container) checks the image just built.
 test-e2e: image
 test-e2e: export LKTOKEN_IMAGE = $(IMAGE)
