@@ -173,7 +173,9 @@ func (f *fleet) start(ctx context.Context, i int) {
 	f.live[i] = lt
 }
 
-func (f *fleet) all() []*harness.LKToken { return append(append([]*harness.LKToken(nil), f.retired...), f.live...) }
+func (f *fleet) all() []*harness.LKToken {
+	return append(append([]*harness.LKToken(nil), f.retired...), f.live...)
+}
 
 // TestRollingRestartBehindHAProxy: haproxy as BUILDING.md configures it,
 // retrying a request on a connection failure or an empty response.
