@@ -69,11 +69,11 @@ deps: system-deps web-client/node_modules proto-deps ## install what the tests n
 .PHONY: test-go
 test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 ./...
-	@# Tracing lives in builds tagged otel (service/tracing.go): its test too.
+	@# Tracing lives in builds tagged otel (service/httpserver/tracing.go): its test too.
 	go vet -tags otel ./...
 	go test -race -count=1 -tags otel -run Tracing ./cmd/lktoken/
 	@# The micro-benchmarks, briefly: they compile and their requests succeed.
-	go test -run '^$$' -bench . -benchtime=100x ./service/
+	go test -run '^$$' -bench . -benchtime=100x ./service/...
 
 # The container image (deploy/container/): FROM scratch, assembled from a
 # static binary compiled here, built with Debian's podman (no registry needed).
@@ -153,4 +153,4 @@ bench: bench-deps ## load benchmark: the real binary vs a bare net/http ceiling 
 
 .PHONY: bench-micro
 bench-micro: ## micro-benchmarks of the hot path (ns/op, allocs/op)
-	go test -run '^$$' -bench . -benchmem -count=5 ./service/
+	go test -run '^$$' -bench . -benchmem -count=5 ./service/...

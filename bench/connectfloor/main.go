@@ -25,7 +25,7 @@ import (
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
-	"github.com/lktoken/lktoken/service"
+	"github.com/lktoken/lktoken/service/api"
 )
 
 func main() {
@@ -43,7 +43,7 @@ func main() {
 	empty, _ := protojson.Marshal(answer)
 	answer.Token = strings.Repeat("x", max(*jsonSize-len(empty)-len(`"token":"",`), 0))
 	mux := http.NewServeMux()
-	mux.Handle(lktokenv1connect.NewTokenServiceHandler(fixed{answer}, connect.WithHandlerOptions(service.ConnectHandlerOptions()...)))
+	mux.Handle(lktokenv1connect.NewTokenServiceHandler(fixed{answer}, connect.WithHandlerOptions(api.CodecOptions()...)))
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)

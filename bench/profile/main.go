@@ -17,7 +17,8 @@ import (
 	"runtime/pprof"
 	"syscall"
 
-	"github.com/lktoken/lktoken/service"
+	"github.com/lktoken/lktoken/service/config"
+	"github.com/lktoken/lktoken/service/httpserver"
 )
 
 func main() {
@@ -33,16 +34,13 @@ func main() {
 }
 
 func run(cpuOut, memOut string, args []string) error {
-	cfg, err := service.LoadConfig(args, os.Getenv, os.Stderr)
+	cfg, err := config.LoadConfig(args, os.Getenv, os.Stderr)
 	if err != nil {
 		return err
 	}
-	out := service.NewLogWriter(os.Stderr)
+	out := httpserver.NewLogWriter(os.Stderr)
 	defer out.Close()
-	srv, err := service.NewServer(cfg, service.NewLogger(cfg, out))
-	if err != nil {
-		return err
-	}
+	srv := httpserver.New(cfg, httpserver.NewLogger(cfg, out))
 	f, err := os.Create(cpuOut)
 	if err != nil {
 		return err

@@ -10,33 +10,50 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/lktoken/lktoken/service"
+	"github.com/lktoken/lktoken/service/config"
+	"github.com/lktoken/lktoken/service/httpserver"
 )
 
 func main() {
-	cfg, err := service.LoadConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "lktoken: refusing to start:\n%v\n", err)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:])
+	stop()
+	var cerr configError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &cerr):
+		fmt.Fprintf(os.Stderr, "lktoken: refusing to start:\n%v\n", cerr.err)
 		os.Exit(2)
-	}
-	// Log lines are batched (one write per batch, not per request); every
-	// exit path below closes out so that none is lost.
-	out := service.NewLogWriter(os.Stderr)
-	log := service.NewLogger(cfg, out)
-	srv, err := service.NewServer(cfg, log)
-	if err != nil {
-		_ = out.Close()
-		fmt.Fprintf(os.Stderr, "lktoken: %v\n", err)
+	default:
 		os.Exit(1)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+}
+
+// configError is a configuration the server refuses to start with.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+
+// realMain reads the configuration, builds the server and serves until ctx is
+// done. Errors after the log exists are logged there.
+func realMain(ctx context.Context, args []string) error {
+	cfg, err := config.LoadConfig(args, os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	if err != nil {
+		return configError{err}
+	}
+	// Log lines are batched (one write per batch, not per request); the
+	// deferred Close hands on the last of them on every way out.
+	out := httpserver.NewLogWriter(os.Stderr)
+	defer out.Close()
+	log := httpserver.NewLogger(cfg, out)
+	srv := httpserver.New(cfg, log)
 	// SIGHUP reads the key files again; a failed reload keeps the old keys.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	go func() {
 		for range hup {
 			_ = srv.Reload()
@@ -44,8 +61,7 @@ func main() {
 	}()
 	if err := srv.Run(ctx); err != nil {
 		log.Error("server stopped", "error", err.Error())
-		_ = out.Close()
-		os.Exit(1)
+		return err
 	}
-	_ = out.Close()
+	return nil
 }

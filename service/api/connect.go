@@ -1,0 +1,58 @@
+// Package api holds lktoken's routes: thin adapters that decode a request,
+// hand it to the one mint operation (package pipeline) and encode its
+// outcome. The Connect route serves GenerateToken over Connect, gRPC and
+// gRPC-Web, with a JSON codec that writes the hot path's messages directly;
+// the token endpoint speaks LiveKit's standard TokenSource format.
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
+	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/service/pipeline"
+)
+
+// Connect returns the path and handler of the TokenService. opts come
+// first (the server's recovery and read limits), then the codecs of
+// CodecOptions. Answers carry Cache-Control: no-store, and connect-go's bare
+// 405 and 415 refusals get a body that says what to change.
+func Connect(op *pipeline.Operation, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := lktokenv1connect.NewTokenServiceHandler(tokenService{op: op},
+		connect.WithHandlerOptions(opts...), connect.WithHandlerOptions(CodecOptions()...))
+	return path, noStore(explainRefusals(h))
+}
+
+// tokenService adapts GenerateToken onto the mint operation.
+type tokenService struct{ op *pipeline.Operation }
+
+// GenerateToken mints a join token for one participant in one room.
+func (s tokenService) GenerateToken(ctx context.Context, req *lktokenv1.GenerateTokenRequest) (*lktokenv1.GenerateTokenResponse, error) {
+	call := pipeline.Call{Route: lktokenv1connect.TokenServiceGenerateTokenProcedure, Request: req}
+	if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
+		call.Peer, call.Header = ci.Peer().Addr, ci.RequestHeader()
+	}
+	res, err := s.op.Mint(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	return &lktokenv1.GenerateTokenResponse{
+		Token:               res.Token.JWT,
+		ExpiresAt:           timestamppb.New(res.Token.ExpiresAt),
+		ServerUrl:           res.ServerURL,
+		RoomName:            res.Token.Room,
+		ParticipantIdentity: res.Token.Identity,
+	}, nil
+}
+
+// noStore keeps tokens out of every cache between us and the caller.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,113 @@
+// Package audit writes lktoken's audit log: one "mint" line per mint attempt
+// (time, request id, peer, route, room, identity, lifetime, outcome,
+// latency) and one "refused" line per caller that failed authentication.
+// It is handed requests and outcomes only, never a token or a secret.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"connectrpc.com/connect"
+)
+
+// Log writes audit lines to a slog.Logger.
+type Log struct {
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns a Log writing to log; now is the clock that times each attempt.
+func New(log *slog.Logger, now func() time.Time) *Log {
+	return &Log{log: log, now: now}
+}
+
+// Entry is one mint attempt as the audit log records it.
+type Entry struct {
+	RequestID string
+	Peer      string
+	Route     string
+	Room      string
+	Identity  string
+	// Agents are the agent names dispatched through room_config, if any.
+	Agents []string
+	// Issuer and Subject name the verified caller, when the authentication
+	// mode verifies one.
+	Issuer, Subject string
+	// Policy is the room policy's decision, when a policy is configured.
+	Policy string
+	// Lifetime is the granted lifetime; zero when nothing was minted.
+	Lifetime time.Duration
+	// Err is nil on success; otherwise its Connect code is the outcome.
+	Err     error
+	Started time.Time
+}
+
+// Mint writes e. The outcome is "issued" or the Connect code of the error.
+func (a *Log) Mint(ctx context.Context, e Entry) {
+	outcome, level := "issued", slog.LevelInfo
+	if e.Err != nil {
+		outcome, level = connect.CodeOf(e.Err).String(), slog.LevelWarn
+		if connect.CodeOf(e.Err) == connect.CodeInternal {
+			level = slog.LevelError
+		}
+	}
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
+		slog.String("request_id", e.RequestID),
+		slog.String("peer", e.Peer),
+		slog.String("route", e.Route),
+		slog.String("room", Text(e.Room)),
+		slog.String("identity", Text(e.Identity)),
+	)
+	if len(e.Agents) > 0 {
+		agents := make([]string, len(e.Agents))
+		for i, n := range e.Agents {
+			agents[i] = Text(n)
+		}
+		attrs = append(attrs, slog.Any("agents", agents))
+	}
+	if e.Issuer != "" || e.Subject != "" {
+		attrs = append(attrs, slog.String("principal_issuer", Text(e.Issuer)), slog.String("principal_subject", Text(e.Subject)))
+	}
+	if e.Policy != "" {
+		attrs = append(attrs, slog.String("policy", Text(e.Policy)))
+	}
+	attrs = append(attrs,
+		slog.Int64("lifetime_s", int64(e.Lifetime/time.Second)),
+		slog.String("outcome", outcome),
+		slog.Float64("latency_ms", float64(a.now().Sub(e.Started).Microseconds())/1000),
+	)
+	a.log.LogAttrs(ctx, level, "mint", attrs...)
+}
+
+// Refused notes a caller that failed authentication on path: refused callers
+// mint nothing, so they get this line instead of a mint line.
+func (a *Log) Refused(ctx context.Context, requestID, peer, path string, err *connect.Error) {
+	a.log.LogAttrs(ctx, slog.LevelWarn, "refused",
+		slog.String("request_id", requestID),
+		slog.String("peer", peer),
+		slog.String("path", Text(path)),
+		slog.String("outcome", err.Code().String()),
+		slog.String("reason", err.Message()))
+}
+
+// maxText bounds what a caller's strings can add to a log line; valid
+// values are at most 256 bytes, refused ones can be as long as the body cap.
+const maxText = 300
+
+// Text keeps caller-supplied text short and valid UTF-8 (the JSON handler
+// escapes control characters itself).
+func Text(s string) string {
+	if len(s) > maxText {
+		cut := maxText
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

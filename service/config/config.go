@@ -1,0 +1,353 @@
+// Package config reads lktoken's settings from flags and environment into
+// a [Config], checking each and naming the flag or variable to fix. To add a
+// setting: add a line to the settings table (flag, variable, default, help),
+// read it in buildConfig (or buildOpsConfig) into a field of Config, and
+// use that field where the server is composed (httpserver.New).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lktoken/lktoken/service/keys"
+	"github.com/lktoken/lktoken/service/mint"
+)
+
+// Config is everything the server needs, after flags and environment have been
+// read and checked. Build one with LoadConfig.
+type Config struct {
+	// Dev selects LiveKit's local-dev credentials and server URL when unset.
+	Dev         bool
+	Credentials keys.Credentials
+	// Keys says where the credentials came from, to read them again on SIGHUP;
+	// KeyIDs are the ids loaded (a keys file may hold several).
+	Keys   keys.Source
+	KeyIDs []string
+	Policy mint.Policy
+	// Ops are the limits, timeouts and operations settings (config_ops.go).
+	Ops OpsConfig
+	// Listen is the TCP address for HTTP/1.1 and cleartext HTTP/2.
+	Listen string
+	// AllowedOrigins may call the API from a browser (CORS).
+	AllowedOrigins []string
+	// MaxRequestBytes caps a request body, before or after decompression.
+	MaxRequestBytes int
+	// TokenEndpointPath serves LiveKit's standard token endpoint format
+	// (TokenSource.endpoint); empty disables it.
+	TokenEndpointPath string
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// LogFormat is json or text.
+	LogFormat string
+}
+
+// setting is one configuration value: a flag and the variable behind it.
+type setting struct {
+	flag, env, def, help string
+}
+
+var settings = []setting{
+	{"dev", "LKTOKEN_DEV", "false", "development mode: without LIVEKIT_API_KEY/LIVEKIT_API_SECRET use LiveKit's local-dev pair devkey/secret and " + keys.DevServerURL + ". Never in production"},
+	{"api-key", "LIVEKIT_API_KEY", "", "LiveKit API key; the token's issuer (required unless --dev)"},
+	{"", "LIVEKIT_API_SECRET", "", "LiveKit API secret, at least 32 characters (required unless --dev; environment only, never a flag)"},
+	{"", "LIVEKIT_API_SECRET_FILE", "", "file holding the API secret instead of LIVEKIT_API_SECRET (Docker/Kubernetes secrets); read again on SIGHUP"},
+	{"keys-file", "LIVEKIT_KEYS_FILE", "", "file of `key: secret` lines (LiveKit's keys.yaml, livekit-server's key_file) instead of a secret; LIVEKIT_API_KEY names the signing key; read again on SIGHUP"},
+	{"livekit-url", "LIVEKIT_URL", "", "LiveKit server URL handed to clients, ws://, wss://, http:// or https:// (required unless --dev)"},
+	{"listen", "LKTOKEN_LISTEN", "127.0.0.1:8080", "address to listen on (HTTP/1.1 and cleartext HTTP/2); use :8080 in a container"},
+	{"allowed-origins", "LKTOKEN_ALLOWED_ORIGINS", "http://localhost:4200", "comma-separated browser origins allowed by CORS"},
+	{"default-lifetime", "LKTOKEN_DEFAULT_LIFETIME", "1h", "token lifetime when a request names none"},
+	{"min-lifetime", "LKTOKEN_MIN_LIFETIME", "60s", "shortest lifetime a request may ask for (at least 60s)"},
+	{"max-lifetime", "LKTOKEN_MAX_LIFETIME", "24h", "longest lifetime a request may ask for (at most 24h)"},
+	{"max-request-bytes", "LKTOKEN_MAX_REQUEST_BYTES", "65536", "largest request body accepted, in bytes"},
+	{"token-endpoint-path", "LKTOKEN_TOKEN_ENDPOINT_PATH", DefaultTokenEndpointPath, "path of LiveKit's standard token endpoint (TokenSource.endpoint in LiveKit's client SDKs); \"off\" or an empty flag disables it"},
+	{"max-metadata-bytes", "LKTOKEN_MAX_METADATA_BYTES", strconv.Itoa(mint.DefaultMaxMetadataBytes), "largest participant_metadata (and agent dispatch metadata) a token may carry, in bytes"},
+	{"max-attributes-bytes", "LKTOKEN_MAX_ATTRIBUTES_BYTES", strconv.Itoa(mint.DefaultMaxAttributesBytes), "largest total of participant_attributes keys and values a token may carry, in bytes"},
+	{"allowed-agents", "LKTOKEN_ALLOWED_AGENTS", "", "comma-separated agent names a request may dispatch through room_config.agents (empty: none)"},
+	{"shutdown-timeout", "LKTOKEN_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGTERM"},
+	{"log-level", "LKTOKEN_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"log-format", "LKTOKEN_LOG_FORMAT", "json", "json or text"},
+	// Limits, timeouts and operations (config_ops.go).
+	{"read-header-timeout", "LKTOKEN_READ_HEADER_TIMEOUT", "5s", "time a client has to send its request headers (cuts off slowloris)"},
+	{"read-timeout", "LKTOKEN_READ_TIMEOUT", "15s", "time a client has to send a whole request, body included"},
+	{"write-timeout", "LKTOKEN_WRITE_TIMEOUT", "15s", "time the server has to answer a request once its headers are read"},
+	{"idle-timeout", "LKTOKEN_IDLE_TIMEOUT", "120s", "how long an idle keep-alive connection stays open"},
+	{"max-header-bytes", "LKTOKEN_MAX_HEADER_BYTES", "16384", "largest request header block, in bytes (larger gets 431)"},
+	{"max-concurrent-streams", "LKTOKEN_MAX_CONCURRENT_STREAMS", "250", "HTTP/2 streams one connection may have open at once"},
+	{"metrics-listen", "LKTOKEN_METRICS_LISTEN", "", "address for Prometheus /metrics, e.g. 127.0.0.1:9090; off when empty. Keep it private"},
+	{"", "LKTOKEN_BEARER_TOKEN", "", "when set, every API call must send `Authorization: Bearer <this>` (at least 32 characters; environment only)"},
+	{"", "LKTOKEN_BEARER_TOKEN_FILE", "", "file holding LKTOKEN_BEARER_TOKEN instead; read again on SIGHUP"},
+	{"tracing", "LKTOKEN_TRACING", "false", "OpenTelemetry spans for every RPC (otelconnect), sent over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); needs a build with -tags otel"},
+}
+
+// LoadConfig reads flags from args and variables through getenv. A flag wins
+// over its variable, which wins over the default. It returns flag.ErrHelp after
+// printing usage to out when asked for --help. Every error names what to set.
+func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("lktoken", flag.ContinueOnError)
+	fs.SetOutput(out)
+	values := map[string]*string{}
+	for _, s := range settings {
+		v := new(string)
+		*v = s.def
+		if e := getenv(s.env); e != "" {
+			*v = e
+		}
+		values[s.env] = v
+		if s.flag != "" {
+			fs.StringVar(v, s.flag, *v, s.help+" ($"+s.env+")")
+		}
+	}
+	fs.Usage = func() { printUsage(out) }
+	// --dev is a switch: "--dev" alone means "--dev=true".
+	if err := fs.Parse(normalizeBoolFlag(normalizeBoolFlag(args, "dev"), "tracing")); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q: lktoken takes only flags (see --help)", fs.Arg(0))
+	}
+	return buildConfig(func(env string) string { return *values[env] })
+}
+
+func buildConfig(get func(env string) string) (Config, error) {
+	var errs []error
+	fail := func(err error) { errs = append(errs, err) }
+
+	dev, err := strconv.ParseBool(get("LKTOKEN_DEV"))
+	if err != nil {
+		fail(fmt.Errorf("LKTOKEN_DEV / --dev %q: must be true or false", get("LKTOKEN_DEV")))
+	}
+	cfg := Config{
+		Dev:       dev,
+		Listen:    get("LKTOKEN_LISTEN"),
+		LogLevel:  strings.ToLower(get("LKTOKEN_LOG_LEVEL")),
+		LogFormat: strings.ToLower(get("LKTOKEN_LOG_FORMAT")),
+	}
+
+	cfg.Keys = keys.Source{APIKey: get("LIVEKIT_API_KEY"), Secret: get("LIVEKIT_API_SECRET"),
+		SecretFile: get("LIVEKIT_API_SECRET_FILE"), KeysFile: get("LIVEKIT_KEYS_FILE"), Dev: dev}
+	if keys, err := cfg.Keys.Load(); err != nil {
+		fail(err)
+	} else {
+		cfg.Credentials, cfg.KeyIDs = keys.Signing, keys.IDs
+	}
+	serverURL := get("LIVEKIT_URL")
+	if dev && serverURL == "" {
+		serverURL = keys.DevServerURL
+	}
+	if err := checkServerURL(serverURL); err != nil {
+		fail(err)
+	}
+
+	cfg.Policy = mint.DefaultPolicy(serverURL)
+	for _, d := range []struct {
+		env string
+		dst *time.Duration
+	}{
+		{"LKTOKEN_DEFAULT_LIFETIME", &cfg.Policy.DefaultLifetime},
+		{"LKTOKEN_MIN_LIFETIME", &cfg.Policy.MinLifetime},
+		{"LKTOKEN_MAX_LIFETIME", &cfg.Policy.MaxLifetime},
+		{"LKTOKEN_SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout},
+	} {
+		v, err := parseDuration(get(d.env))
+		if err != nil {
+			fail(fmt.Errorf("%s %q: %w", d.env, get(d.env), err))
+			continue
+		}
+		*d.dst = v
+	}
+	for _, c := range []struct {
+		env string
+		dst *int
+		max int
+	}{
+		{"LKTOKEN_MAX_METADATA_BYTES", &cfg.Policy.MaxMetadataBytes, mint.ContractMaxMetadataBytes},
+		{"LKTOKEN_MAX_ATTRIBUTES_BYTES", &cfg.Policy.MaxAttributesBytes, mint.ContractMaxAttributesBytes},
+	} {
+		n, err := strconv.Atoi(get(c.env))
+		if err != nil || n < 0 || n > c.max {
+			fail(fmt.Errorf("%s %q: must be a whole number of bytes from 0 to %d", c.env, get(c.env), c.max))
+			continue
+		}
+		*c.dst = n
+	}
+	agents, err := parseAgents(get("LKTOKEN_ALLOWED_AGENTS"))
+	if err != nil {
+		fail(err)
+	}
+	cfg.Policy.AllowedAgents = agents
+	if len(errs) == 0 {
+		if err := cfg.Policy.Check(); err != nil {
+			fail(err)
+		}
+	}
+
+	n, err := strconv.Atoi(get("LKTOKEN_MAX_REQUEST_BYTES"))
+	if err != nil || n < 1024 || n > 16<<20 {
+		fail(fmt.Errorf("LKTOKEN_MAX_REQUEST_BYTES %q: must be a whole number of bytes from 1024 to 16777216", get("LKTOKEN_MAX_REQUEST_BYTES")))
+	}
+	cfg.MaxRequestBytes = n
+
+	cfg.TokenEndpointPath, err = parseEndpointPath(get("LKTOKEN_TOKEN_ENDPOINT_PATH"))
+	if err != nil {
+		fail(err)
+	}
+
+	origins, err := parseOrigins(get("LKTOKEN_ALLOWED_ORIGINS"))
+	if err != nil {
+		fail(err)
+	}
+	cfg.AllowedOrigins = origins
+
+	cfg.Ops = buildOpsConfig(get, fail)
+
+	if cfg.Listen == "" {
+		fail(errors.New("LKTOKEN_LISTEN is empty: set an address such as 127.0.0.1:8080 or :8080"))
+	}
+	switch cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		fail(fmt.Errorf("LKTOKEN_LOG_LEVEL %q: must be debug, info, warn or error", cfg.LogLevel))
+	}
+	switch cfg.LogFormat {
+	case "json", "text":
+	default:
+		fail(fmt.Errorf("LKTOKEN_LOG_FORMAT %q: must be json or text", cfg.LogFormat))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// parseDuration accepts Go durations ("90s", "1h") and bare seconds ("3600").
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, errors.New("must be a positive duration such as 3600, 90s or 1h")
+	}
+	return d, nil
+}
+
+func checkServerURL(s string) error {
+	if s == "" {
+		return errors.New("LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("LIVEKIT_URL %q: must be an absolute ws://, wss://, http:// or https:// URL", s)
+	}
+	return nil
+}
+
+func parseOrigins(s string) ([]string, error) {
+	var origins []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if o == "*" {
+			return nil, errors.New("LKTOKEN_ALLOWED_ORIGINS: \"*\" is not allowed; list the frontend origins, e.g. https://app.example.com")
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("LKTOKEN_ALLOWED_ORIGINS: %q is not an origin; write scheme://host[:port], e.g. https://app.example.com", o)
+		}
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	return origins, nil
+}
+
+// DefaultTokenEndpointPath is where LiveKit's standard token endpoint is served
+// unless configured otherwise.
+const DefaultTokenEndpointPath = "/api/token"
+
+// parseEndpointPath accepts one exact path ("/api/token") that cannot shadow
+// another route; "off" and "" disable the endpoint.
+func parseEndpointPath(p string) (string, error) {
+	if p == "" || p == "off" {
+		return "", nil
+	}
+	u, err := url.Parse(p)
+	bad := err != nil || u.Path != p || !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") ||
+		strings.ContainsAny(p, "{} \t") || strings.Contains(p, "//")
+	if bad {
+		return "", fmt.Errorf("LKTOKEN_TOKEN_ENDPOINT_PATH %q: must be a plain absolute path without a trailing slash, such as /api/token (or off)", p)
+	}
+	if p == "/healthz" || strings.HasPrefix(p, "/lktoken.") || strings.HasPrefix(p, "/grpc.") {
+		return "", fmt.Errorf("LKTOKEN_TOKEN_ENDPOINT_PATH %q: collides with another lktoken route; choose another path such as /api/token", p)
+	}
+	return p, nil
+}
+
+// parseAgents reads the agent allowlist. Names are matched exactly, as LiveKit
+// matches them against a worker's registered agent_name.
+func parseAgents(s string) ([]string, error) {
+	var agents []string
+	for _, a := range strings.Split(s, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if strings.ContainsFunc(a, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return nil, fmt.Errorf("LKTOKEN_ALLOWED_AGENTS: %q contains a control character", a)
+		}
+		if !slices.Contains(agents, a) {
+			agents = append(agents, a)
+		}
+	}
+	return agents, nil
+}
+
+// normalizeBoolFlag rewrites "--name" to "--name=true" so the switch works
+// while still being a string setting backed by its variable.
+func normalizeBoolFlag(args []string, name string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "-"+name || a == "--"+name {
+			a = "--" + name + "=true"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func printUsage(out io.Writer) {
+	fmt.Fprint(out, `lktoken mints LiveKit access tokens over Connect, gRPC and gRPC-Web, and at
+LiveKit's standard token endpoint (POST /api/token, TokenSource.endpoint).
+
+Usage:
+  lktoken [flags]
+
+Every setting is a flag, an environment variable, or both; a flag wins.
+
+`)
+	for _, s := range settings {
+		name := "(environment only)"
+		if s.flag != "" {
+			name = "--" + s.flag
+		}
+		def := ""
+		if s.def != "" {
+			def = " (default " + s.def + ")"
+		}
+		fmt.Fprintf(out, "  %-22s $%s%s\n      %s\n", name, s.env, def, s.help)
+	}
+	fmt.Fprint(out, `
+Examples:
+  lktoken --dev
+  LIVEKIT_API_KEY=APIxxx LIVEKIT_API_SECRET_FILE=/run/secrets/lk LIVEKIT_URL=wss://lk.example.com lktoken --listen :8080
+`)
+}

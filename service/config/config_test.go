@@ -1,0 +1,168 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lktoken/lktoken/service/keys"
+	"github.com/lktoken/lktoken/service/mint"
+)
+
+func envOf(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+var prodEnv = map[string]string{
+	"LIVEKIT_API_KEY":    "APIprod",
+	"LIVEKIT_API_SECRET": "prod-secret-0123456789abcdefghijk",
+	"LIVEKIT_URL":        "wss://lk.example.com",
+}
+
+func withEnv(extra map[string]string) map[string]string {
+	m := map[string]string{}
+	for k, v := range prodEnv {
+		m[k] = v
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := LoadConfig(nil, envOf(prodEnv), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Dev || cfg.Listen != "127.0.0.1:8080" || cfg.MaxRequestBytes != 65536 || cfg.ShutdownTimeout != 15*time.Second {
+		t.Errorf("cfg = %+v", cfg)
+	}
+	if got := strings.Join(cfg.AllowedOrigins, ","); got != "http://localhost:4200" {
+		t.Errorf("origins = %q", got)
+	}
+	want := mint.Policy{ServerURL: "wss://lk.example.com", DefaultLifetime: time.Hour, MinLifetime: time.Minute, MaxLifetime: 24 * time.Hour,
+		MaxMetadataBytes: 4096, MaxAttributesBytes: 4096}
+	if !reflect.DeepEqual(cfg.Policy, want) {
+		t.Errorf("policy = %+v, want %+v", cfg.Policy, want)
+	}
+}
+
+func TestLoadConfigRefusals(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string // every line must appear in the error
+	}{
+		{"nothing set", map[string]string{}, nil, []string{
+			"LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)",
+			"LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)",
+			"LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)",
+		}},
+		{"no key", withEnv(map[string]string{"LIVEKIT_API_KEY": ""}), nil, []string{"LIVEKIT_API_KEY is not set"}},
+		{"no secret", withEnv(map[string]string{"LIVEKIT_API_SECRET": ""}), nil, []string{"LIVEKIT_API_SECRET is not set"}},
+		{"short secret", withEnv(map[string]string{"LIVEKIT_API_SECRET": "hunter2"}), nil, []string{
+			"LIVEKIT_API_SECRET is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)"}},
+		{"31-character secret", withEnv(map[string]string{"LIVEKIT_API_SECRET": strings.Repeat("x", 31)}), nil, []string{"is too weak: 31 characters, it must be at least 32"}},
+		{"bad url", withEnv(map[string]string{"LIVEKIT_URL": "lk.example.com"}), nil, []string{`LIVEKIT_URL "lk.example.com": must be an absolute ws://, wss://, http:// or https:// URL`}},
+		{"wildcard origin", withEnv(map[string]string{"LKTOKEN_ALLOWED_ORIGINS": "*"}), nil, []string{`LKTOKEN_ALLOWED_ORIGINS: "*" is not allowed`}},
+		{"origin with path", withEnv(nil), []string{"--allowed-origins", "https://a.example.com/app"}, []string{`"https://a.example.com/app" is not an origin`}},
+		{"lifetime below contract", withEnv(map[string]string{"LKTOKEN_MIN_LIFETIME": "30s"}), nil, []string{"lifetime bounds 30s..24h0m0s: must satisfy 1m0s <= min <= max <= 24h0m0s"}},
+		{"default outside bounds", withEnv(nil), []string{"--max-lifetime", "30m"}, []string{"LKTOKEN_DEFAULT_LIFETIME 1h0m0s: must lie within 1m0s..30m0s"}},
+		{"bad duration", withEnv(map[string]string{"LKTOKEN_DEFAULT_LIFETIME": "soon"}), nil, []string{`LKTOKEN_DEFAULT_LIFETIME "soon": must be a positive duration such as 3600, 90s or 1h`}},
+		{"bad body cap", withEnv(map[string]string{"LKTOKEN_MAX_REQUEST_BYTES": "12"}), nil, []string{`LKTOKEN_MAX_REQUEST_BYTES "12": must be a whole number of bytes from 1024 to 16777216`}},
+		{"bad log level", withEnv(nil), []string{"--log-level=loud"}, []string{`LKTOKEN_LOG_LEVEL "loud": must be debug, info, warn or error`}},
+		{"stray argument", withEnv(nil), []string{"serve"}, []string{`unexpected argument "serve": lktoken takes only flags (see --help)`}},
+		{"both secret sources", withEnv(map[string]string{"LIVEKIT_API_SECRET_FILE": "/nonexistent"}), nil, []string{"both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"}},
+		{"dev with half the credentials", map[string]string{"LIVEKIT_API_KEY": "k"}, []string{"--dev"}, []string{"--dev with only one of LIVEKIT_API_KEY and LIVEKIT_API_SECRET set"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := LoadConfig(c.args, envOf(c.env), &bytes.Buffer{})
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%s\ndoes not contain\n%s", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), c.env["LIVEKIT_API_SECRET"]) && c.env["LIVEKIT_API_SECRET"] != "" {
+				t.Errorf("error reveals the secret: %s", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigDevNeedsNothing(t *testing.T) {
+	cfg, err := LoadConfig([]string{"--dev"}, envOf(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Dev || cfg.Credentials != (keys.Credentials{APIKey: "devkey", APISecret: "secret"}) || cfg.Policy.ServerURL != "ws://localhost:7880" {
+		t.Errorf("cfg = %+v", cfg)
+	}
+	// LKTOKEN_DEV=true does the same; explicit credentials win over the dev pair.
+	cfg, err = LoadConfig(nil, envOf(map[string]string{"LKTOKEN_DEV": "true", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "s"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Credentials != (keys.Credentials{APIKey: "k", APISecret: "s"}) {
+		t.Errorf("credentials = %v", cfg.Credentials)
+	}
+}
+
+func TestLoadConfigFlagsWinOverEnvironment(t *testing.T) {
+	env := withEnv(map[string]string{"LKTOKEN_LISTEN": "127.0.0.1:9000", "LKTOKEN_DEFAULT_LIFETIME": "600"})
+	cfg, err := LoadConfig([]string{"--listen", "127.0.0.1:9001", "--allowed-origins", "https://a.example.com, http://localhost:3000"}, envOf(env), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9001" || cfg.Policy.DefaultLifetime != 10*time.Minute {
+		t.Errorf("listen %q default %s", cfg.Listen, cfg.Policy.DefaultLifetime)
+	}
+	if got := strings.Join(cfg.AllowedOrigins, " "); got != "https://a.example.com http://localhost:3000" {
+		t.Errorf("origins = %q", got)
+	}
+}
+
+func TestLoadConfigSecretFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secret")
+	secret := "file-secret-0123456789abcdefghijklmnopqrs"
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := withEnv(map[string]string{"LIVEKIT_API_SECRET": "", "LIVEKIT_API_SECRET_FILE": path})
+	cfg, err := LoadConfig(nil, envOf(env), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Credentials.APISecret != secret {
+		t.Errorf("secret from file not read (len %d)", len(cfg.Credentials.APISecret))
+	}
+	env["LIVEKIT_API_SECRET_FILE"] = filepath.Join(t.TempDir(), "missing")
+	_, err = LoadConfig(nil, envOf(env), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "LIVEKIT_API_SECRET_FILE: cannot read") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestLoadConfigHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	_, err := LoadConfig([]string{"--help"}, envOf(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(out.String(), "$"+s.env) || (s.flag != "" && !strings.Contains(out.String(), "--"+s.flag)) {
+			t.Errorf("--help does not document %s / --%s", s.env, s.flag)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package contract
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+
+	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
+	"github.com/lktoken/lktoken/service/internal/cases"
+)
+
+func TestFastValidationMatchesContract(t *testing.T) {
+	if got := generateTokenRulesFingerprint(); got != contractRulesFingerprint {
+		t.Fatalf("GenerateTokenRequest or its rules changed (fingerprint %s): re-read proto/, bring acceptsGenerateToken "+
+			"in line with the new rules and TestFastValidationAgreesWithProtovalidate's inputs, then set contractRulesFingerprint to it", got)
+	}
+}
+
+// randLabel draws strings around every edge of the rules: each end of the
+// whitespace and control classes, '#', the 256-byte limit, invalid UTF-8.
+func randLabel(r *rand.Rand) string {
+	edges := []rune{0x00, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x1f, 0x20, 0x21, '#', 0x7e, 0x7f, 0x80, 0x84, 0x85, 0x86, 0x9f, 0xa0, 0xa1,
+		0x167f, 0x1680, 0x1681, 0x1fff, 0x2000, 0x2005, 0x200a, 0x200b, 0x2027, 0x2028, 0x2029, 0x202a, 0x202c, 0x202e, 0x202f, 0x2030,
+		0x205e, 0x205f, 0x2060, 0x2065, 0x2066, 0x2068, 0x2069, 0x206a, 0x2fff, 0x3000, 0x3001, 'a', 'Z', '日', 0xfeff, 0xfffd, 0x10ffff, 0x1f399}
+	common := []rune{'a', 'Z', '0', '-', '.', ' ', '日', 'é', 0x1f399}
+	var b strings.Builder
+	switch r.IntN(4) {
+	case 0: // near the byte limit
+		b.WriteString(strings.Repeat("a", 250+r.IntN(6)))
+	case 1:
+		b.WriteString(strings.Repeat(" ", r.IntN(4)))
+	}
+	for range r.IntN(6) {
+		if r.IntN(25) == 0 {
+			b.WriteByte(0xff) // invalid UTF-8
+			continue
+		}
+		if r.IntN(2) == 0 {
+			b.WriteRune(common[r.IntN(len(common))])
+		} else {
+			b.WriteRune(edges[r.IntN(len(edges))])
+		}
+	}
+	return b.String()
+}
+
+// The fast path accepts exactly what protovalidate accepts: tested on the
+// server's own table and on randomized requests around every rule's edges.
+func TestFastValidationAgreesWithProtovalidate(t *testing.T) {
+	full, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(m *lktokenv1.GenerateTokenRequest) {
+		t.Helper()
+		fast, slow := acceptsGenerateToken(m), full.Validate(m) == nil
+		valid := utf8.ValidString(m.RoomName) && utf8.ValidString(m.ParticipantIdentity) && utf8.ValidString(m.GetParticipantName()) &&
+			utf8.ValidString(m.GetParticipantMetadata())
+		for k, v := range m.ParticipantAttributes {
+			valid = valid && utf8.ValidString(k) && utf8.ValidString(v)
+		}
+		if fast && !slow || valid && fast != slow {
+			t.Fatalf("request %q: fast path %v, protovalidate %v (%v)", m, fast, slow, full.Validate(m))
+		}
+	}
+	big := strings.Repeat("m", 524288)
+	for _, m := range []*lktokenv1.GenerateTokenRequest{
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantMetadata: proto.String(big)},
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantMetadata: proto.String(big + "m")},
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantMetadata: proto.String("")},
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{"team": ""}},
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{"lk.agent": "x"}},
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{"": "x"}},
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{" ": "x"}},
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{strings.Repeat("k", 257): "x"}},
+		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{"a\u202eb": "x"}},
+	} {
+		check(m)
+	}
+	for _, c := range cases.Tokens() {
+		check(c.Req)
+		if acceptsGenerateToken(c.Req) != (c.WantErr == "") {
+			t.Errorf("%s: fast path %v", c.Name, acceptsGenerateToken(c.Req))
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	lifetimes := []uint32{0, 1, 59, 60, 61, 3600, 86399, 86400, 86401, 1<<32 - 1}
+	accepted := 0
+	const n = 50000
+	for range n {
+		m := &lktokenv1.GenerateTokenRequest{RoomName: randLabel(r), ParticipantIdentity: randLabel(r)}
+		if r.IntN(2) == 0 {
+			m.ParticipantName = proto.String(randLabel(r))
+		}
+		if r.IntN(2) == 0 {
+			m.ExpirationSeconds = proto.Uint32(lifetimes[r.IntN(len(lifetimes))])
+		}
+		if r.IntN(4) == 0 {
+			m.ParticipantMetadata = proto.String(randLabel(r))
+		}
+		if r.IntN(4) == 0 {
+			m.ParticipantAttributes = map[string]string{}
+			for range r.IntN(3) + 1 {
+				k := randLabel(r)
+				if r.IntN(8) == 0 {
+					k = "lk." + k
+				}
+				m.ParticipantAttributes[k] = randLabel(r)
+			}
+		}
+		check(m)
+		if acceptsGenerateToken(m) {
+			accepted++
+		}
+	}
+	t.Logf("%d of %d random requests accepted", accepted, n)
+	// Both outcomes must be common, or the comparison proves little.
+	if accepted < n/20 || accepted > n*19/20 {
+		t.Errorf("%d of %d random requests accepted", accepted, n)
+	}
+}
+
+// Through the validator the API uses: valid requests pass, invalid ones get
+// protovalidate's own error.
+func TestContractValidatorFallsBackToProtovalidate(t *testing.T) {
+	full, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := NewValidator()
+	cv := v
+	if !cv.fast {
+		t.Fatal("fast path is off")
+	}
+	if err := v.Check(cases.Req("standup", "user-42")); err != nil || cv.full != nil {
+		t.Fatalf("a valid request: %v, protovalidate built: %v", err, cv.full != nil)
+	}
+	for _, c := range cases.Tokens() {
+		got, want := v.Check(c.Req), asConnectError(full.Validate(c.Req))
+		if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
+			t.Errorf("%s: got %v, want %v", c.Name, got, want)
+		}
+	}
+	if cv.full == nil {
+		t.Error("protovalidate was never built")
+	}
+}

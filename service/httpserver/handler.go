@@ -1,0 +1,124 @@
+package httpserver
+
+import (
+	"log/slog"
+	"net/http"
+
+	"connectrpc.com/connect"
+	connectcors "connectrpc.com/cors"
+	"connectrpc.com/grpcreflect"
+	"github.com/rs/cors"
+
+	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/service/api"
+	"github.com/lktoken/lktoken/service/audit"
+	"github.com/lktoken/lktoken/service/authn"
+	"github.com/lktoken/lktoken/service/pipeline"
+	"github.com/lktoken/lktoken/service/requestid"
+)
+
+// HandlerOptions are what NewHandler needs beyond the mint operation.
+type HandlerOptions struct {
+	AllowedOrigins  []string
+	MaxRequestBytes int
+	// TokenEndpointPath serves LiveKit's standard token endpoint; "" disables it.
+	TokenEndpointPath string
+	Log               *slog.Logger
+	Metrics           *Metrics   // nil: no metrics
+	Ready             *Readiness // nil: always ready
+}
+
+// NewHandler wires every route of lktoken into one http.Handler:
+//
+//	/lktoken.v1.TokenService/*   the API (Connect, gRPC, gRPC-Web)
+//	/grpc.reflection.v1*/        reflection, for `buf curl --reflect` and grpcurl
+//	/api/token                   LiveKit's standard token endpoint (TokenSourceRequest JSON), if configured
+//	/healthz                     liveness
+//	/readyz                      readiness (keys loaded, not draining)
+//
+// Around them, outermost first: a request id, the debug "request received"
+// line, metrics, panic recovery, CORS (which answers preflights) and, on
+// every path but the probes, authentication before the body is read. Both
+// token routes are adapters over op (package api), which validates, applies
+// the policies, signs and audits.
+func NewHandler(op *pipeline.Operation, opts HandlerOptions) http.Handler {
+	rpc := connect.WithHandlerOptions(recoverRPC(opts.Log),
+		// Every Connect handler, reflection included, caps what it reads.
+		connect.WithReadMaxBytes(opts.MaxRequestBytes))
+	mux := http.NewServeMux()
+	mux.Handle(api.Connect(op, rpc))
+	if opts.TokenEndpointPath != "" {
+		mux.Handle(opts.TokenEndpointPath, api.TokenEndpoint(op, opts.TokenEndpointPath, opts.MaxRequestBytes))
+	}
+	reflector := grpcreflect.NewStaticReflector(lktokenv1connect.TokenServiceName)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, rpc))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, rpc))
+	mux.Handle("GET /readyz", opts.Ready)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+
+	var h http.Handler = mux
+	if op.Authenticates() {
+		h = authenticate(op, mux)
+	}
+	h = recoverHTTP(opts.Log, withCORS(opts.AllowedOrigins, h))
+	if opts.Metrics != nil {
+		h = opts.Metrics.middleware(h, opts.TokenEndpointPath)
+	}
+	return requestid.Middleware(logRequests(opts.Log, h))
+}
+
+// publicPaths answer without authentication: probes carry no credentials.
+var publicPaths = map[string]bool{"/healthz": true, "/readyz": true}
+
+// authenticate verifies the caller of every path but the probes before any
+// body is read, answering a refusal in the request's own protocol (Connect,
+// gRPC, gRPC-Web; Connect's JSON otherwise) with 401 and a WWW-Authenticate
+// challenge. The principal goes on to the mint operation. CORS preflights
+// pass: browsers never send credentials with them, and CORS answers them
+// before this runs anyway.
+func authenticate(op *pipeline.Operation, next http.Handler) http.Handler {
+	ew := connect.NewErrorWriter()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions || publicPaths[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
+		if err != nil {
+			_ = ew.Write(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(pipeline.Authenticated(r.Context(), p)))
+	})
+}
+
+// logRequests notes each request at debug level as soon as its headers are
+// read, before the body, so an operator can see what is in flight.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if log.Enabled(r.Context(), slog.LevelDebug) {
+			log.LogAttrs(r.Context(), slog.LevelDebug, "request received",
+				slog.String("request_id", requestid.From(r.Context())),
+				slog.String("method", r.Method),
+				slog.String("path", audit.Text(r.URL.Path)),
+				slog.String("proto", r.Proto),
+				slog.String("peer", r.RemoteAddr))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withCORS lets the listed origins call the API from a browser, preflight
+// included; any other origin gets no CORS headers, so browsers refuse it.
+func withCORS(origins []string, next http.Handler) http.Handler {
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: connectcors.AllowedMethods(),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), requestid.Header, "Authorization"),
+		ExposedHeaders: append(connectcors.ExposedHeaders(), requestid.Header),
+		MaxAge:         7200,
+	}).Handler(next)
+}

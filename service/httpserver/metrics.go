@@ -1,0 +1,210 @@
+package httpserver
+
+import (
+	"encoding/binary"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/service/rpcerr"
+)
+
+// Metrics are the Prometheus series lktoken exports. Each Server has its own
+// registry, so tests can run several servers in one process.
+type Metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	inFlight prometheus.Gauge
+	mint     *prometheus.HistogramVec
+}
+
+// NewMetrics returns a fresh set of series, with Go and process metrics.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lktoken_requests_total",
+			Help: "Requests answered, by route and code (the RPC code name for API routes, the HTTP status otherwise).",
+		}, []string{"route", "code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lktoken_requests_in_flight",
+			Help: "Requests being handled now.",
+		}),
+		mint: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "lktoken_mint_duration_seconds",
+			Help:    "Time to mint a token once the request is valid: policy, claims and signature.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5},
+		}, []string{"outcome"}),
+	}
+	m.registry.MustRegister(m.requests, m.inFlight, m.mint,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// rpcRoutes are the procedures counted under their own name; any other path
+// counts as "other", so a caller cannot grow the number of series.
+var rpcRoutes = map[string]bool{
+	lktokenv1connect.TokenServiceGenerateTokenProcedure:              true,
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      true,
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
+}
+
+// plainRoutes are HTTP routes counted by HTTP status.
+var plainRoutes = map[string]bool{"/healthz": true, "/readyz": true}
+
+// routeOf names path's series. The token endpoint (at its configured path,
+// tokenPath; "" when disabled) answers in RPC codes, so it counts as an RPC.
+func routeOf(path, tokenPath string) (route string, rpc bool) {
+	switch {
+	case rpcRoutes[path], tokenPath != "" && path == tokenPath:
+		return path, true
+	case plainRoutes[path]:
+		return path, false
+	}
+	return "other", false
+}
+
+// middleware counts every request by route and code; tokenPath is where the
+// token endpoint is served ("" when it is not). The code is read from the
+// answer as it went out (see rpcCode), so every route is counted the same
+// way, whether or not its request reached the mint operation.
+func (m *Metrics) middleware(next http.Handler, tokenPath string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.inFlight.Inc()
+		defer m.inFlight.Dec()
+		route, rpc := routeOf(r.URL.Path, tokenPath)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if rpc && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc-web") {
+			sw.web = &webTrailer{}
+		}
+		defer func() {
+			code := strconv.Itoa(sw.status)
+			if rpc {
+				code = rpcCode(w.Header(), sw.status, sw.web)
+			}
+			m.requests.WithLabelValues(route, code).Inc()
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// rpcCode is the RPC's code as the caller got it: gRPC's grpc-status (a
+// header or trailer; for gRPC-Web the trailer frame of the body), otherwise
+// the code of the HTTP status under the Connect protocol's mapping.
+func rpcCode(h http.Header, status int, web *webTrailer) string {
+	v := h.Get("Grpc-Status")
+	if v == "" {
+		v = h.Get(http.TrailerPrefix + "Grpc-Status")
+	}
+	if v == "" && web != nil {
+		v = web.status
+	}
+	if v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			if n == 0 {
+				return "ok"
+			}
+			return connect.Code(n).String()
+		}
+	}
+	return rpcerr.CodeOfStatus(status)
+}
+
+// ObserveMint puts one mint in the histogram (pipeline.Observer).
+func (m *Metrics) ObserveMint(elapsed time.Duration, outcome string) {
+	m.mint.WithLabelValues(outcome).Observe(elapsed.Seconds())
+}
+
+// statusWriter remembers the status of the answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	web         *webTrailer // gRPC-Web only
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.web != nil {
+		w.web.scan(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush passes through so streaming (reflection, gRPC) still works.
+func (w *statusWriter) Flush() {
+	w.wroteHeader = true
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// webTrailer follows a gRPC-Web body's envelopes (a flag byte, a 4-byte
+// length, the payload) to read grpc-status from the trailer envelope (flag
+// 0x80), however the writes split them.
+type webTrailer struct {
+	head    [5]byte
+	nhead   int
+	left    uint32 // payload bytes still to come
+	trailer bool   // the current payload is the trailer
+	buf     []byte // the trailer's payload so far
+	status  string
+}
+
+func (t *webTrailer) scan(b []byte) {
+	for len(b) > 0 {
+		if t.left == 0 && t.nhead < 5 {
+			n := copy(t.head[t.nhead:], b)
+			t.nhead += n
+			b = b[n:]
+			if t.nhead == 5 {
+				t.left = binary.BigEndian.Uint32(t.head[1:])
+				t.trailer = t.head[0]&0x80 != 0
+				t.nhead = 0
+				if t.left == 0 {
+					continue
+				}
+			}
+			continue
+		}
+		n := min(uint32(len(b)), t.left)
+		if t.trailer && len(t.buf) < 4096 {
+			t.buf = append(t.buf, b[:n]...)
+		}
+		t.left -= n
+		b = b[n:]
+		if t.left == 0 && t.trailer {
+			t.parse()
+		}
+	}
+}
+
+func (t *webTrailer) parse() {
+	for _, line := range strings.Split(string(t.buf), "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "grpc-status") {
+			t.status = strings.TrimSpace(v)
+		}
+	}
+	t.buf = t.buf[:0]
+}

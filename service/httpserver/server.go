@@ -1,0 +1,216 @@
+// Package httpserver serves lktoken: it composes the packages below it from a
+// config.Config (keys, the Issuer, the mint operation, the routes) and serves
+// them on one port over HTTP/1.1 and cleartext HTTP/2, with the middleware
+// every request passes (request id, metrics, panic recovery, CORS,
+// authentication), readiness and liveness probes, Prometheus metrics on their
+// own address, a batching log writer, SIGHUP reloads and a draining shutdown.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/lktoken/lktoken/service/authn"
+	"github.com/lktoken/lktoken/service/config"
+	"github.com/lktoken/lktoken/service/keys"
+	"github.com/lktoken/lktoken/service/mint"
+	"github.com/lktoken/lktoken/service/pipeline"
+)
+
+// Server serves lktoken on one port: HTTP/1.1 and cleartext HTTP/2, so the
+// Connect, gRPC and gRPC-Web protocols all work there.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	http    *http.Server
+	keys    *keys.Ring
+	ready   *Readiness
+	metrics *Metrics
+	bearer  *authn.BearerToken // set when the bearer-token mode is on
+	// stopTracing flushes spans at the end of Serve; nil without tracing.
+	stopTracing func(context.Context) error
+}
+
+// NewLogger returns the JSON (or text) logger the configuration asks for.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// New builds the server for cfg, logging to log: the keyring, the Issuer
+// that signs with it, the mint operation with the configured authentication,
+// and the handler that serves it.
+func New(cfg config.Config, log *slog.Logger) *Server {
+	ring := keys.NewRing(keys.Set{Signing: cfg.Credentials, IDs: cfg.KeyIDs})
+	s := &Server{cfg: cfg, log: log, keys: ring, ready: NewReadiness(ring), metrics: NewMetrics()}
+	opts := pipeline.Options{
+		Issuer:   mint.NewIssuer(ring, cfg.Policy, time.Now),
+		Log:      log,
+		Now:      time.Now,
+		Observer: s.metrics,
+	}
+	if cfg.Ops.BearerToken != "" {
+		s.bearer = authn.NewBearerToken(string(cfg.Ops.BearerToken))
+		opts.Authenticator = s.bearer
+	}
+	if cfg.Ops.Tracing {
+		tracer, stop, err := newTracing()
+		if err != nil {
+			// Tracing is an aid, not a dependency: serve without it, loudly.
+			log.Error("tracing disabled", slog.String("error", err.Error()))
+		} else {
+			opts.Tracer, s.stopTracing = tracer, stop
+		}
+	}
+	h := NewHandler(pipeline.New(opts), HandlerOptions{
+		AllowedOrigins:    cfg.AllowedOrigins,
+		MaxRequestBytes:   cfg.MaxRequestBytes,
+		TokenEndpointPath: cfg.TokenEndpointPath,
+		Log:               log,
+		Metrics:           s.metrics,
+		Ready:             s.ready,
+	})
+	lim := cfg.Ops.WithDefaults()
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           h,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: lim.MaxConcurrentStreams},
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Run listens on the configured address and serves until ctx is done, then
+// stops accepting connections and lets in-flight requests finish within the
+// shutdown timeout.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (LKTOKEN_LISTEN): %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.cfg.Dev {
+		s.log.Warn("DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server",
+			slog.String("api_key", s.cfg.Credentials.APIKey), slog.String("livekit_url", s.cfg.Policy.ServerURL))
+	}
+	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("livekit_url", s.cfg.Policy.ServerURL),
+		slog.Any("allowed_origins", s.cfg.AllowedOrigins), slog.String("token_endpoint", s.cfg.TokenEndpointPath))
+
+	stopMetrics, err := s.serveMetrics()
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	defer s.flushTracing()
+	served := make(chan error, 1)
+	go func() { served <- s.http.Serve(ln) }()
+	s.ready.Serving()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Draining()
+	s.log.Info("shutting down", slog.Duration("drain_timeout", s.cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// flushTracing sends the spans still buffered; called once serving ends.
+func (s *Server) flushTracing() {
+	if s.stopTracing == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.stopTracing(ctx); err != nil {
+		s.log.Warn("tracing: spans not flushed", slog.String("error", err.Error()))
+	}
+}
+
+// Reload reads the keys, and the bearer token when it comes from a file,
+// again (SIGHUP). The swap is atomic: a request signs with either the old or
+// the new key, never fails for the reload. On error the current keys stay and
+// the reason is logged; the reason never contains a secret.
+func (s *Server) Reload() error {
+	var errs []error
+	if s.bearer != nil && s.cfg.Ops.BearerTokenFile != "" {
+		if token, err := config.ReadBearerTokenFile(s.cfg.Ops.BearerTokenFile); err != nil {
+			s.log.Error("reload failed, keeping the current bearer token", slog.String("error", err.Error()))
+			errs = append(errs, err)
+		} else {
+			s.bearer.Set(token)
+			s.log.Info("bearer token reloaded")
+		}
+	}
+	if !s.cfg.Keys.Reloadable() {
+		s.log.Info("reload: keys come from the environment, nothing to reload (use LIVEKIT_API_SECRET_FILE or LIVEKIT_KEYS_FILE)")
+		return errors.Join(errs...)
+	}
+	ks, err := s.keys.Reload(s.cfg.Keys)
+	if err != nil {
+		s.log.Error("reload failed, keeping the current keys", slog.String("error", err.Error()),
+			slog.String("signing_key", s.keys.Signing().APIKey))
+		return errors.Join(append(errs, err)...)
+	}
+	s.log.Info("keys reloaded", slog.String("signing_key", ks.Signing.APIKey), slog.Any("key_ids", ks.IDs))
+	return errors.Join(errs...)
+}
+
+// serveMetrics serves Prometheus /metrics on its own address when one is
+// configured: scrapers stay off the public port. The returned func stops it.
+func (s *Server) serveMetrics() (func(), error) {
+	if s.cfg.Ops.MetricsListen == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Ops.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (LKTOKEN_METRICS_LISTEN): %w", s.cfg.Ops.MetricsListen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics server stopped", slog.String("error", err.Error()))
+		}
+	}()
+	s.log.Info("metrics listening", slog.String("addr", ln.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}

@@ -1,0 +1,48 @@
+package keys
+
+import (
+	"errors"
+	"fmt"
+)
+
+// MinSecretLength is the shortest API secret accepted outside dev mode. The
+// token is an HMAC-SHA256 JWT; LiveKit's own generated secrets are longer.
+const MinSecretLength = 32
+
+// Dev-mode credentials: what `livekit-server --dev` accepts.
+const (
+	DevAPIKey    = "devkey"
+	DevAPISecret = "secret"
+	DevServerURL = "ws://localhost:7880"
+)
+
+// Credentials are the LiveKit API key (the token's issuer) and the secret that
+// signs tokens. The secret must never be logged; String and GoString redact it
+// so that a stray %v cannot leak it.
+type Credentials struct {
+	APIKey    string
+	APISecret string
+}
+
+// String returns the key with the secret redacted.
+func (c Credentials) String() string {
+	return "Credentials{APIKey: " + c.APIKey + ", APISecret: [redacted]}"
+}
+
+// GoString returns the key with the secret redacted.
+func (c Credentials) GoString() string { return c.String() }
+
+// check reports what is missing or unsafe, naming the variable to set.
+func (c Credentials) check() error {
+	var errs []error
+	if c.APIKey == "" {
+		errs = append(errs, errors.New("LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)"))
+	}
+	switch {
+	case c.APISecret == "":
+		errs = append(errs, errors.New("LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)"))
+	case WeakSecret(c.APISecret) != "":
+		errs = append(errs, fmt.Errorf("LIVEKIT_API_SECRET is too weak: %s (generate one with `openssl rand -base64 48`)", WeakSecret(c.APISecret)))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,212 @@
+package keys
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+)
+
+// minDistinctSecretBytes rejects long but trivially guessable secrets such as
+// 40 times the same letter; a random base64 secret of 32 characters has ~25.
+const minDistinctSecretBytes = 8
+
+// WeakSecret says why a secret is unsafe, or "" when it is acceptable.
+func WeakSecret(s string) string {
+	if len(s) < MinSecretLength {
+		return fmt.Sprintf("%d characters, it must be at least %d", len(s), MinSecretLength)
+	}
+	var seen [256]bool
+	distinct := 0
+	for i := 0; i < len(s); i++ {
+		if !seen[s[i]] {
+			seen[s[i]] = true
+			distinct++
+		}
+	}
+	if distinct < minDistinctSecretBytes {
+		return fmt.Sprintf("only %d distinct characters, it must have at least %d", distinct, minDistinctSecretBytes)
+	}
+	return ""
+}
+
+// Source says where the API keys come from, so that they can be read again
+// on SIGHUP. Exactly one of Secret, SecretFile and KeysFile holds the secrets.
+type Source struct {
+	// APIKey is LIVEKIT_API_KEY: the key whose secret signs tokens.
+	APIKey string
+	// Secret is LIVEKIT_API_SECRET (environment; cannot change on reload).
+	Secret string
+	// SecretFile is LIVEKIT_API_SECRET_FILE.
+	SecretFile string
+	// KeysFile is LIVEKIT_KEYS_FILE: "key: secret" lines, LiveKit's keys.yaml
+	// format, so the very file livekit-server reads (its key_file) serves here.
+	KeysFile string
+	// Dev allows LiveKit's dev pair when nothing else is set.
+	Dev bool
+}
+
+// String never shows a secret.
+func (s Source) String() string {
+	return fmt.Sprintf("Source{APIKey: %s, Secret: [redacted], SecretFile: %s, KeysFile: %s, Dev: %t}", s.APIKey, s.SecretFile, s.KeysFile, s.Dev)
+}
+
+// GoString never shows a secret.
+func (s Source) GoString() string { return s.String() }
+
+// Reloadable reports whether reading the source again can change anything.
+func (s Source) Reloadable() bool { return s.SecretFile != "" || s.KeysFile != "" }
+
+// Set is every key the server knows and the one that signs.
+type Set struct {
+	// Signing signs every token.
+	Signing Credentials
+	// IDs are the key ids loaded (sorted), signing key included; never secrets.
+	IDs []string
+}
+
+// Load reads the keys. Every error names the variable or file to fix; none
+// contains a secret.
+func (s Source) Load() (Set, error) {
+	var errs []error
+	fail := func(err error) { errs = append(errs, err) }
+	creds := Credentials{APIKey: s.APIKey, APISecret: s.Secret}
+	ids := []string(nil)
+	switch {
+	case s.KeysFile != "":
+		if s.Secret != "" || s.SecretFile != "" {
+			return Set{}, errors.New("LIVEKIT_KEYS_FILE is set together with LIVEKIT_API_SECRET or LIVEKIT_API_SECRET_FILE: set only one source of secrets")
+		}
+		keys, err := readKeysFile(s.KeysFile)
+		if err != nil {
+			return Set{}, err
+		}
+		for id, secret := range keys {
+			ids = append(ids, id)
+			if why := WeakSecret(secret); why != "" && !s.Dev {
+				fail(fmt.Errorf("LIVEKIT_KEYS_FILE %s: the secret of key %q is too weak: %s (generate one with `openssl rand -base64 48`)", s.KeysFile, id, why))
+			}
+		}
+		sort.Strings(ids)
+		if creds.APIKey == "" && len(keys) == 1 {
+			creds.APIKey = ids[0]
+		}
+		switch secret, ok := keys[creds.APIKey]; {
+		case creds.APIKey == "":
+			fail(fmt.Errorf("LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (%s) it must name the one that signs", strings.Join(ids, ", ")))
+		case !ok:
+			fail(fmt.Errorf("LIVEKIT_API_KEY %q is not in LIVEKIT_KEYS_FILE %s (it holds %s): add it or name one of those", creds.APIKey, s.KeysFile, strings.Join(ids, ", ")))
+		default:
+			creds.APISecret = secret
+		}
+		if err := errors.Join(errs...); err != nil {
+			return Set{}, err
+		}
+		return Set{Signing: creds, IDs: ids}, nil
+	case s.SecretFile != "":
+		if s.Secret != "" {
+			fail(errors.New("both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"))
+		}
+		b, err := os.ReadFile(s.SecretFile)
+		if err != nil {
+			fail(fmt.Errorf("LIVEKIT_API_SECRET_FILE: cannot read %s: %w", s.SecretFile, errors.Unwrap(err)))
+		}
+		creds.APISecret = strings.TrimSpace(string(b))
+	}
+	if s.Dev {
+		if creds.APIKey == "" && creds.APISecret == "" {
+			creds = Credentials{APIKey: DevAPIKey, APISecret: DevAPISecret}
+		}
+		if creds.APIKey == "" || creds.APISecret == "" {
+			fail(errors.New("--dev with only one of LIVEKIT_API_KEY and LIVEKIT_API_SECRET set: set both, or neither to use devkey/secret"))
+		}
+	} else if err := creds.check(); err != nil {
+		fail(err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Set{}, err
+	}
+	return Set{Signing: creds, IDs: []string{creds.APIKey}}, nil
+}
+
+// readKeysFile parses LiveKit's keys file: one "key: secret" per line, blank
+// lines and "#" comments ignored. It is the subset of YAML that livekit-server
+// and `livekit-server generate-keys` use; anything else is refused with its
+// line number (never its content, which may hold a secret).
+func readKeysFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("LIVEKIT_KEYS_FILE: cannot read %s: %w", path, errors.Unwrap(err))
+	}
+	keys := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		id, secret, ok := strings.Cut(line, ":")
+		id, secret = unquote(strings.TrimSpace(id)), unquote(strings.TrimSpace(secret))
+		if !ok || id == "" || secret == "" || strings.ContainsAny(id, " \t") {
+			return nil, fmt.Errorf("LIVEKIT_KEYS_FILE %s line %d: want `key: secret`", path, n)
+		}
+		if _, dup := keys[id]; dup {
+			return nil, fmt.Errorf("LIVEKIT_KEYS_FILE %s line %d: key %q appears twice", path, n, id)
+		}
+		keys[id] = secret
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("LIVEKIT_KEYS_FILE %s: %w", path, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("LIVEKIT_KEYS_FILE %s holds no keys: want `key: secret` lines", path)
+	}
+	return keys, nil
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// Ring holds the current Set. Reads are one atomic load, so a reload
+// swaps keys under live traffic without a lock and without a request ever
+// seeing half of an old and half of a new key.
+type Ring struct {
+	current atomic.Pointer[Set]
+}
+
+// NewRing returns a keyring holding ks.
+func NewRing(ks Set) *Ring {
+	k := &Ring{}
+	k.current.Store(&ks)
+	return k
+}
+
+// Signing returns the credentials that sign tokens now.
+func (k *Ring) Signing() Credentials { return k.current.Load().Signing }
+
+// IDs returns the key ids loaded now.
+func (k *Ring) IDs() []string { return k.current.Load().IDs }
+
+// Loaded reports whether a signing key is present.
+func (k *Ring) Loaded() bool {
+	c := k.current.Load().Signing
+	return c.APIKey != "" && c.APISecret != ""
+}
+
+// Reload reads src again and swaps the keys in. On error the old keys stay.
+func (k *Ring) Reload(src Source) (Set, error) {
+	ks, err := src.Load()
+	if err != nil {
+		return Set{}, err
+	}
+	k.current.Store(&ks)
+	return ks, nil
+}
