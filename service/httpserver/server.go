@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/lktoken/lktoken/service/authn"
@@ -35,6 +36,9 @@ type Server struct {
 	bearer  *authn.BearerToken // set when the bearer-token mode is on
 	// stopTracing flushes spans at the end of Serve; nil without tracing.
 	stopTracing func(context.Context) error
+	// skipDrain, closed by SkipDrainDelay, cuts the drain delay short.
+	skipDrain     chan struct{}
+	skipDrainOnce sync.Once
 }
 
 // NewLogger returns the JSON (or text) logger the configuration asks for.
@@ -53,7 +57,7 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // and the handler that serves it.
 func New(cfg config.Config, log *slog.Logger) *Server {
 	ring := keys.NewRing(keys.Set{Signing: cfg.Credentials, IDs: cfg.KeyIDs})
-	s := &Server{cfg: cfg, log: log, keys: ring, ready: NewReadiness(ring), metrics: NewMetrics()}
+	s := &Server{cfg: cfg, log: log, keys: ring, ready: NewReadiness(ring), metrics: NewMetrics(), skipDrain: make(chan struct{})}
 	opts := pipeline.Options{
 		Issuer:   mint.NewIssuer(ring, cfg.Policy, time.Now),
 		Log:      log,
@@ -99,7 +103,10 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 	return s
 }
 
-// Run listens on the configured address and serves until ctx is done, then
+// Run listens on the configured address and serves until ctx is done. Then
+// it drains: /readyz answers 503 at once while the server keeps serving for
+// the drain delay (so that balancers, which learn of the drain from /readyz
+// or from Kubernetes removing the endpoint, stop sending first), then it
 // stops accepting connections and lets in-flight requests finish within the
 // shutdown timeout.
 func (s *Server) Run(ctx context.Context) error {
@@ -134,6 +141,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.ready.Draining()
+	if d := s.cfg.DrainDelay; d > 0 {
+		s.log.Info("draining: not ready, still serving", slog.String("drain_delay", d.String()))
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-s.skipDrain:
+			timer.Stop()
+			s.log.Info("drain delay cut short")
+		case err := <-served:
+			timer.Stop()
+			return err
+		}
+	}
 	s.log.Info("shutting down", slog.Duration("drain_timeout", s.cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
@@ -146,6 +166,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("stopped")
 	return nil
 }
+
+// SkipDrainDelay ends the drain delay now, or makes a drain that has not
+// begun skip it: for an interactive stop (Ctrl-C) or a second signal.
+func (s *Server) SkipDrainDelay() { s.skipDrainOnce.Do(func() { close(s.skipDrain) }) }
 
 // flushTracing sends the spans still buffered; called once serving ends.
 func (s *Server) flushTracing() {
