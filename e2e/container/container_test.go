@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -243,15 +244,18 @@ func testRun(ctx context.Context, t *testing.T, img string) {
 		t.Fatal(err)
 	}
 	name := "lktoken-e2e-" + randomHex(4)
-	// --network=host, so the server listens on the host's loopback only:
-	// port 0, and the address is read from its "listening" log line.
+	// --network=host, so the server listens on the host's loopback only. A
+	// fixed port (not 0): the HEALTHCHECK probes the address it is given.
+	port := freePort(t)
+	const drainDelay = 2 * time.Second
 	if _, err := podman(ctx, 2*time.Minute, "run", "-d", "--name", name, "--label", "lktoken-e2e=1",
 		"--network=host", "--read-only", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
 		"--health-interval", "disable",
 		"-v", keys+":/etc/lktoken/keys.yaml:ro",
 		"-e", "LIVEKIT_KEYS_FILE=/etc/lktoken/keys.yaml",
 		"-e", "LIVEKIT_URL=wss://livekit.example.com",
-		"-e", "LKTOKEN_LISTEN=127.0.0.1:0",
+		"-e", "LKTOKEN_LISTEN=127.0.0.1:"+strconv.Itoa(port),
+		"-e", "LKTOKEN_DRAIN_DELAY="+drainDelay.String(),
 		img); err != nil {
 		t.Fatal(err)
 	}
@@ -279,11 +283,7 @@ func testRun(ctx context.Context, t *testing.T, img string) {
 			{"/api/token", `{"room_name":"box","participant_identity":"ada"}`, "participant_token"},
 		} {
 			tok := mint(t, base+route.path, route.body, route.field)
-			v, err := auth.ParseAPIToken(tok)
-			if err != nil {
-				t.Fatalf("%s: %v", route.path, err)
-			}
-			_, grants, err := v.Verify(creds.APISecret)
+			v, grants, err := verify(tok, creds.APISecret)
 			if err != nil {
 				t.Fatalf("%s: token does not verify with the mounted key: %v", route.path, err)
 			}
@@ -334,9 +334,29 @@ func testRun(ctx context.Context, t *testing.T, img string) {
 		}
 	})
 
+	t.Run("HEALTHCHECK", func(t *testing.T) {
+		// The image's own HEALTHCHECK (lktoken healthcheck), run on demand.
+		if out, err := podman(ctx, time.Minute, "healthcheck", "run", name); err != nil {
+			t.Errorf("healthcheck of a ready server: %v %s", err, out)
+		}
+	})
+
 	t.Run("SIGTERM drains and exits 0", func(t *testing.T) {
 		if _, err := podman(ctx, time.Minute, "kill", "--signal", "TERM", name); err != nil {
 			t.Fatal(err)
+		}
+		sent := time.Now()
+		// Not ready at once, but still serving on new connections.
+		waitStatus(t, base+"/readyz", http.StatusServiceUnavailable, drainDelay)
+		if _, err := podman(ctx, time.Minute, "healthcheck", "run", name); err == nil {
+			t.Error("healthcheck passed while the server drains")
+		}
+		tok := mint(t, base+"/api/token", `{"room_name":"box","participant_identity":"late"}`, "participant_token")
+		if _, _, err := verify(tok, creds.APISecret); err != nil {
+			t.Errorf("token minted during the drain: %v", err)
+		}
+		if time.Since(sent) >= drainDelay {
+			t.Errorf("the checks took %s, past the %s drain delay: inconclusive", time.Since(sent), drainDelay)
 		}
 		out, err := podman(ctx, time.Minute, "wait", name)
 		if err != nil {
@@ -345,11 +365,34 @@ func testRun(ctx context.Context, t *testing.T, img string) {
 		if code := strings.TrimSpace(out); code != "0" {
 			t.Errorf("exit code %s after SIGTERM, want 0", code)
 		}
+		if took := time.Since(sent); took < drainDelay {
+			t.Errorf("exited %s after SIGTERM, before the %s drain delay ended", took, drainDelay)
+		}
 		l := logs()
 		if !strings.Contains(l, `"msg":"shutting down"`) || !strings.Contains(l, `"msg":"stopped"`) {
 			t.Errorf("log lacks the shutting down / stopped lines")
 		}
 	})
+}
+
+// verify checks a token's signature with secret, as LiveKit does.
+func verify(token, secret string) (*auth.APIKeyTokenVerifier, *auth.ClaimGrants, error) {
+	v, err := auth.ParseAPIToken(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, grants, err := v.Verify(secret)
+	return v, grants, err
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // waitListening reads the server's address from its "listening" log line.
