@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,8 +21,10 @@ type LiveKit struct {
 	// WSURL is the signalling base URL, e.g. ws://127.0.0.1:41234: what
 	// lktoken hands to clients as LIVEKIT_URL.
 	WSURL string
-	// Credentials is the only key pair the server accepts.
+	// Credentials is the key pair the server accepts (with Extra, if any).
 	Credentials Credentials
+	// Extra are further key pairs it accepts (StartLiveKitWithKeys).
+	Extra []Credentials
 	// UDPPort is the single ICE/UDP port (rtc.udp_port).
 	UDPPort int
 
@@ -42,9 +45,15 @@ const (
 // itself ready. A start that loses its port to another process is retried on
 // new ports.
 func StartLiveKit(ctx context.Context, bin string, creds Credentials) (*LiveKit, error) {
+	return StartLiveKitWithKeys(ctx, bin, creds)
+}
+
+// StartLiveKitWithKeys is StartLiveKit for a server that accepts creds and
+// every pair of extra, as one holding old and new keys during a rotation.
+func StartLiveKitWithKeys(ctx context.Context, bin string, creds Credentials, extra ...Credentials) (*LiveKit, error) {
 	var errs []error
 	for range startTries {
-		lk, err := startLiveKitOnce(ctx, bin, creds)
+		lk, err := startLiveKitOnce(ctx, bin, append([]Credentials{creds}, extra...))
 		if err == nil {
 			return lk, nil
 		}
@@ -56,7 +65,7 @@ func StartLiveKit(ctx context.Context, bin string, creds Credentials) (*LiveKit,
 	return nil, errors.Join(errs...)
 }
 
-func startLiveKitOnce(ctx context.Context, bin string, creds Credentials) (*LiveKit, error) {
+func startLiveKitOnce(ctx context.Context, bin string, keys []Credentials) (*LiveKit, error) {
 	port, err := freeTCPPort()
 	if err != nil {
 		return nil, err
@@ -70,11 +79,15 @@ func startLiveKitOnce(ctx context.Context, bin string, creds Credentials) (*Live
 		return nil, err
 	}
 	conf := filepath.Join(dir, "livekit.yaml")
-	if err := os.WriteFile(conf, []byte(liveKitConfig(port, udp, creds)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(liveKitConfig(port, udp, keys)), 0o600); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	proc, err := startProcess("livekit-server", bin, []string{"--config", conf}, nil, []string{creds.APISecret})
+	secrets := make([]string, len(keys))
+	for i, k := range keys {
+		secrets[i] = k.APISecret
+	}
+	proc, err := startProcess("livekit-server", bin, []string{"--config", conf}, nil, secrets)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -82,7 +95,8 @@ func startLiveKitOnce(ctx context.Context, bin string, creds Credentials) (*Live
 	lk := &LiveKit{
 		URL:         "http://127.0.0.1:" + strconv.Itoa(port),
 		WSURL:       "ws://127.0.0.1:" + strconv.Itoa(port),
-		Credentials: creds,
+		Credentials: keys[0],
+		Extra:       keys[1:],
 		UDPPort:     udp,
 		proc:        proc,
 		dir:         dir,
@@ -96,7 +110,11 @@ func startLiveKitOnce(ctx context.Context, bin string, creds Credentials) (*Live
 }
 
 // liveKitConfig is BUILDING.md's loopback-only configuration.
-func liveKitConfig(port, udpPort int, creds Credentials) string {
+func liveKitConfig(port, udpPort int, keys []Credentials) string {
+	var keyLines strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&keyLines, "  %q: %q\n", k.APIKey, k.APISecret)
+	}
 	return fmt.Sprintf(`port: %d
 bind_addresses: ["127.0.0.1"]
 rtc:
@@ -110,10 +128,9 @@ rtc:
   # A placeholder: without it the server hands clients public STUN servers.
   stun_servers: ["127.0.0.1:3478"]
 keys:
-  %q: %q
-logging:
+%slogging:
   level: info
-`, port, udpPort, creds.APIKey, creds.APISecret)
+`, port, udpPort, keyLines.String())
 }
 
 // waitReady polls url until it answers 200, the process exits, or the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
@@ -15,6 +16,12 @@ import (
 type LKTokenOptions struct {
 	// Credentials sign the tokens (LIVEKIT_API_KEY, LIVEKIT_API_SECRET).
 	Credentials Credentials
+	// KeysFile and APIKeyFile, when KeysFile is set, replace Credentials:
+	// LIVEKIT_KEYS_FILE holds the keys and LIVEKIT_API_KEY_FILE names the one
+	// that signs; both are read again on Reload. Secrets lists the secrets
+	// of the keys file, to keep them out of Logs.
+	KeysFile, APIKeyFile string
+	Secrets              []string
 	// LiveKitURL is handed to clients (LIVEKIT_URL).
 	LiveKitURL string
 	// Env holds further NAME=value settings, e.g. LKTOKEN_ALLOWED_ORIGINS.
@@ -35,13 +42,17 @@ type LKToken struct {
 // binds port 0 itself and logs the address, so no port can be lost to a
 // race) and returns once /healthz answers.
 func StartLKToken(ctx context.Context, bin string, opts LKTokenOptions) (*LKToken, error) {
-	env := append([]string{
-		"LIVEKIT_API_KEY=" + opts.Credentials.APIKey,
-		"LIVEKIT_API_SECRET=" + opts.Credentials.APISecret,
-		"LIVEKIT_URL=" + opts.LiveKitURL,
+	keys := []string{"LIVEKIT_API_KEY=" + opts.Credentials.APIKey, "LIVEKIT_API_SECRET=" + opts.Credentials.APISecret}
+	secrets := append([]string{opts.Credentials.APISecret}, opts.Secrets...)
+	if opts.KeysFile != "" {
+		keys = []string{"LIVEKIT_KEYS_FILE=" + opts.KeysFile, "LIVEKIT_API_KEY_FILE=" + opts.APIKeyFile}
+		secrets = opts.Secrets
+	}
+	env := append(append(keys,
+		"LIVEKIT_URL="+opts.LiveKitURL,
 		"LKTOKEN_LISTEN=127.0.0.1:0",
-	}, opts.Env...)
-	proc, err := startProcess("lktoken", bin, opts.Args, env, []string{opts.Credentials.APISecret})
+	), opts.Env...)
+	proc, err := startProcess("lktoken", bin, opts.Args, env, secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +107,9 @@ func (lt *LKToken) PID() int { return lt.proc.PID() }
 
 // Logs is lktoken's output so far (its audit log), redacted.
 func (lt *LKToken) Logs() string { return lt.proc.Logs() }
+
+// Reload sends lktoken SIGHUP (by its PID): it reads its key files again.
+func (lt *LKToken) Reload() error { return lt.proc.cmd.Process.Signal(syscall.SIGHUP) }
 
 // Stop stops lktoken by its PID: SIGTERM, then SIGKILL after a grace period.
 func (lt *LKToken) Stop() error { return lt.proc.stop(stopGrace) }

@@ -62,9 +62,10 @@ type setting struct {
 var settings = []setting{
 	{"dev", "LKTOKEN_DEV", "false", "development mode: without LIVEKIT_API_KEY/LIVEKIT_API_SECRET use LiveKit's local-dev pair devkey/secret and " + keys.DevServerURL + ". Never in production"},
 	{"api-key", "LIVEKIT_API_KEY", "", "LiveKit API key; the token's issuer (required unless --dev)"},
+	{"api-key-file", "LIVEKIT_API_KEY_FILE", "", "file holding LIVEKIT_API_KEY instead: the id of the key that signs; read again on SIGHUP, so that with LIVEKIT_KEYS_FILE the signing key switches without a restart"},
 	{"", "LIVEKIT_API_SECRET", "", "LiveKit API secret, at least 32 characters (required unless --dev; environment only, never a flag)"},
 	{"", "LIVEKIT_API_SECRET_FILE", "", "file holding the API secret instead of LIVEKIT_API_SECRET (Docker/Kubernetes secrets); read again on SIGHUP"},
-	{"keys-file", "LIVEKIT_KEYS_FILE", "", "file of `key: secret` lines (LiveKit's keys.yaml, livekit-server's key_file) instead of a secret; LIVEKIT_API_KEY names the signing key; read again on SIGHUP"},
+	{"keys-file", "LIVEKIT_KEYS_FILE", "", "file of `key: secret` lines (LiveKit's keys.yaml, livekit-server's key_file) instead of a secret; LIVEKIT_API_KEY (or LIVEKIT_API_KEY_FILE) names the signing key; read again on SIGHUP"},
 	{"livekit-url", "LIVEKIT_URL", "", "LiveKit server URL handed to clients, ws://, wss://, http:// or https:// (required unless --dev)"},
 	{"listen", "LKTOKEN_LISTEN", defaultListen, "address to listen on (HTTP/1.1 and cleartext HTTP/2); use :8080 in a container"},
 	{"", "FUNCTIONS_CUSTOMHANDLER_PORT", "", "set by the Azure Functions host: listen on 127.0.0.1 at this port (then leave LKTOKEN_LISTEN unset)"},
@@ -142,7 +143,7 @@ func buildConfig(get func(env string) string) (Config, error) {
 		LogFormat: strings.ToLower(get("LKTOKEN_LOG_FORMAT")),
 	}
 
-	cfg.Keys = keys.Source{APIKey: get("LIVEKIT_API_KEY"), Secret: get("LIVEKIT_API_SECRET"),
+	cfg.Keys = keys.Source{APIKey: get("LIVEKIT_API_KEY"), APIKeyFile: get("LIVEKIT_API_KEY_FILE"), Secret: get("LIVEKIT_API_SECRET"),
 		SecretFile: get("LIVEKIT_API_SECRET_FILE"), KeysFile: get("LIVEKIT_KEYS_FILE"), Dev: dev}
 	if keys, err := cfg.Keys.Load(); err != nil {
 		fail(err)

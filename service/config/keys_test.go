@@ -3,30 +3,17 @@ package config
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/keys"
 )
 
-const (
-	kSecret1 = "ks1-0123456789abcdefghijklmnopqrstuv"
-	kSecret2 = "ks2-vutsrqponmlkjihgfedcba9876543210"
-)
-
-func keysFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+const kSecret1, kSecret2 = "ks1-0123456789abcdefghijklmnopqrstuv", "ks2-vutsrqponmlkjihgfedcba9876543210"
 
 func TestKeysFileLoadsThroughConfig(t *testing.T) {
-	path := keysFile(t, "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
+	path := cases.File(t, "keys.yaml", "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
 	// Through LoadConfig, flag form.
 	cfg, err := LoadConfig([]string{"--keys-file", path}, envOf(map[string]string{"LIVEKIT_API_KEY": "APIone", "LIVEKIT_URL": "wss://x.example"}), &bytes.Buffer{})
 	if err != nil || cfg.Credentials.APISecret != kSecret1 || cfg.Keys.KeysFile != path {

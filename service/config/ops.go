@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -125,11 +124,10 @@ func buildOpsConfig(get func(env string) string, fail func(error)) OpsConfig {
 
 // ReadBearerTokenFile reads and checks LKTOKEN_BEARER_TOKEN_FILE.
 func ReadBearerTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	token, err := keys.ReadFile("LKTOKEN_BEARER_TOKEN_FILE", path)
 	if err != nil {
-		return "", fmt.Errorf("LKTOKEN_BEARER_TOKEN_FILE: cannot read %s: %w", path, errors.Unwrap(err))
+		return "", err
 	}
-	token := strings.TrimSpace(string(b))
 	if token == "" {
 		return "", fmt.Errorf("LKTOKEN_BEARER_TOKEN_FILE %s is empty", path)
 	}

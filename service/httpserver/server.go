@@ -199,7 +199,7 @@ func (s *Server) Reload() error {
 		}
 	}
 	if !s.cfg.Keys.Reloadable() {
-		s.log.Info("reload: keys come from the environment, nothing to reload (use LIVEKIT_API_SECRET_FILE or LIVEKIT_KEYS_FILE)")
+		s.log.Info("reload: keys come from the environment, nothing to reload (use LIVEKIT_API_SECRET_FILE, LIVEKIT_KEYS_FILE or LIVEKIT_API_KEY_FILE)")
 		return errors.Join(errs...)
 	}
 	ks, err := s.keys.Reload(s.cfg.Keys)

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,27 +27,13 @@ import (
 )
 
 // syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = cases.LogBuffer
 
 // testServer is the real Server on a loopback port.
 type testServer struct {
 	URL string
 	Log *syncBuffer
+	Srv *Server
 }
 
 func testConfig() config.Config {
@@ -86,7 +71,7 @@ func startServer(t *testing.T, cfg config.Config) testServer {
 			t.Error("server did not stop within 10s")
 		}
 	})
-	return testServer{URL: "http://" + ln.Addr().String(), Log: logs}
+	return testServer{URL: "http://" + ln.Addr().String(), Log: logs, Srv: srv}
 }
 
 // h2cClient speaks HTTP/2 without TLS, as gRPC needs.

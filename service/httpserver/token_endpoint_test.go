@@ -13,7 +13,6 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 	"github.com/lktoken/lktoken/service/httpserver"
+	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/pipeline"
@@ -36,24 +36,8 @@ const (
 	testOrigin    = "http://localhost:4200"
 )
 
-// lockedBuffer collects the server's log lines; the server writes from its
-// own goroutines while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer collects the server's log lines.
+type lockedBuffer = cases.LogBuffer
 
 type testServer struct {
 	url  string

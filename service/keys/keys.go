@@ -35,10 +35,15 @@ func WeakSecret(s string) string {
 }
 
 // Source says where the API keys come from, so that they can be read again
-// on SIGHUP. Exactly one of Secret, SecretFile and KeysFile holds the secrets.
+// on SIGHUP. Exactly one of Secret, SecretFile and KeysFile holds the secrets;
+// APIKey or APIKeyFile names the key that signs.
 type Source struct {
 	// APIKey is LIVEKIT_API_KEY: the key whose secret signs tokens.
 	APIKey string
+	// APIKeyFile is LIVEKIT_API_KEY_FILE: a file holding APIKey instead, read
+	// again on SIGHUP, so that the signing key can be switched without a
+	// restart (with LIVEKIT_KEYS_FILE holding the old and the new key).
+	APIKeyFile string
 	// Secret is LIVEKIT_API_SECRET (environment; cannot change on reload).
 	Secret string
 	// SecretFile is LIVEKIT_API_SECRET_FILE.
@@ -52,14 +57,51 @@ type Source struct {
 
 // String never shows a secret.
 func (s Source) String() string {
-	return fmt.Sprintf("Source{APIKey: %s, Secret: [redacted], SecretFile: %s, KeysFile: %s, Dev: %t}", s.APIKey, s.SecretFile, s.KeysFile, s.Dev)
+	return fmt.Sprintf("Source{APIKey: %s, APIKeyFile: %s, Secret: [redacted], SecretFile: %s, KeysFile: %s, Dev: %t}",
+		s.APIKey, s.APIKeyFile, s.SecretFile, s.KeysFile, s.Dev)
 }
 
 // GoString never shows a secret.
 func (s Source) GoString() string { return s.String() }
 
 // Reloadable reports whether reading the source again can change anything.
-func (s Source) Reloadable() bool { return s.SecretFile != "" || s.KeysFile != "" }
+func (s Source) Reloadable() bool {
+	return s.SecretFile != "" || s.KeysFile != "" || s.APIKeyFile != ""
+}
+
+// keyVar names where the signing key's id was set, for error messages.
+func (s Source) keyVar() string {
+	if s.APIKeyFile != "" {
+		return "LIVEKIT_API_KEY_FILE " + s.APIKeyFile + ": key"
+	}
+	return "LIVEKIT_API_KEY"
+}
+
+// ReadFile reads the file that the setting variable names, without the
+// space around its content. The error names the variable and the path, never
+// the content (it may be a secret).
+func ReadFile(variable, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot read %s: %w", variable, path, errors.Unwrap(err))
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// readAPIKeyFile reads the signing key's id from LIVEKIT_API_KEY_FILE.
+func readAPIKeyFile(path string) (string, error) {
+	id, err := ReadFile("LIVEKIT_API_KEY_FILE", path)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		return "", fmt.Errorf("LIVEKIT_API_KEY_FILE %s is empty: write the id of the key that signs into it", path)
+	}
+	if strings.ContainsAny(id, " \t\r\n:") {
+		return "", fmt.Errorf("LIVEKIT_API_KEY_FILE %s: want one key id on one line (not a `key: secret` line)", path)
+	}
+	return id, nil
+}
 
 // Set is every key the server knows and the one that signs.
 type Set struct {
@@ -75,6 +117,16 @@ func (s Source) Load() (Set, error) {
 	var errs []error
 	fail := func(err error) { errs = append(errs, err) }
 	creds := Credentials{APIKey: s.APIKey, APISecret: s.Secret}
+	if s.APIKeyFile != "" {
+		if s.APIKey != "" {
+			return Set{}, errors.New("both LIVEKIT_API_KEY and LIVEKIT_API_KEY_FILE are set: set only one")
+		}
+		id, err := readAPIKeyFile(s.APIKeyFile)
+		if err != nil {
+			return Set{}, err
+		}
+		creds.APIKey = id
+	}
 	ids := []string(nil)
 	switch {
 	case s.KeysFile != "":
@@ -99,7 +151,7 @@ func (s Source) Load() (Set, error) {
 		case creds.APIKey == "":
 			fail(fmt.Errorf("LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (%s) it must name the one that signs", strings.Join(ids, ", ")))
 		case !ok:
-			fail(fmt.Errorf("LIVEKIT_API_KEY %q is not in LIVEKIT_KEYS_FILE %s (it holds %s): add it or name one of those", creds.APIKey, s.KeysFile, strings.Join(ids, ", ")))
+			fail(fmt.Errorf("%s %q is not in LIVEKIT_KEYS_FILE %s (it holds %s): add it or name one of those", s.keyVar(), creds.APIKey, s.KeysFile, strings.Join(ids, ", ")))
 		default:
 			creds.APISecret = secret
 		}
@@ -111,11 +163,11 @@ func (s Source) Load() (Set, error) {
 		if s.Secret != "" {
 			fail(errors.New("both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"))
 		}
-		b, err := os.ReadFile(s.SecretFile)
+		secret, err := ReadFile("LIVEKIT_API_SECRET_FILE", s.SecretFile)
 		if err != nil {
-			fail(fmt.Errorf("LIVEKIT_API_SECRET_FILE: cannot read %s: %w", s.SecretFile, errors.Unwrap(err)))
+			fail(err)
 		}
-		creds.APISecret = strings.TrimSpace(string(b))
+		creds.APISecret = secret
 	}
 	if s.Dev {
 		if creds.APIKey == "" && creds.APISecret == "" {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lktoken/lktoken/service/internal/cases"
 )
 
 const (
@@ -12,14 +14,7 @@ const (
 	kSecret2 = "ks2-vutsrqponmlkjihgfedcba9876543210"
 )
 
-func keysFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func keysFile(t *testing.T, content string) string { return cases.File(t, "keys.yaml", content) }
 
 func TestKeysFileLoads(t *testing.T) {
 	path := keysFile(t, "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
@@ -96,6 +91,61 @@ func TestCredentialsNeverPrintTheSecret(t *testing.T) {
 	for _, s := range []string{testCreds.String(), testCreds.GoString()} {
 		if strings.Contains(s, testCreds.APISecret) || !strings.Contains(s, "[redacted]") {
 			t.Errorf("printed credentials: %s", s)
+		}
+	}
+}
+
+// LIVEKIT_API_KEY_FILE names the signing key; a reload reads it again, so
+// the signing key switches between the keys of the keys file, and a file
+// naming a key that is not there is refused with the old keys kept.
+func TestAPIKeyFileSwitchesTheSigningKey(t *testing.T) {
+	keysPath := keysFile(t, "a: "+kSecret1+"\nb: "+kSecret2+"\n")
+	idPath := filepath.Join(t.TempDir(), "signing-key")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(idPath, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a\n")
+	src := Source{APIKeyFile: idPath, KeysFile: keysPath}
+	ks, err := src.Load()
+	if err != nil || ks.Signing != (Credentials{APIKey: "a", APISecret: kSecret1}) || strings.Join(ks.IDs, ",") != "a,b" {
+		t.Fatalf("load: %v %v", ks.Signing, err)
+	}
+	if !src.Reloadable() {
+		t.Error("not reloadable")
+	}
+	ring := NewRing(ks)
+	write("  b \n")
+	if _, err := ring.Reload(src); err != nil || ring.Signing() != (Credentials{APIKey: "b", APISecret: kSecret2}) {
+		t.Fatalf("switch to b: %v %v", ring.Signing(), err)
+	}
+	for _, c := range []struct{ content, want string }{
+		{"c\n", "LIVEKIT_API_KEY_FILE " + idPath + `: key "c" is not in LIVEKIT_KEYS_FILE ` + keysPath + " (it holds a, b): add it or name one of those"},
+		{"\n", "LIVEKIT_API_KEY_FILE " + idPath + " is empty: write the id of the key that signs into it"},
+		{"b: " + kSecret2 + "\n", "LIVEKIT_API_KEY_FILE " + idPath + ": want one key id on one line (not a `key: secret` line)"},
+	} {
+		write(c.content)
+		if _, err := ring.Reload(src); err == nil || err.Error() != c.want {
+			t.Errorf("%q: err %v\nwant %s", c.content, err, c.want)
+		}
+		if ring.Signing().APIKey != "b" {
+			t.Errorf("%q: a refused reload changed the signing key to %q", c.content, ring.Signing().APIKey)
+		}
+		if err != nil && strings.Contains(err.Error(), kSecret2) {
+			t.Error("the error shows a secret")
+		}
+	}
+	for _, c := range []struct {
+		src  Source
+		want string
+	}{
+		{Source{APIKey: "a", APIKeyFile: idPath, KeysFile: keysPath}, "both LIVEKIT_API_KEY and LIVEKIT_API_KEY_FILE are set: set only one"},
+		{Source{APIKeyFile: "/nonexistent/signing-key", KeysFile: keysPath}, "LIVEKIT_API_KEY_FILE: cannot read /nonexistent/signing-key: no such file or directory"},
+	} {
+		if _, err := c.src.Load(); err == nil || err.Error() != c.want {
+			t.Errorf("err %v, want %s", err, c.want)
 		}
 	}
 }
