@@ -53,6 +53,10 @@ const imageUser = 65532
 // not lktoken's, so `lktoken --help` does not list them.
 var goRuntimeEnv = []string{"GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "GOGC"}
 
+// userFiles are the git-ignored files a user makes from the .example beside
+// them before the first apply.
+var userFiles = []string{"keys.yaml", "signing-key"}
+
 // rendered is one kustomize build, decoded.
 type rendered struct {
 	deployment *appsv1.Deployment
@@ -82,7 +86,7 @@ func render(t *testing.T, components ...string) *rendered {
 			}
 			return nil
 		}
-		if rel == "keys.yaml" { // a user's own keys never enter a test
+		if slices.Contains(userFiles, rel) { // a user's own keys never enter a test
 			return nil
 		}
 		b, err := os.ReadFile(path)
@@ -94,12 +98,15 @@ func render(t *testing.T, components ...string) *rendered {
 	if err != nil {
 		t.Fatal(err)
 	}
-	example, err := os.ReadFile(filepath.Join(manifestsDir, "keys.yaml.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mem.WriteFile("/k/keys.yaml", example); err != nil {
-		t.Fatal(err)
+	// The user's files are made from the examples.
+	for _, f := range userFiles {
+		example, err := os.ReadFile(filepath.Join(manifestsDir, f+".example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mem.WriteFile("/k/"+f, example); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dir := "/k"
 	if len(components) > 0 {
@@ -429,19 +436,22 @@ func TestProbesAndPortsMatchTheServer(t *testing.T) {
 		}
 	}
 
-	// The real server with the manifests' settings, on loopback.
-	keys := filepath.Join(t.TempDir(), "keys.yaml")
-	example, _ := os.ReadFile(filepath.Join(manifestsDir, "keys.yaml.example"))
-	if err := os.WriteFile(keys, example, 0o600); err != nil {
-		t.Fatal(err)
+	// The real server with the manifests' settings, on loopback, the files
+	// of the keys Secret where the manifests mount them.
+	secretDir := t.TempDir()
+	for _, f := range userFiles {
+		example, _ := os.ReadFile(filepath.Join(manifestsDir, f+".example"))
+		if err := os.WriteFile(filepath.Join(secretDir, f), example, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var cmdEnv []string
 	for k, v := range env {
 		switch {
 		case k == "LKTOKEN_LISTEN" || k == "LKTOKEN_METRICS_LISTEN":
 			v = "127.0.0.1:0"
-		case k == "LIVEKIT_KEYS_FILE":
-			v = keys
+		case k == "LIVEKIT_KEYS_FILE" || k == "LIVEKIT_API_KEY_FILE":
+			v = filepath.Join(secretDir, filepath.Base(v))
 		case slices.Contains(goRuntimeEnv, k):
 			continue
 		}
@@ -516,9 +526,9 @@ func TestKeysAreAFile(t *testing.T) {
 	r := render(t)
 	c := container(t, r.deployment)
 	env := settings(t, r, c)
-	for _, forbidden := range []string{"LIVEKIT_API_SECRET", "LKTOKEN_BEARER_TOKEN"} {
+	for _, forbidden := range []string{"LIVEKIT_API_SECRET", "LKTOKEN_BEARER_TOKEN", "LIVEKIT_API_KEY"} {
 		if _, ok := env[forbidden]; ok {
-			t.Errorf("%s is set in the manifests: secrets go in files", forbidden)
+			t.Errorf("%s is set in the manifests: keys go in the mounted files", forbidden)
 		}
 	}
 	for _, e := range c.Env {
@@ -526,9 +536,16 @@ func TestKeysAreAFile(t *testing.T) {
 			t.Errorf("env %s comes from a Secret: secrets go in files", e.Name)
 		}
 	}
-	keysFile := env["LIVEKIT_KEYS_FILE"]
+	for _, name := range []string{"LIVEKIT_KEYS_FILE", "LIVEKIT_API_KEY_FILE"} {
+		t.Run(name, func(t *testing.T) { checkSecretFile(t, r, c, env[name], name) })
+	}
+}
+
+// checkSecretFile: the file the variable names is a file of a generated
+// Secret, mounted read-only without subPath.
+func checkSecretFile(t *testing.T, r *rendered, c *corev1.Container, keysFile, name string) {
 	if keysFile == "" {
-		t.Fatal("LIVEKIT_KEYS_FILE is not set")
+		t.Fatalf("%s is not set", name)
 	}
 	var mount *corev1.VolumeMount
 	for i, m := range c.VolumeMounts {
@@ -537,7 +554,7 @@ func TestKeysAreAFile(t *testing.T) {
 		}
 	}
 	if mount == nil {
-		t.Fatalf("LIVEKIT_KEYS_FILE=%s is under no volume mount", keysFile)
+		t.Fatalf("%s=%s is under no volume mount", name, keysFile)
 	}
 	if !mount.ReadOnly || mount.SubPath != "" {
 		t.Errorf("keys mount %+v: want readOnly and no subPath (a subPath is never refreshed)", mount)
