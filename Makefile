@@ -44,16 +44,21 @@ build: ## build bin/lktoken
 run: ## run the service in dev mode
 	go run ./cmd/lktoken --dev
 
-# System packages the browser and load tests need. Installed only when missing,
-# and only as root (CI); otherwise the missing ones are named.
-APT_PACKAGES := chromium wrk nghttp2-client iproute2 util-linux
+# System packages the tests need: Chromium and network namespaces (ip, unshare)
+# for the browser suite, a C compiler and libc headers for `go test -race`
+# (cgo). The benchmark's wrk and h2load are bench-deps, not test deps.
+# Installed only when missing, and only as root (CI); otherwise named.
+APT_PACKAGES := chromium iproute2 util-linux gcc libc6-dev
 
 # apt_install installs the Debian packages $(1) that are missing when run as
 # root, and otherwise names them and fails.
 apt_install = missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing: $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    echo "apt: installing" $$missing "(a few minutes on a fresh machine)"; echo "apt: apt-get update"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Use-Pty=0 $$missing \
+	      | sed -un -E 's/^(Get:[0-9]+ [^ ]+ [^ ]+ [^ ]+ ([^ ]+) .*)$$/apt: downloading \2/p; s/^Setting up ([^ ]+) .*/apt: set up \1/p'; \
+	    test "$${PIPESTATUS[0]}" = 0; \
 	  else echo "missing Debian packages: $$missing (sudo apt-get install $$missing)"; exit 1; fi; \
 	fi
 
