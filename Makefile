@@ -54,16 +54,21 @@ build: ## build bin/lktoken
 run: ## run the service in dev mode
 	go run ./cmd/lktoken --dev
 
-# System packages the browser and load tests need. Installed only when missing,
-# and only as root (CI); otherwise the missing ones are named.
-APT_PACKAGES := chromium wrk nghttp2-client iproute2 util-linux
+# System packages the tests need: Chromium and network namespaces (ip, unshare)
+# for the browser suite, a C compiler and libc headers for `go test -race`
+# (cgo). The benchmark's wrk and h2load are bench-deps, not test deps.
+# Installed only when missing, and only as root (CI); otherwise named.
+APT_PACKAGES := chromium iproute2 util-linux gcc libc6-dev
 
 # apt_install installs the Debian packages $(1) that are missing when run as
 # root, and otherwise names them and fails.
 apt_install = missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing: $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    echo "apt: installing" $$missing "(a few minutes on a fresh machine)"; echo "apt: apt-get update"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Use-Pty=0 $$missing \
+	      | sed -un -E 's/^(Get:[0-9]+ [^ ]+ [^ ]+ [^ ]+ ([^ ]+) .*)$$/apt: downloading \2/p; s/^Setting up ([^ ]+) .*/apt: set up \1/p'; \
+	    test "$${PIPESTATUS[0]}" = 0; \
 	  else echo "missing Debian packages: $$missing (sudo apt-get install $$missing)"; exit 1; fi; \
 	fi
 
@@ -85,6 +90,28 @@ test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 -tags otel -run Tracing ./cmd/lktoken/
 	@# The micro-benchmarks, briefly: they compile and their requests succeed.
 	go test -run '^$$' -bench . -benchtime=100x ./service/...
+
+# The container image (deploy/container/): FROM scratch, assembled from a
+# static binary compiled here, built with Debian's podman (no registry needed).
+IMAGE_APT_PACKAGES := podman runc ca-certificates
+APT_PACKAGES += $(IMAGE_APT_PACKAGES)
+IMAGE ?= localhost/lktoken:$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+.PHONY: image
+image: ## container image localhost/lktoken:<version> with podman (deploy/container/, FROM scratch)
+	@$(call apt_install,$(IMAGE_APT_PACKAGES))
+	@IMAGE=$(IMAGE) deploy/container/build.sh >/dev/null
+# The e2e suite's scale-out test (e2e/scaleout) runs replicas behind haproxy.
+APT_PACKAGES += haproxy
+# The e2e suite's container test (e2e/container) checks the image just built.
+test-e2e: image
+test-e2e: export LKTOKEN_IMAGE = $(IMAGE)
+
+# The deployment checks: deploy/kubernetes rendered by kustomize (krusty,
+# v5.8.1) and decoded strictly, in a module of its own (k8s.io/*, kustomize).
+.PHONY: test-deploy
+test-deploy: ## Kubernetes manifests: kustomize build, strict decoding, settings vs lktoken --help, security
+	cd deploy/kubernetes/check && go vet ./... && go test -count=1 ./...
+test: test-deploy
 
 # Each fuzz target runs for FUZZTIME; with CI=true `make test` runs them all.
 FUZZTIME ?= 20s

@@ -17,9 +17,19 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := realMain(ctx, os.Args[1:])
-	stop()
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		if err := healthcheck(os.Args[2:], os.Getenv); err != nil {
+			fmt.Fprintf(os.Stderr, "lktoken healthcheck: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	// Caught from the start: a signal that arrives while the server is
+	// being built stops it as soon as it runs.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	err := realMain(sigs, os.Args[1:])
+	signal.Stop(sigs)
 	var cerr configError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, config.ErrVersion):
@@ -36,9 +46,9 @@ type configError struct{ err error }
 
 func (e configError) Error() string { return e.err.Error() }
 
-// realMain reads the configuration, builds the server and serves until ctx is
-// done. Errors after the log exists are logged there.
-func realMain(ctx context.Context, args []string) error {
+// realMain reads the configuration, builds the server and serves until a
+// signal arrives on sigs. Errors after the log exists are logged there.
+func realMain(sigs <-chan os.Signal, args []string) error {
 	cfg, err := config.LoadConfig(args, os.Getenv, os.Stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return err
@@ -56,6 +66,19 @@ func realMain(ctx context.Context, args []string) error {
 	defer out.Close()
 	log := httpserver.NewLogger(cfg, out)
 	srv := httpserver.New(cfg, log)
+	// SIGTERM (an orchestrator, a balancer's host) drains: not ready, still
+	// serving for the drain delay, then the shutdown. SIGINT (Ctrl-C: nobody
+	// balances onto a terminal) or a second signal skips the delay.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() {
+		if sig := <-sigs; sig == os.Interrupt {
+			srv.SkipDrainDelay()
+		}
+		stop()
+		<-sigs
+		srv.SkipDrainDelay()
+	}()
 	// SIGHUP reads the key files again; a failed reload keeps the old keys.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

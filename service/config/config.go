@@ -48,6 +48,10 @@ type Config struct {
 	TokenEndpointPath string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long the server keeps serving after SIGTERM while
+	// /readyz answers 503, so that balancers stop sending before the
+	// listener closes; 0 closes it at once.
+	DrainDelay time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// LogFormat is json or text.
@@ -69,7 +73,8 @@ var settings = []setting{
 	{"", "LIVEKIT_API_SECRET_FILE", "", "file holding the API secret instead of LIVEKIT_API_SECRET (Docker/Kubernetes secrets); read again on SIGHUP"},
 	{"keys-file", "LIVEKIT_KEYS_FILE", "", "file of `key: secret` lines (LiveKit's keys.yaml, livekit-server's key_file) instead of a secret; LIVEKIT_API_KEY (or LIVEKIT_API_KEY_FILE) names the signing key; read again on SIGHUP"},
 	{"livekit-url", "LIVEKIT_URL", "", "LiveKit server URL handed to clients, ws://, wss://, http:// or https:// (required unless --dev)"},
-	{"listen", "LKTOKEN_LISTEN", "127.0.0.1:8080", "address to listen on (HTTP/1.1 and cleartext HTTP/2); use :8080 in a container"},
+	{"listen", "LKTOKEN_LISTEN", defaultListen, "address to listen on (HTTP/1.1 and cleartext HTTP/2); use :8080 in a container"},
+	{"", "FUNCTIONS_CUSTOMHANDLER_PORT", "", "set by the Azure Functions host: listen on 127.0.0.1 at this port (then leave LKTOKEN_LISTEN unset)"},
 	{"allowed-origins", "LKTOKEN_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (required unless --dev, which allows " + DevAllowedOrigin + " when it is empty)"},
 	{"default-lifetime", "LKTOKEN_DEFAULT_LIFETIME", "1h", "token lifetime when a request names none"},
 	{"min-lifetime", "LKTOKEN_MIN_LIFETIME", "60s", "shortest lifetime a request may ask for (at least 60s)"},
@@ -80,6 +85,7 @@ var settings = []setting{
 	{"max-attributes-bytes", "LKTOKEN_MAX_ATTRIBUTES_BYTES", strconv.Itoa(mint.DefaultMaxAttributesBytes), "largest total of participant_attributes keys and values a token may carry, in bytes"},
 	{"allowed-agents", "LKTOKEN_ALLOWED_AGENTS", "", "comma-separated agent names a request may dispatch through room_config.agents (empty: none)"},
 	{"shutdown-timeout", "LKTOKEN_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGTERM"},
+	{"drain-delay", "LKTOKEN_DRAIN_DELAY", "5s", "on SIGTERM, how long to keep serving while /readyz answers 503, so that load balancers and Kubernetes endpoints stop sending before the listener closes (0: none). SIGINT (Ctrl-C) or a second signal skips it"},
 	{"log-level", "LKTOKEN_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "LKTOKEN_LOG_FORMAT", "json", "json or text"},
 	// Limits, timeouts and operations (config_ops.go).
@@ -184,9 +190,13 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 	if err != nil {
 		fail(fmt.Errorf("%s %q: must be true or false", name("LKTOKEN_DEV"), get("LKTOKEN_DEV")))
 	}
+	listen, listenErr := resolveListen(get)
+	if listenErr != nil {
+		fail(listenErr)
+	}
 	cfg := Config{
 		Dev:       dev,
-		Listen:    get("LKTOKEN_LISTEN"),
+		Listen:    listen,
 		LogLevel:  strings.ToLower(get("LKTOKEN_LOG_LEVEL")),
 		LogFormat: strings.ToLower(get("LKTOKEN_LOG_FORMAT")),
 	}
@@ -222,6 +232,9 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 			continue
 		}
 		*d.dst = v
+	}
+	if cfg.DrainDelay, err = parseDelay(get("LKTOKEN_DRAIN_DELAY")); err != nil {
+		fail(fmt.Errorf("LKTOKEN_DRAIN_DELAY %q: %w", get("LKTOKEN_DRAIN_DELAY"), err))
 	}
 	for _, c := range []struct {
 		env string
@@ -275,7 +288,7 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 	cfg.Ops = buildOpsConfig(get, name, fail)
 	cfg.Auth = buildAuthConfig(get, cfg.Ops, fail)
 
-	if cfg.Listen == "" {
+	if cfg.Listen == "" && listenErr == nil {
 		fail(fmt.Errorf("%s is empty: set an address such as 127.0.0.1:8080 or :8080", name("LKTOKEN_LISTEN")))
 	}
 	switch cfg.LogLevel {
@@ -292,6 +305,68 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// defaultListen is LKTOKEN_LISTEN's default.
+const defaultListen = "127.0.0.1:8080"
+
+// resolveListen returns the address to listen on: LKTOKEN_LISTEN, or
+// 127.0.0.1 at FUNCTIONS_CUSTOMHANDLER_PORT when the Azure Functions host
+// runs lktoken as its custom handler (the host forwards requests to that
+// port on the loopback interface).
+func resolveListen(get func(env string) string) (string, error) {
+	port := get("FUNCTIONS_CUSTOMHANDLER_PORT")
+	if port == "" {
+		return get("LKTOKEN_LISTEN"), nil
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %q: must be a TCP port from 1 to 65535 (the Azure Functions host sets it)", port)
+	}
+	if l := get("LKTOKEN_LISTEN"); l != defaultListen {
+		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %s and LKTOKEN_LISTEN / --listen %q are both set: under Azure Functions the host chooses the port; leave LKTOKEN_LISTEN unset", port, l)
+	}
+	return "127.0.0.1:" + port, nil
+}
+
+// ListenAddr returns the address a server started with args and getenv
+// listens on, reading only --listen, LKTOKEN_LISTEN and
+// FUNCTIONS_CUSTOMHANDLER_PORT: what `lktoken healthcheck` probes, which must
+// work whatever else the server's configuration holds.
+func ListenAddr(args []string, getenv func(string) string) (string, error) {
+	fs := flag.NewFlagSet("lktoken healthcheck", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	listen := fs.String("listen", "", "")
+	if err := fs.Parse(args); err != nil {
+		return "", fmt.Errorf("%w (lktoken healthcheck takes only --listen)", err)
+	}
+	if fs.NArg() > 0 {
+		return "", fmt.Errorf("unexpected argument %q: lktoken healthcheck takes only --listen", fs.Arg(0))
+	}
+	addr, err := resolveListen(func(env string) string {
+		switch {
+		case env == "LKTOKEN_LISTEN" && *listen != "":
+			return *listen
+		case env == "LKTOKEN_LISTEN" && getenv(env) == "":
+			return defaultListen
+		}
+		return getenv(env)
+	})
+	if err == nil && addr == "" {
+		err = errors.New("LKTOKEN_LISTEN is empty")
+	}
+	return addr, err
+}
+
+// parseDelay is parseDuration that also accepts zero ("0", "0s").
+func parseDelay(s string) (time.Duration, error) {
+	if d, err := time.ParseDuration(s); err == nil && d == 0 {
+		return 0, nil
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, errors.New("must be 0 or a positive duration such as 5, 5s or 500ms")
+	}
+	return d, nil
 }
 
 // parseDuration accepts Go durations ("90s", "1h") and bare seconds ("3600").

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -41,6 +42,9 @@ type Server struct {
 	oidc    *oidc.Verifier     // set when callers authenticate with OpenID Connect
 	// stopTracing flushes spans at the end of Serve; nil without tracing.
 	stopTracing func(context.Context) error
+	// skipDrain, closed by SkipDrainDelay, cuts the drain delay short.
+	skipDrain     chan struct{}
+	skipDrainOnce sync.Once
 }
 
 // refuseAll is the authenticator of a server whose OpenID Connect
@@ -69,7 +73,7 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // and the handler that serves it.
 func New(cfg config.Config, log *slog.Logger) *Server {
 	ring := keys.NewRing(keys.Set{Signing: cfg.Credentials, IDs: cfg.KeyIDs})
-	s := &Server{cfg: cfg, log: log, keys: ring, ready: NewReadiness(ring), metrics: NewMetrics()}
+	s := &Server{cfg: cfg, log: log, keys: ring, ready: NewReadiness(ring), metrics: NewMetrics(), skipDrain: make(chan struct{})}
 	opts := pipeline.Options{
 		Issuer:   mint.NewIssuer(ring, cfg.Policy, time.Now),
 		Log:      log,
@@ -133,7 +137,10 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 	return s
 }
 
-// Run listens on the configured address and serves until ctx is done, then
+// Run listens on the configured address and serves until ctx is done. Then
+// it drains: /readyz answers 503 at once while the server keeps serving for
+// the drain delay (so that balancers, which learn of the drain from /readyz
+// or from Kubernetes removing the endpoint, stop sending first), then it
 // stops accepting connections and lets in-flight requests finish within the
 // shutdown timeout.
 func (s *Server) Run(ctx context.Context) error {
@@ -188,7 +195,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.ready.Draining()
-	s.log.Info("shutting down", slog.String("drain_timeout", s.cfg.ShutdownTimeout.String()))
+	if d := s.cfg.DrainDelay; d > 0 {
+		s.log.Info("draining: not ready, still serving", slog.String("drain_delay", d.String()))
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-s.skipDrain:
+			timer.Stop()
+			s.log.Info("drain delay cut short")
+		case err := <-served:
+			timer.Stop()
+			return err
+		}
+	}
+	s.log.Info("shutting down", slog.Duration("drain_timeout", s.cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := s.http.Shutdown(shutdownCtx); err != nil {
@@ -200,6 +220,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("stopped")
 	return nil
 }
+
+// SkipDrainDelay ends the drain delay now, or makes a drain that has not
+// begun skip it: for an interactive stop (Ctrl-C) or a second signal.
+func (s *Server) SkipDrainDelay() { s.skipDrainOnce.Do(func() { close(s.skipDrain) }) }
 
 // flushTracing sends the spans still buffered; called once serving ends.
 func (s *Server) flushTracing() {
