@@ -51,7 +51,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		minted++
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(20 * time.Second):
 		t.Fatal("no exit after the drain")
 	}
@@ -77,7 +77,7 @@ func TestInterruptOrSecondSignalSkipsTheDelay(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(15 * time.Second):
 			t.Fatalf("%v: still running 15s into a 1h drain delay", sigs)
 		}
@@ -110,14 +110,14 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	}
 	// Draining: not ready, so unhealthy.
 	d := start(t, nil, "--dev", "--drain-delay", "1h")
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := d.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return strings.Contains(d.logs(), `"msg":"draining`) }, "draining")
-	if code, out := run(nil, "--listen", d.addr); code != 1 || !strings.Contains(out, "503 Service Unavailable: not ready: shutting down") {
+	waitFor(t, func() bool { return strings.Contains(d.Logs(), `"msg":"draining`) }, "draining")
+	if code, out := run(nil, "--listen", d.Addr); code != 1 || !strings.Contains(out, "503 Service Unavailable: not ready: shutting down") {
 		t.Errorf("draining server: exit %d %q", code, out)
 	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	_ = d.Cmd.Process.Signal(syscall.SIGTERM)
 	// Nothing listening.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	free := ln.Addr().String()
