@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/livekit/protocol/auth"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // Secrets of the rotation test: random-looking, at least 32 characters.
@@ -23,17 +24,8 @@ const (
 	weak     = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" // long but one character
 )
 
-func writeKeys(t *testing.T, path, content string) {
-	t.Helper()
-	// Write then rename: a reader never sees half a file.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
+// writeKeys writes a key (or bearer-token) file with a rename.
+func writeKeys(t *testing.T, path, content string) { testserver.WriteFile(t, path, content) }
 
 // whichSecret returns the secret among candidates that verifies token.
 func whichSecret(token string, candidates ...string) (string, *auth.ClaimGrants) {
