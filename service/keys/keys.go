@@ -173,7 +173,7 @@ func (s Source) Load() (Set, error) {
 		case err != nil:
 			// One line for one problem: not also "LIVEKIT_API_SECRET is not set".
 			return Set{}, errors.Join(append(errs, err, keyErr)...)
-		case creds.APISecret == "":
+		case secret == "":
 			return Set{}, errors.Join(append(errs, fmt.Errorf("LIVEKIT_API_SECRET_FILE %s is empty: write the LiveKit API secret into it", s.SecretFile), keyErr)...)
 		}
 	}
