@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/livekit/protocol/auth"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // Secrets of the rotation test: random-looking, at least 32 characters.
@@ -23,17 +24,8 @@ const (
 	weak     = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" // long but one character
 )
 
-func writeKeys(t *testing.T, path, content string) {
-	t.Helper()
-	// Write then rename: a reader never sees half a file.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
+// writeKeys writes a key (or bearer-token) file with a rename.
+func writeKeys(t *testing.T, path, content string) { testserver.WriteFile(t, path, content) }
 
 // whichSecret returns the secret among candidates that verifies token.
 func whichSecret(token string, candidates ...string) (string, *auth.ClaimGrants) {
@@ -54,16 +46,16 @@ func TestWeakSecretsAreRefusedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.yaml")
 	writeKeys(t, path, "keyA: "+secretA1+"\nkeyB: "+weak+"\n")
-	out, code := run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com"})
+	out, code := run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com", appOrigin})
 	want := "lktoken: refusing to start:\nLIVEKIT_KEYS_FILE " + path + ": the secret of key \"keyB\" is too weak: only 1 distinct characters, it must have at least 8 (generate one with `openssl rand -base64 48`)\n"
 	if code != 2 || out != want {
 		t.Errorf("exit %d:\n%s\nwant:\n%s", code, out, want)
 	}
-	out, code = run(t, []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=" + weak, "LIVEKIT_URL=wss://lk.example.com"})
+	out, code = run(t, []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=" + weak, "LIVEKIT_URL=wss://lk.example.com", appOrigin})
 	if code != 2 || !strings.Contains(out, "LIVEKIT_API_SECRET is too weak: only 1 distinct characters") || strings.Contains(out, weak) {
 		t.Errorf("exit %d: %s", code, out)
 	}
-	out, code = run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com"})
+	out, code = run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com", appOrigin})
 	if code != 2 || !strings.Contains(out, "LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (keyA, keyB) it must name the one that signs") {
 		t.Errorf("exit %d: %s", code, out)
 	}
@@ -81,7 +73,7 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.yaml")
 	writeKeys(t, path, "# rotation test\nkeyA: "+secretA1+"\nkeyB: \""+secretB+"\"\n")
-	p := start(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com"}, "--log-level", "debug")
+	p := start(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com", appOrigin}, "--log-level", "debug")
 
 	var mu sync.Mutex
 	var tokens []string
@@ -209,7 +201,7 @@ func TestSecondKeyNeedsANamedSigningKey(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "keys.yaml")
 	writeKeys(t, path, "keyA: "+secretA1+"\n")
-	env := []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com"}
+	env := []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com", appOrigin}
 	p := start(t, env)
 	writeKeys(t, path, "keyA: "+secretA1+"\nkeyB: "+secretB+"\n")
 	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {

@@ -41,7 +41,9 @@ type LKToken struct {
 // binds port 0 itself and logs the address, so no port can be lost to a
 // race) and returns once /healthz answers.
 func StartLKToken(ctx context.Context, bin string, opts LKTokenOptions) (*LKToken, error) {
-	env := []string{"LIVEKIT_URL=" + opts.LiveKitURL, "LKTOKEN_LISTEN=127.0.0.1:0"}
+	// The origin is required outside --dev; Env may set another (the last
+	// value of a variable wins).
+	env := []string{"LIVEKIT_URL=" + opts.LiveKitURL, "LKTOKEN_LISTEN=127.0.0.1:0", "LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200"}
 	if opts.Credentials.APIKey != "" {
 		env = append(env, "LIVEKIT_API_KEY="+opts.Credentials.APIKey)
 	}

@@ -5,25 +5,17 @@ package keys
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/lktoken/lktoken/e2e/harness"
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // writeKeys writes a keys file with a rename: a reader never sees half of it.
-func writeKeys(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeKeys(t *testing.T, path, content string) { testserver.WriteFile(t, path, content) }
 
 // servers are the binaries every test here runs.
 type servers struct {

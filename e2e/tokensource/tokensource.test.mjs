@@ -163,6 +163,7 @@ before(async () => {
       LIVEKIT_API_SECRET: API_SECRET,
       LIVEKIT_URL: env.livekitURL,
       LKTOKEN_LISTEN: '127.0.0.1:0',
+      LKTOKEN_ALLOWED_ORIGINS: 'http://localhost:4200', // required outside --dev
       LKTOKEN_ALLOWED_AGENTS: AGENT,
     },
   });

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -202,3 +203,16 @@ func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // Logs is everything the process has logged so far.
 func (p *Proc) Logs() string { return p.Log.String() }
+
+// WriteFile writes content to path through a rename, as docs/operations.md
+// asks of key files: a server reading it (on SIGHUP) never sees half a file.
+func WriteFile(t testing.TB, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
