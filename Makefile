@@ -72,9 +72,13 @@ apt_install = missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $
 	  else echo "missing Debian packages: $$missing (sudo apt-get install $$missing)"; exit 1; fi; \
 	fi
 
+# Ory Hydra (e2e/hydra) builds with cgo for its sqlite driver.
+HYDRA_APT_PACKAGES := gcc libc6-dev
+
 .PHONY: system-deps
 system-deps:
 	@$(call apt_install,$(APT_PACKAGES))
+	@$(call apt_install,$(HYDRA_APT_PACKAGES))
 
 .PHONY: deps
 deps: system-deps web-client/node_modules proto-deps ## install what the tests need (apt, npm, go)

@@ -29,6 +29,7 @@ export LIVEKIT_API_KEY=bench-key
 export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 export LIVEKIT_URL=wss://livekit.example.test
 export LKTOKEN_LOG_LEVEL=info
+export LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200 # required outside --dev
 
 echo "== building into $OUT"
 if [ -n "${LKTOKEN_BIN:-}" ]; then cp "$LKTOKEN_BIN" "$OUT/lktoken"; else go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken; fi

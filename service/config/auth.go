@@ -40,24 +40,26 @@ type AuthConfig struct {
 // OIDCEnabled reports whether callers authenticate with OpenID Connect.
 func (a AuthConfig) OIDCEnabled() bool { return a.OIDC.Issuer != "" }
 
-// oidcFieldNames maps the fields oidc.Config.Check names to what the user
-// set.
-var oidcFieldNames = map[string]string{
-	"Issuer":        "LKTOKEN_OIDC_ISSUER / --oidc-issuer",
-	"Audience":      "LKTOKEN_OIDC_AUDIENCE / --oidc-audience",
-	"JWKSURL":       "LKTOKEN_OIDC_JWKS_URL / --oidc-jwks-url",
-	"Algorithms":    "LKTOKEN_OIDC_ALGORITHMS / --oidc-algorithms",
-	"Leeway":        "LKTOKEN_OIDC_LEEWAY / --oidc-leeway",
-	"IdentityClaim": "LKTOKEN_OIDC_IDENTITY_CLAIM / --oidc-identity-claim",
-	"NameClaim":     "LKTOKEN_OIDC_NAME_CLAIM / --oidc-name-claim",
+// oidcFieldVariables maps the fields oidc.Config.Check names to their
+// variables.
+var oidcFieldVariables = map[string]string{
+	"Issuer":        "LKTOKEN_OIDC_ISSUER",
+	"Audience":      "LKTOKEN_OIDC_AUDIENCE",
+	"JWKSURL":       "LKTOKEN_OIDC_JWKS_URL",
+	"Algorithms":    "LKTOKEN_OIDC_ALGORITHMS",
+	"Leeway":        "LKTOKEN_OIDC_LEEWAY",
+	"IdentityClaim": "LKTOKEN_OIDC_IDENTITY_CLAIM",
+	"NameClaim":     "LKTOKEN_OIDC_NAME_CLAIM",
 }
 
-func buildAuthConfig(get func(string) string, ops OpsConfig, fail func(error)) AuthConfig {
+// buildAuthConfig reads the settings of authSettings; name(env) is how an
+// error calls a setting (the flag when the user gave it).
+func buildAuthConfig(get, name func(string) string, ops OpsConfig, fail func(error)) AuthConfig {
 	var a AuthConfig
 	if src := get("LKTOKEN_POLICY"); strings.TrimSpace(src) != "" {
 		p, err := roompolicy.Compile(src)
 		if err != nil {
-			fail(fmt.Errorf("LKTOKEN_POLICY / --policy does not compile:\n%w", err))
+			fail(fmt.Errorf("%s does not compile:\n%w", name("LKTOKEN_POLICY"), err))
 		}
 		a.Policy = p
 	}
@@ -66,13 +68,13 @@ func buildAuthConfig(get func(string) string, ops OpsConfig, fail func(error)) A
 	if issuer == "" {
 		for _, s := range authSettings {
 			if v := get(s.env); s.env != "LKTOKEN_POLICY" && v != s.def {
-				fail(fmt.Errorf("%s / --%s is set, but has no effect without LKTOKEN_OIDC_ISSUER / --oidc-issuer", s.env, s.flag))
+				fail(fmt.Errorf("%s is set, but has no effect without LKTOKEN_OIDC_ISSUER (--oidc-issuer)", name(s.env)))
 			}
 		}
 		return a
 	}
 	if ops.BearerToken != "" || ops.BearerTokenFile != "" {
-		fail(errors.New("LKTOKEN_OIDC_ISSUER and LKTOKEN_BEARER_TOKEN(_FILE) are exclusive: choose OpenID Connect (callers send their own access tokens) or the static bearer token (one trusted backend)"))
+		fail(fmt.Errorf("%s and LKTOKEN_BEARER_TOKEN(_FILE) are exclusive: choose OpenID Connect (callers send their own access tokens) or the static bearer token (one trusted backend)", name("LKTOKEN_OIDC_ISSUER")))
 	}
 	c := oidc.Config{
 		Issuer:        issuer,
@@ -82,7 +84,7 @@ func buildAuthConfig(get func(string) string, ops OpsConfig, fail func(error)) A
 		NameClaim:     get("LKTOKEN_OIDC_NAME_CLAIM"),
 	}
 	if c.Audience == "" {
-		fail(errors.New("LKTOKEN_OIDC_AUDIENCE / --oidc-audience: required with LKTOKEN_OIDC_ISSUER: the aud value your provider puts in access tokens for lktoken (the API identifier at Auth0, the API's client id at Entra ID, an audience mapper's value at Keycloak)"))
+		fail(errors.New("LKTOKEN_OIDC_AUDIENCE (--oidc-audience) is required with " + name("LKTOKEN_OIDC_ISSUER") + ": the aud value your provider puts in access tokens for lktoken (the API identifier at Auth0, the API's client id at Entra ID, an audience mapper's value at Keycloak)"))
 	}
 	for _, alg := range strings.Split(get("LKTOKEN_OIDC_ALGORITHMS"), ",") {
 		if alg = strings.TrimSpace(alg); alg != "" {
@@ -92,20 +94,20 @@ func buildAuthConfig(get func(string) string, ops OpsConfig, fail func(error)) A
 	if lw := strings.TrimSpace(get("LKTOKEN_OIDC_LEEWAY")); lw == "0" || lw == "0s" {
 		c.Leeway = -1 // none (oidc.Config reads 0 as the default)
 	} else if d, err := parseDuration(lw); err != nil {
-		fail(fmt.Errorf("LKTOKEN_OIDC_LEEWAY / --oidc-leeway %q: %w", lw, err))
+		fail(fmt.Errorf("%s %q: %w", name("LKTOKEN_OIDC_LEEWAY"), lw, err))
 	} else {
 		c.Leeway = d
 	}
-	for name, u := range map[string]string{"LKTOKEN_OIDC_ISSUER / --oidc-issuer": c.Issuer, "LKTOKEN_OIDC_JWKS_URL / --oidc-jwks-url": c.JWKSURL} {
+	for env, u := range map[string]string{"LKTOKEN_OIDC_ISSUER": c.Issuer, "LKTOKEN_OIDC_JWKS_URL": c.JWKSURL} {
 		if err := checkPlainHTTP(u); err != nil {
-			fail(fmt.Errorf("%s: %w", name, err))
+			fail(fmt.Errorf("%s: %w", name(env), err))
 		}
 	}
 	if c.Audience != "" {
 		if err := c.Check(); err != nil {
 			msg := err.Error()
-			if field, rest, ok := strings.Cut(msg, ": "); ok && oidcFieldNames[field] != "" {
-				msg = oidcFieldNames[field] + ": " + rest
+			if field, rest, ok := strings.Cut(msg, ": "); ok && oidcFieldVariables[field] != "" {
+				msg = name(oidcFieldVariables[field]) + ": " + rest
 			}
 			fail(errors.New(msg))
 		}

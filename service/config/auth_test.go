@@ -61,24 +61,40 @@ func TestAuthRefusals(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{with("LKTOKEN_OIDC_AUDIENCE", ""), "LKTOKEN_OIDC_AUDIENCE / --oidc-audience: required with LKTOKEN_OIDC_ISSUER"},
+		{with("LKTOKEN_OIDC_AUDIENCE", ""), "LKTOKEN_OIDC_AUDIENCE (--oidc-audience) is required with LKTOKEN_OIDC_ISSUER"},
 		{with("LKTOKEN_BEARER_TOKEN", "0123456789abcdef0123456789abcdef"), "are exclusive"},
-		{with("LKTOKEN_OIDC_ALGORITHMS", "RS256,HS256"), `LKTOKEN_OIDC_ALGORITHMS / --oidc-algorithms: "HS256" is not accepted`},
+		{with("LKTOKEN_OIDC_ALGORITHMS", "RS256,HS256"), `LKTOKEN_OIDC_ALGORITHMS: "HS256" is not accepted`},
 		{with("LKTOKEN_OIDC_ALGORITHMS", "none"), `"none" is not accepted`},
-		{with("LKTOKEN_OIDC_LEEWAY", "10m"), "LKTOKEN_OIDC_LEEWAY / --oidc-leeway: 10m0s is more than the 5m0s allowed"},
-		{with("LKTOKEN_OIDC_LEEWAY", "soon"), `LKTOKEN_OIDC_LEEWAY / --oidc-leeway "soon"`},
-		{with("LKTOKEN_OIDC_ISSUER", "id.example.com"), "LKTOKEN_OIDC_ISSUER / --oidc-issuer:"},
+		{with("LKTOKEN_OIDC_LEEWAY", "10m"), "LKTOKEN_OIDC_LEEWAY: 10m0s is more than the 5m0s allowed"},
+		{with("LKTOKEN_OIDC_LEEWAY", "soon"), `LKTOKEN_OIDC_LEEWAY "soon"`},
+		{with("LKTOKEN_OIDC_ISSUER", "id.example.com"), "LKTOKEN_OIDC_ISSUER:"},
 		{with("LKTOKEN_OIDC_ISSUER", "http://id.example.com/"), "plain http:// is accepted only on loopback"},
-		{with("LKTOKEN_OIDC_JWKS_URL", "http://10.0.0.1/keys"), "LKTOKEN_OIDC_JWKS_URL / --oidc-jwks-url: \"http://10.0.0.1/keys\": plain http://"},
-		{with("LKTOKEN_POLICY", `request.room == "x"`), "LKTOKEN_POLICY / --policy does not compile:\nERROR: LKTOKEN_POLICY:1:8: undefined field 'room'"},
+		{with("LKTOKEN_OIDC_JWKS_URL", "http://10.0.0.1/keys"), "LKTOKEN_OIDC_JWKS_URL: \"http://10.0.0.1/keys\": plain http://"},
+		{with("LKTOKEN_POLICY", `request.room == "x"`), "LKTOKEN_POLICY does not compile:\nERROR: LKTOKEN_POLICY:1:8: undefined field 'room'"},
 		{with("LKTOKEN_POLICY", `request.room_name`), "must be a bool"},
-		{withEnv(map[string]string{"LKTOKEN_OIDC_AUDIENCE": "x"}), "LKTOKEN_OIDC_AUDIENCE / --oidc-audience is set, but has no effect without LKTOKEN_OIDC_ISSUER"},
-		{withEnv(map[string]string{"LKTOKEN_OIDC_IDENTITY_CLAIM": "oid"}), "LKTOKEN_OIDC_IDENTITY_CLAIM / --oidc-identity-claim is set, but has no effect"},
+		{withEnv(map[string]string{"LKTOKEN_OIDC_AUDIENCE": "x"}), "LKTOKEN_OIDC_AUDIENCE is set, but has no effect without LKTOKEN_OIDC_ISSUER"},
+		{withEnv(map[string]string{"LKTOKEN_OIDC_IDENTITY_CLAIM": "oid"}), "LKTOKEN_OIDC_IDENTITY_CLAIM is set, but has no effect"},
 	} {
 		_, err := LoadConfig(nil, envOf(c.env), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("got %v\nwant it to say %q", err, c.want)
 		}
+	}
+}
+
+func TestAuthErrorsNameTheFlagGiven(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig([]string{"--oidc-issuer", "https://id.example/"}, envOf(prodEnv), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "is required with --oidc-issuer") {
+		t.Errorf("got %v", err)
+	}
+	_, err = LoadConfig([]string{"--oidc-issuer", "https://id.example/", "--oidc-audience", "a", "--oidc-leeway", "1h"}, envOf(prodEnv), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "--oidc-leeway: 1h0m0s is more than the 5m0s allowed") {
+		t.Errorf("got %v", err)
+	}
+	_, err = LoadConfig([]string{"--policy", "request.x"}, envOf(prodEnv), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "--policy does not compile") {
+		t.Errorf("got %v", err)
 	}
 }
 

@@ -286,7 +286,7 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 	cfg.AllowedOrigins = origins
 
 	cfg.Ops = buildOpsConfig(get, name, fail)
-	cfg.Auth = buildAuthConfig(get, cfg.Ops, fail)
+	cfg.Auth = buildAuthConfig(get, name, cfg.Ops, fail)
 
 	if cfg.Listen == "" && listenErr == nil {
 		fail(fmt.Errorf("%s is empty: set an address such as 127.0.0.1:8080 or :8080", name("LKTOKEN_LISTEN")))

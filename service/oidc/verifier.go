@@ -201,6 +201,10 @@ func (v *Verifier) discover(ctx context.Context) error {
 	if err := checkURL(meta.JWKSURL); err != nil {
 		return fmt.Errorf("discovery at %s: jwks_uri: %w", v.cfg.Issuer, err)
 	}
+	if strings.HasPrefix(v.cfg.Issuer, "https://") && !strings.HasPrefix(meta.JWKSURL, "https://") {
+		// Keys fetched in the clear could be replaced on the way.
+		return fmt.Errorf("discovery at %s: jwks_uri %q is not https", v.cfg.Issuer, meta.JWKSURL)
+	}
 	v.keys.url.Store(&meta.JWKSURL)
 	v.cfg.Log.Info("oidc provider discovered", "issuer", v.cfg.Issuer, "jwks_uri", meta.JWKSURL)
 	return nil

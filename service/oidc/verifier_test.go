@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -594,4 +597,37 @@ func newBenchProvider(b *testing.B, mods ...func(*Config)) benchFixture {
 	}
 	f := &fixture{p: p, clock: clock, v: v}
 	return benchFixture{v: v, tok: sign(b, p.key("rsa-1"), f.claims())}
+}
+
+// TestHTTPSIssuerNeedsHTTPSKeys: an https issuer whose discovery names a
+// plain-http key set is never trusted.
+func TestHTTPSIssuerNeedsHTTPSKeys(t *testing.T) {
+	t.Parallel()
+	var issuer string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": issuer, "jwks_uri": "http://127.0.0.1:1/jwks"})
+	}))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = l
+	srv.StartTLS()
+	defer srv.Close()
+	issuer = srv.URL + "/"
+	v, err := New(context.Background(), Config{Issuer: issuer, Audience: testAudience, HTTPClient: srv.Client(), MaxBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(v.State().LastError, "is not https") {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s", v.State())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v.Ready() {
+		t.Error("ready with a plain-http key set")
+	}
 }

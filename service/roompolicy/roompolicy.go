@@ -30,6 +30,7 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
+	"cel.dev/cel-go/interpreter"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 )
@@ -182,7 +183,7 @@ func (p *Policy) Evaluate(ctx context.Context, req *lktokenv1.GenerateTokenReque
 	if claims == nil {
 		claims = map[string]any{}
 	}
-	vars := map[string]any{"request": req, "claims": claims}
+	vars := &activation{req: req, claims: claims}
 	var out ref.Val
 	var err error
 	if p.limited {
@@ -203,3 +204,21 @@ func (p *Policy) Evaluate(ctx context.Context, req *lktokenv1.GenerateTokenReque
 	}
 	return Decision{Outcome: Denied}
 }
+
+// activation binds the two variables without a map per evaluation.
+type activation struct {
+	req    *lktokenv1.GenerateTokenRequest
+	claims map[string]any
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "request":
+		return a.req, true
+	case "claims":
+		return a.claims, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
