@@ -191,7 +191,7 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 	cfg.Keys = keys.Source{APIKey: get("LIVEKIT_API_KEY"), APIKeyFile: get("LIVEKIT_API_KEY_FILE"), Secret: get("LIVEKIT_API_SECRET"),
 		SecretFile: get("LIVEKIT_API_SECRET_FILE"), KeysFile: get("LIVEKIT_KEYS_FILE"), Dev: dev}
 	if keys, err := cfg.Keys.Load(); err != nil {
-		fail(named(err, name, "LIVEKIT_KEYS_FILE", "LIVEKIT_API_KEY"))
+		fail(named(err, name, "LIVEKIT_KEYS_FILE", "LIVEKIT_API_KEY", "LIVEKIT_API_KEY_FILE"))
 	} else {
 		cfg.Credentials, cfg.KeyIDs = keys.Signing, keys.IDs
 	}

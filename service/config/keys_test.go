@@ -57,3 +57,23 @@ func TestKeysErrorsNameTheFlagsGiven(t *testing.T) {
 		t.Errorf("variables: err = %v\nwant %s", err, want)
 	}
 }
+
+// LIVEKIT_API_KEY_FILE (--api-key-file) names the signing key through
+// LoadConfig, and its errors name the flag when the flag was given.
+func TestAPIKeyFileThroughConfig(t *testing.T) {
+	t.Parallel()
+	path := cases.File(t, "keys.yaml", "APIone: "+kSecret1+"\nAPItwo: "+kSecret2+"\n")
+	signer := cases.File(t, "signing-key", "APItwo\n")
+	env := map[string]string{"LIVEKIT_URL": "wss://x.example", "LKTOKEN_ALLOWED_ORIGINS": "https://app.example.com", "LIVEKIT_KEYS_FILE": path}
+	env["LIVEKIT_API_KEY_FILE"] = signer
+	cfg, err := LoadConfig(nil, envOf(env), &bytes.Buffer{})
+	if err != nil || cfg.Credentials.APIKey != "APItwo" || cfg.Credentials.APISecret != kSecret2 || cfg.Keys.APIKeyFile != signer || !cfg.Keys.Reloadable() {
+		t.Fatalf("config: %v %v", cfg.Credentials, err)
+	}
+	unknown := cases.File(t, "signing-key", "APIthree\n")
+	delete(env, "LIVEKIT_API_KEY_FILE")
+	_, err = LoadConfig([]string{"--api-key-file", unknown}, envOf(env), &bytes.Buffer{})
+	if want := "--api-key-file " + unknown + `: key "APIthree" is not in LIVEKIT_KEYS_FILE ` + path + " (it holds APIone, APItwo): add it or name one of those"; err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}
