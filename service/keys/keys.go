@@ -77,13 +77,23 @@ func (s Source) keyVar() string {
 	return "LIVEKIT_API_KEY"
 }
 
-// readAPIKeyFile reads the signing key's id from LIVEKIT_API_KEY_FILE.
-func readAPIKeyFile(path string) (string, error) {
+// ReadFile reads the file that the setting variable names, without the
+// space around its content. The error names the variable and the path, never
+// the content (it may be a secret).
+func ReadFile(variable, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("LIVEKIT_API_KEY_FILE: cannot read %s: %w", path, errors.Unwrap(err))
+		return "", fmt.Errorf("%s: cannot read %s: %w", variable, path, errors.Unwrap(err))
 	}
-	id := strings.TrimSpace(string(b))
+	return strings.TrimSpace(string(b)), nil
+}
+
+// readAPIKeyFile reads the signing key's id from LIVEKIT_API_KEY_FILE.
+func readAPIKeyFile(path string) (string, error) {
+	id, err := ReadFile("LIVEKIT_API_KEY_FILE", path)
+	if err != nil {
+		return "", err
+	}
 	if id == "" {
 		return "", fmt.Errorf("LIVEKIT_API_KEY_FILE %s is empty: write the id of the key that signs into it", path)
 	}
@@ -153,11 +163,19 @@ func (s Source) Load() (Set, error) {
 		if s.Secret != "" {
 			fail(errors.New("both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"))
 		}
-		b, err := os.ReadFile(s.SecretFile)
-		if err != nil {
-			fail(fmt.Errorf("LIVEKIT_API_SECRET_FILE: cannot read %s: %w", s.SecretFile, errors.Unwrap(err)))
+		secret, err := ReadFile("LIVEKIT_API_SECRET_FILE", s.SecretFile)
+		creds.APISecret = secret
+		var keyErr error
+		if !s.Dev {
+			keyErr = creds.checkKey()
 		}
-		creds.APISecret = strings.TrimSpace(string(b))
+		switch {
+		case err != nil:
+			// One line for one problem: not also "LIVEKIT_API_SECRET is not set".
+			return Set{}, errors.Join(append(errs, err, keyErr)...)
+		case secret == "":
+			return Set{}, errors.Join(append(errs, fmt.Errorf("LIVEKIT_API_SECRET_FILE %s is empty: write the LiveKit API secret into it", s.SecretFile), keyErr)...)
+		}
 	}
 	if s.Dev {
 		if creds.APIKey == "" && creds.APISecret == "" {
