@@ -59,7 +59,7 @@ type answer struct {
 // noStore keeps tokens out of every cache between us and the caller.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = []string{"no-store"} // Set, without canonicalizing the key
 		next.ServeHTTP(w, r)
 	})
 }

@@ -129,6 +129,15 @@ func appendFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the ASCII bytes slog's JSON handler copies as they are: all
+// but the control characters, the quote and the backslash (its safeSet).
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString writes s quoted and escaped as slog's JSON handler does:
 // control characters as \n, \r, \t or \u00XX, invalid UTF-8 as \ufffd,
 // U+2028 and U+2029 escaped, everything else (HTML characters included) as is.
@@ -137,7 +146,7 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if plain[c] {
 				i++
 				continue
 			}

@@ -92,13 +92,18 @@ func (m *Metrics) middleware(next http.Handler, tokenPath string) http.Handler {
 		defer m.inFlight.Dec()
 		route, rpc := routeOf(r.URL.Path, tokenPath)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		if rpc && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc-web") {
-			sw.web = &webTrailer{}
+		// gRPC and gRPC-Web (connect-go matches media types without case).
+		grpc := false
+		if ct := first(r.Header["Content-Type"]); rpc && len(ct) >= 16 && strings.EqualFold(ct[:16], "application/grpc") {
+			grpc = true
+			if strings.HasPrefix(ct, "application/grpc-web") {
+				sw.web = &webTrailer{}
+			}
 		}
 		defer func() {
 			code := strconv.Itoa(sw.status)
 			if rpc {
-				code = rpcCode(w.Header(), sw.status, sw.web)
+				code = rpcCode(w.Header(), sw.status, grpc, sw.web)
 			}
 			if code == "ok" && route == lktokenv1connect.TokenServiceGenerateTokenProcedure {
 				m.generateOK.Inc()
@@ -113,13 +118,19 @@ func (m *Metrics) middleware(next http.Handler, tokenPath string) http.Handler {
 // rpcCode is the RPC's code as the caller got it: gRPC's grpc-status (a
 // header or trailer; for gRPC-Web the trailer frame of the body), otherwise
 // the code of the HTTP status under the Connect protocol's mapping.
-func rpcCode(h http.Header, status int, web *webTrailer) string {
-	v := h.Get("Grpc-Status")
-	if v == "" {
-		v = h.Get(http.TrailerPrefix + "Grpc-Status")
-	}
-	if v == "" && web != nil {
-		v = web.status
+// Only gRPC answers (grpc says whether the request was one) carry
+// grpc-status; the keys are in canonical form, so the map is indexed
+// directly.
+func rpcCode(h http.Header, status int, grpc bool, web *webTrailer) string {
+	var v string
+	if grpc {
+		v = first(h["Grpc-Status"])
+		if v == "" {
+			v = first(h[http.TrailerPrefix+"Grpc-Status"])
+		}
+		if v == "" && web != nil {
+			v = web.status
+		}
 	}
 	if v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
@@ -130,6 +141,13 @@ func rpcCode(h http.Header, status int, web *webTrailer) string {
 		}
 	}
 	return rpcerr.CodeOfStatus(status)
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
 }
 
 // ObserveMint puts one mint in the histogram (pipeline.Observer).

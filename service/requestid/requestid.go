@@ -30,11 +30,16 @@ func newContext(ctx context.Context, id string) context.Context {
 // id is echoed in the response.
 func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(Header)
+		// Header is in canonical form, so indexing the map is Get and Set
+		// without canonicalizing the key on every request.
+		var id string
+		if v := r.Header[Header]; len(v) > 0 {
+			id = v[0]
+		}
 		if !valid(id) {
 			id = newID()
 		}
-		w.Header().Set(Header, id)
+		w.Header()[Header] = []string{id}
 		next.ServeHTTP(w, r.WithContext(newContext(r.Context(), id)))
 	})
 }
