@@ -38,7 +38,7 @@ check-generated: generate ## fail if gen/ differs from what proto/ generates
 
 .PHONY: build
 build: ## build bin/lktoken
-	go build -trimpath -o bin/lktoken ./cmd/lktoken
+	go build -trimpath -buildvcs=auto -o bin/lktoken ./cmd/lktoken
 
 .PHONY: run
 run: ## run the service in dev mode

@@ -51,6 +51,7 @@ TICK=$(getconf CLK_TCK)
 export LIVEKIT_API_KEY=bench-key
 export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 export LIVEKIT_URL=wss://livekit.example.test
+export LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200
 export LKTOKEN_LOG_LEVEL=info
 
 echo "== building into $OUT"

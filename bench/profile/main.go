@@ -2,7 +2,7 @@
 // it, for finding what dominates under load (docs/BENCHMARKS.md):
 //
 //	go build -o /tmp/lkprof ./bench/profile
-//	LIVEKIT_API_KEY=... LIVEKIT_API_SECRET=... LIVEKIT_URL=... taskset -c 0 /tmp/lkprof -cpuprofile cpu.out -memprofile mem.out -- --listen 127.0.0.1:8080 2>audit.log
+//	LIVEKIT_API_KEY=... LIVEKIT_API_SECRET=... LIVEKIT_URL=... LKTOKEN_ALLOWED_ORIGINS=... taskset -c 0 /tmp/lkprof -cpuprofile cpu.out -memprofile mem.out -- --listen 127.0.0.1:8080 2>audit.log
 //	(drive it with wrk or h2load, then SIGTERM it)
 //	go tool pprof -top /tmp/lkprof cpu.out
 package main

@@ -12,18 +12,11 @@ import (
 	"time"
 )
 
-// The tests here that stop the binary with SIGTERM predate the drain delay
-// and pass with it too (each then takes the 5 s default longer: measured, the
-// shutdown tests took 15 s instead of 0.4 s). Tests that inherit this
-// process's environment run without it; the tests of the delay itself pass
-// --drain-delay, which wins over the variable.
-func init() { os.Setenv("LKTOKEN_DRAIN_DELAY", "0") }
-
 // On SIGTERM the binary answers not-ready at once, keeps accepting and
 // minting for the drain delay, then closes the listener and exits 0.
 func TestSIGTERMDrains(t *testing.T) {
 	p := start(t, nil, "--dev", "--drain-delay", "1500ms")
-	base := "http://" + p.addr
+	base := "http://" + p.Addr
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	status := func(method, path string) int {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(`{"roomName":"r","participantIdentity":"u"}`))
@@ -35,11 +28,11 @@ func TestSIGTERMDrains(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	sent := time.Now()
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"draining: not ready, still serving"`) }, "draining")
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"draining: not ready, still serving"`) }, "draining")
 	if got := status("GET", "/readyz"); got != 503 {
 		t.Errorf("/readyz after SIGTERM: %d, want 503", got)
 	}
@@ -51,14 +44,14 @@ func TestSIGTERMDrains(t *testing.T) {
 		minted++
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(20 * time.Second):
 		t.Fatal("no exit after the drain")
 	}
 	if took := time.Since(sent); took < 1500*time.Millisecond {
 		t.Errorf("exited %s after SIGTERM, before the drain delay ended", took)
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 	t.Logf("%d tokens minted on new connections during the drain delay", minted)
@@ -70,18 +63,18 @@ func TestInterruptOrSecondSignalSkipsTheDelay(t *testing.T) {
 		p := start(t, nil, "--dev", "--drain-delay", "1h")
 		sent := time.Now()
 		for _, s := range sigs {
-			if err := p.cmd.Process.Signal(s); err != nil {
+			if err := p.Cmd.Process.Signal(s); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"`) }, "a log line")
+			waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"`) }, "a log line")
 			time.Sleep(100 * time.Millisecond)
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(15 * time.Second):
 			t.Fatalf("%v: still running 15s into a 1h drain delay", sigs)
 		}
-		if code := p.cmd.ProcessState.ExitCode(); code != 0 || time.Since(sent) > 10*time.Second {
+		if code := p.Cmd.ProcessState.ExitCode(); code != 0 || time.Since(sent) > 10*time.Second {
 			t.Errorf("%v: exit %d after %s", sigs, code, time.Since(sent))
 		}
 	}
@@ -89,7 +82,7 @@ func TestInterruptOrSecondSignalSkipsTheDelay(t *testing.T) {
 
 func TestHealthcheckSubcommand(t *testing.T) {
 	p := start(t, nil, "--dev")
-	_, port, _ := net.SplitHostPort(p.addr)
+	_, port, _ := net.SplitHostPort(p.Addr)
 	run := func(env []string, args ...string) (int, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -102,7 +95,7 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	if code, out := run([]string{"LKTOKEN_LISTEN=:" + port}); code != 0 {
 		t.Errorf("ready server: exit %d %s", code, out)
 	}
-	if code, out := run(nil, "--listen", p.addr); code != 0 {
+	if code, out := run(nil, "--listen", p.Addr); code != 0 {
 		t.Errorf("--listen: exit %d %s", code, out)
 	}
 	if code, out := run([]string{"FUNCTIONS_CUSTOMHANDLER_PORT=" + port}); code != 0 {
@@ -110,14 +103,14 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	}
 	// Draining: not ready, so unhealthy.
 	d := start(t, nil, "--dev", "--drain-delay", "1h")
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := d.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return strings.Contains(d.logs(), `"msg":"draining`) }, "draining")
-	if code, out := run(nil, "--listen", d.addr); code != 1 || !strings.Contains(out, "503 Service Unavailable: not ready: shutting down") {
+	waitFor(t, func() bool { return strings.Contains(d.Logs(), `"msg":"draining`) }, "draining")
+	if code, out := run(nil, "--listen", d.Addr); code != 1 || !strings.Contains(out, "503 Service Unavailable: not ready: shutting down") {
 		t.Errorf("draining server: exit %d %q", code, out)
 	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	_ = d.Cmd.Process.Signal(syscall.SIGTERM)
 	// Nothing listening.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	free := ln.Addr().String()

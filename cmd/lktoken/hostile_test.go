@@ -12,10 +12,11 @@ import (
 // its exact status, code and message, the server keeps minting, and no panic
 // is logged. (Goroutines are checked in-process: service/hostile_test.go.)
 func TestHostileInputRealBinary(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--log-level", "debug", "--metrics-listen", "127.0.0.1:0")
-	maddr := logAddr(t, p, "metrics listening")
+	maddr := p.Log.Addr(t, "metrics listening")
 	baseG := goroutines(t, maddr)
-	base := "http://" + p.addr
+	base := "http://" + p.Addr
 	cases := hostile.Cases(65536, 16384)
 	cl := hostile.NewClients()
 	for _, c := range cases {
@@ -41,7 +42,7 @@ func TestHostileInputRealBinary(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	n := settleGoroutines(t, maddr, baseG)
 	t.Logf("goroutines in the binary: %d before, %d after", baseG, n)
-	if strings.Contains(p.logs(), `"msg":"panic"`) {
-		t.Errorf("a request panicked:\n%s", p.logs())
+	if strings.Contains(p.Logs(), `"msg":"panic"`) {
+		t.Errorf("a request panicked:\n%s", p.Logs())
 	}
 }

@@ -45,9 +45,11 @@ func closedByServer(t *testing.T, c net.Conn) string {
 }
 
 func TestBodyCapIsConfigurable(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--max-request-bytes", "2048")
 	post := func(room string) (int, string) {
-		resp, err := http.Post("http://"+p.addr+generatePath, "application/json",
+		resp, err := http.Post("http://"+p.Addr+generatePath, "application/json",
 			strings.NewReader(`{"roomName":"`+room+`","participantIdentity":"u"}`))
 		if err != nil {
 			t.Fatal(err)
@@ -67,8 +69,10 @@ func TestBodyCapIsConfigurable(t *testing.T) {
 }
 
 func TestHeaderCapIsConfigurable(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--max-header-bytes", "4096")
-	req, _ := http.NewRequest("POST", "http://"+p.addr+generatePath, strings.NewReader(validBody))
+	req, _ := http.NewRequest("POST", "http://"+p.Addr+generatePath, strings.NewReader(validBody))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Filler", strings.Repeat("x", 4096+4096+1)) // net/http allows 4 KiB of slack
 	resp, err := http.DefaultClient.Do(req)
@@ -79,7 +83,7 @@ func TestHeaderCapIsConfigurable(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("status %d, want 431", resp.StatusCode)
 	}
-	req, _ = http.NewRequest("POST", "http://"+p.addr+generatePath, strings.NewReader(validBody))
+	req, _ = http.NewRequest("POST", "http://"+p.Addr+generatePath, strings.NewReader(validBody))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Filler", strings.Repeat("x", 3000))
 	resp, err = http.DefaultClient.Do(req)
@@ -95,8 +99,10 @@ func TestHeaderCapIsConfigurable(t *testing.T) {
 // A client trickling its headers (slowloris) is cut off by the read-header
 // timeout, long before it finishes.
 func TestSlowlorisIsCutOff(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--read-header-timeout", "1s")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	if _, err := io.WriteString(c, "POST "+generatePath+" HTTP/1.1\r\nHost: x\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +136,10 @@ func TestSlowlorisIsCutOff(t *testing.T) {
 // A client that sends its headers and then stalls on the body is cut off by
 // the read timeout.
 func TestStalledBodyIsCutOff(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--read-timeout", "1s")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody[:10])
 	got := closedByServer(t, c)
 	// The body read fails mid-way; whatever the answer, no token leaves.
@@ -142,8 +150,10 @@ func TestStalledBodyIsCutOff(t *testing.T) {
 
 // An idle keep-alive connection is closed after the idle timeout.
 func TestIdleConnectionIsClosed(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--idle-timeout", "1s")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
@@ -168,10 +178,12 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 // arrives after it gets no answer (the connection is closed), so a slow
 // client cannot hold a handler's answer open.
 func TestWriteTimeoutBoundsARequest(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--write-timeout", "1s", "--read-timeout", "60s", "--log-level", "debug")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, len(validBody), validBody[:10])
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"request received"`) }, "request received")
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"request received"`) }, "request received")
 	// Well past the 1s write deadline: the runtime marks a deadline expired
 	// by a timer, which can fire late on a loaded machine, so leave margin.
 	time.Sleep(5 * time.Second)
@@ -186,8 +198,10 @@ func TestWriteTimeoutBoundsARequest(t *testing.T) {
 // The HTTP/2 stream cap is advertised and enforced: with a cap of 3, a
 // fourth concurrent stream is refused while the first three complete.
 func TestHTTP2ConcurrentStreamCap(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	p := start(t, nil, "--dev", "--max-concurrent-streams", "3")
-	c := dial(t, p.addr)
+	c := dial(t, p.Addr)
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +236,7 @@ func TestHTTP2ConcurrentStreamCap(t *testing.T) {
 	enc := hpack.NewEncoder(&hbuf)
 	open := func(id uint32) {
 		hbuf.Reset()
-		for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", p.addr}, {":path", generatePath},
+		for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", p.Addr}, {":path", generatePath},
 			{"content-type", "application/json"}, {"content-length", fmt.Sprint(len(validBody))}} {
 			_ = enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
 		}

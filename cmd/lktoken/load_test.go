@@ -96,17 +96,19 @@ func openFDs(pid int) int {
 // 1000 connections held open at once, each minting several tokens: zero
 // errors, and the binary's peak resident memory stays bounded.
 func TestThousandConcurrentConnections(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	const conns, perConn = 1000, 5
 	const maxRSSKiB = 256 << 10 // 256 MiB: generous; a run uses far less
 	p := start(t, nil, "--dev", "--metrics-listen", "127.0.0.1:0")
-	maddr := logAddr(t, p, "metrics listening")
+	maddr := p.Log.Addr(t, "metrics listening")
 	baseG := goroutines(t, maddr)
-	pid := p.cmd.Process.Pid
+	pid := p.Cmd.Process.Pid
 	baseRSS, baseFDs := procStatus(t, pid, "VmRSS"), openFDs(pid)
 
 	clients := make([]*keepAlive, conns)
 	for i := range clients {
-		k, err := dialKeepAlive(p.addr)
+		k, err := dialKeepAlive(p.Addr)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
@@ -127,7 +129,7 @@ func TestThousandConcurrentConnections(t *testing.T) {
 			defer wg.Done()
 			<-start
 			for n := 0; n < perConn; n++ {
-				code, body, closing, err := k.mint(p.addr, fmt.Sprintf("c%d-%d", i, n), "")
+				code, body, closing, err := k.mint(p.Addr, fmt.Sprintf("c%d-%d", i, n), "")
 				if err != nil || code != 200 || !strings.Contains(body, `"token":"eyJ`) || closing {
 					errs.Add(1)
 					firstErr.Do(func() { t.Errorf("conn %d request %d: %v %d %.200s close=%v", i, n, err, code, body, closing) })
@@ -146,8 +148,8 @@ func TestThousandConcurrentConnections(t *testing.T) {
 	if peak > maxRSSKiB {
 		t.Errorf("peak RSS %d KiB over %d KiB", peak, maxRSSKiB)
 	}
-	if strings.Contains(p.logs(), `"level":"ERROR"`) {
-		t.Errorf("errors logged:\n%.2000s", p.logs())
+	if strings.Contains(p.Logs(), `"level":"ERROR"`) {
+		t.Errorf("errors logged:\n%.2000s", p.Logs())
 	}
 	for _, k := range clients {
 		k.c.Close()
@@ -182,6 +184,8 @@ func receivedIDs(logs string) map[string]bool {
 // closing as idle (or still in the accept backlog) is reset before that,
 // which the client sees as an error; it was never accepted and is not lost.
 func TestShutdownUnderLoadLosesNothing(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	const clients = 64
 	p := start(t, nil, "--dev", "--log-level", "debug", "--shutdown-timeout", "20s")
 	type outcome struct {
@@ -203,7 +207,7 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for n := 0; ; {
-				k, err := dialKeepAlive(p.addr)
+				k, err := dialKeepAlive(p.Addr)
 				if err != nil {
 					if draining.Load() {
 						refusedAfterDrain.Add(1)
@@ -218,7 +222,7 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 				for {
 					id := fmt.Sprintf("sd-%d-%d", c, n)
 					n++
-					code, body, closing, err := k.mintAt(p.addr, path, id, "")
+					code, body, closing, err := k.mintAt(p.Addr, path, id, "")
 					o := outcome{ok: err == nil && minted(path, code, body)}
 					if !o.ok {
 						o.err = fmt.Sprintf("%v %d %.100s", err, code, body)
@@ -249,7 +253,7 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 	}
 	slowConns := make([]*keepAlive, slow)
 	for i := range slowConns {
-		k, err := dialKeepAlive(p.addr)
+		k, err := dialKeepAlive(p.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,15 +262,15 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 		body := `{"roomName":"load","participantIdentity":"` + id + `"}`
 		fmt.Fprintf(k.c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: %s\r\nContent-Length: %d\r\n\r\n%s",
 			slowPath(i), id, len(body), body[:10])
-		waitFor(t, func() bool { return strings.Contains(p.logs(), `"request_id":"`+id+`"`) }, id+" received")
+		waitFor(t, func() bool { return strings.Contains(p.Logs(), `"request_id":"`+id+`"`) }, id+" received")
 		slowConns[i] = k
 	}
 	// From here a refused dial is expected (the listener closes first thing).
 	draining.Store(true)
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"shutting down"`) }, "shutting down")
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"shutting down"`) }, "shutting down")
 	for i, k := range slowConns {
 		id := fmt.Sprintf("slow-%d", i)
 		body := `{"roomName":"load","participantIdentity":"` + id + `"}`
@@ -287,15 +291,15 @@ func TestShutdownUnderLoadLosesNothing(t *testing.T) {
 	}
 	wg.Wait()
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("process did not exit within the drain deadline")
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p.logs(), `"msg":"stopped"`) {
-		t.Fatalf("exit %d, no clean stop:\n%.3000s", code, p.logs())
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p.Logs(), `"msg":"stopped"`) {
+		t.Fatalf("exit %d, no clean stop:\n%.3000s", code, p.Logs())
 	}
 
-	accepted := receivedIDs(p.logs())
+	accepted := receivedIDs(p.Logs())
 	lost, unaccepted := 0, 0
 	for id, o := range outcomes {
 		switch {

@@ -12,6 +12,7 @@ import (
 // The audit log is batched, yet every answered request has its line once the
 // process has exited after SIGTERM: nothing is dropped at shutdown.
 func TestEveryAuditLineIsWrittenByShutdown(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev")
 	const requests = 300
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -22,7 +23,7 @@ func TestEveryAuditLineIsWrittenByShutdown(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range requests / 10 {
-				resp, err := client.Post("http://"+p.addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
+				resp, err := client.Post("http://"+p.Addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
 					strings.NewReader(`{"roomName":"standup","participantIdentity":"user-42"}`))
 				if err != nil {
 					errs <- err.Error()
@@ -40,15 +41,15 @@ func TestEveryAuditLineIsWrittenByShutdown(t *testing.T) {
 	for e := range errs {
 		t.Fatal(e)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(20 * time.Second):
 		t.Fatal("process did not exit after SIGTERM")
 	}
-	logs := p.logs()
+	logs := p.Logs()
 	if n := strings.Count(logs, `"msg":"mint"`); n != requests {
 		t.Errorf("%d audit lines, want %d", n, requests)
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/lktoken/lktoken/service/config"
@@ -30,7 +32,7 @@ func main() {
 	signal.Stop(sigs)
 	var cerr configError
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, config.ErrVersion):
 	case errors.As(err, &cerr):
 		fmt.Fprintf(os.Stderr, "lktoken: refusing to start:\n%v\n", cerr.err)
 		os.Exit(2)
@@ -47,8 +49,12 @@ func (e configError) Error() string { return e.err.Error() }
 // realMain reads the configuration, builds the server and serves until a
 // signal arrives on sigs. Errors after the log exists are logged there.
 func realMain(sigs <-chan os.Signal, args []string) error {
-	cfg, err := config.LoadConfig(args, os.Getenv, os.Stderr)
+	cfg, err := config.LoadConfig(args, os.Getenv, os.Stdout)
 	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	if errors.Is(err, config.ErrVersion) {
+		fmt.Println(version())
 		return err
 	}
 	if err != nil {
@@ -83,8 +89,57 @@ func realMain(sigs <-chan os.Signal, args []string) error {
 		}
 	}()
 	if err := srv.Run(ctx); err != nil {
+		// An address that cannot be listened on is a configuration error.
+		var le *httpserver.ListenError
+		if errors.As(err, &le) {
+			var op *net.OpError
+			if errors.As(le.Err, &op) {
+				le.Err = op.Err // "bind: address already in use", without the address again
+			}
+			return configError{fmt.Errorf("%s %q: cannot listen there: %w", cfg.Name(le.Setting), le.Addr, le.Err)}
+		}
 		log.Error("server stopped", "error", err.Error())
 		return err
 	}
 	return nil
+}
+
+// version is the module version and the commit the binary was built from,
+// as the go command recorded them in its build information.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "lktoken: no build information"
+	}
+	return versionOf(bi)
+}
+
+// versionOf formats bi as "lktoken <module version>[, commit <hash>[ of
+// <time>][, with uncommitted changes]], <go version>". The commit is there
+// when the build ran in a git checkout with -buildvcs (the default, auto,
+// outside git worktrees).
+func versionOf(bi *debug.BuildInfo) string {
+	v := "lktoken " + bi.Main.Version
+	var commit, at string
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if commit != "" {
+		v += ", commit " + commit
+		if at != "" {
+			v += " of " + at
+		}
+		if modified {
+			v += ", with uncommitted changes"
+		}
+	}
+	return v + ", " + bi.GoVersion
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,11 +13,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 var binary string
@@ -39,6 +42,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// appOrigin is the browser origin of the tests that start without --dev,
+// where LKTOKEN_ALLOWED_ORIGINS is required.
+const appOrigin = "LKTOKEN_ALLOWED_ORIGINS=https://app.example.com"
+
+// slow marks a load or limit test (many connections, or waits on the
+// server's timeouts): `go test -short` skips it.
+func slow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a load or limit test: skipped with -short")
+	}
+}
+
 func run(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -49,14 +65,105 @@ func run(t *testing.T, env []string, args ...string) (string, int) {
 	return string(out), cmd.ProcessState.ExitCode()
 }
 
+// runSplit is run with standard output and standard error apart.
+func runSplit(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = env
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	_ = cmd.Run()
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+// --help, -h and -help print the usage on standard output and exit 0.
 func TestHelp(t *testing.T) {
-	out, code := run(t, nil, "--help")
-	if code != 0 || !strings.Contains(out, "Usage:\n  lktoken [flags]") || !strings.Contains(out, "$LIVEKIT_API_SECRET_FILE") {
-		t.Errorf("exit %d:\n%s", code, out)
+	t.Parallel()
+	for _, arg := range []string{"--help", "-h", "-help"} {
+		out, errOut, code := runSplit(t, nil, arg)
+		if code != 0 || errOut != "" || !strings.Contains(out, "Usage:\n  lktoken [flags]") ||
+			!strings.Contains(out, "$LIVEKIT_API_SECRET_FILE") || !strings.Contains(out, "--version") {
+			t.Errorf("%s: exit %d, stderr %q, stdout:\n%s", arg, code, errOut, out)
+		}
+	}
+}
+
+// --version prints one line on standard output, from the binary's build
+// information (module version, commit when built in a git checkout), exit 0.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	bi, err := buildinfo.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runSplit(t, nil, "--version")
+	if want := versionOf(bi) + "\n"; code != 0 || errOut != "" || out != want {
+		t.Errorf("exit %d, stderr %q, stdout %q; want %q", code, errOut, out, want)
+	}
+	if !strings.HasPrefix(out, "lktoken ") || !strings.HasSuffix(out, ", "+runtime.Version()+"\n") {
+		t.Errorf("stdout %q", out)
+	}
+}
+
+func TestVersionFormat(t *testing.T) {
+	t.Parallel()
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/lktoken/lktoken", Version: "v1.2.3"}}
+	if got, want := versionOf(bi), "lktoken v1.2.3, go1.26.8"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	bi.Main.Version = "v0.0.0-20261201220000-2e0df11c3f5a+dirty"
+	bi.Settings = []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "2e0df11c3f5a0123456789abcdef0123456789ab"},
+		{Key: "vcs.time", Value: "2026-12-01T22:00:00Z"}, {Key: "vcs.modified", Value: "true"}}
+	want := "lktoken v0.0.0-20261201220000-2e0df11c3f5a+dirty, commit 2e0df11c3f5a0123456789abcdef0123456789ab of 2026-12-01T22:00:00Z, with uncommitted changes, go1.26.8"
+	if got := versionOf(bi); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// An address that cannot be listened on is refused like any other setting:
+// one line naming the flag or the variable that was set, exit 2.
+func TestListenFailureRefusesToStart(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--dev", "--listen", addr}, "--listen \"" + addr + "\": cannot listen there: bind: address already in use"},
+		{[]string{"LKTOKEN_LISTEN=" + addr}, []string{"--dev"}, "LKTOKEN_LISTEN \"" + addr + "\": cannot listen there: bind: address already in use"},
+		{[]string{"LKTOKEN_LISTEN=localhost"}, []string{"--dev"}, "LKTOKEN_LISTEN \"localhost\": cannot listen there: address localhost: missing port in address"},
+	} {
+		out, code := run(t, c.env, c.args...)
+		if want := "lktoken: refusing to start:\n" + c.want + "\n"; code != 2 || out != want {
+			t.Errorf("%v %v: exit %d:\n%s\nwant:\n%s", c.env, c.args, code, out, want)
+		}
+	}
+	// The metrics address too (after the dev-mode warning line).
+	out, code := run(t, nil, "--dev", "--listen", "127.0.0.1:0", "--metrics-listen", addr)
+	if want := "lktoken: refusing to start:\n--metrics-listen \"" + addr + "\": cannot listen there: bind: address already in use\n"; code != 2 || !strings.HasSuffix(out, want) ||
+		strings.Contains(out, `"msg":"listening"`) {
+		t.Errorf("metrics: exit %d:\n%s\nwant the last line:\n%s", code, out, want)
+	}
+}
+
+func TestUnknownFlagRefusesToStart(t *testing.T) {
+	t.Parallel()
+	out, code := run(t, nil, "--dev", "--listne", ":8080")
+	if want := "lktoken: refusing to start:\nflag provided but not defined: -listne (see lktoken --help)\n"; code != 2 || out != want {
+		t.Errorf("exit %d:\n%s\nwant:\n%s", code, out, want)
 	}
 }
 
 func TestRefusesToStartWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  []string
@@ -65,14 +172,24 @@ func TestRefusesToStartWithoutCredentials(t *testing.T) {
 		{"no environment", nil, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)\n" +
 			"LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)\n" +
-			"LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)\n"},
-		{"no secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)\n" +
+			"LKTOKEN_ALLOWED_ORIGINS is not set: list the browser origins that may call lktoken, e.g. https://app.example.com (only --dev allows http://localhost:4200 by default)\n"},
+		{"no secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)\n"},
-		{"short secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=tooshort", "LIVEKIT_URL=wss://x.example"}, "lktoken: refusing to start:\n" +
+		{"short secret", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=tooshort", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
 			"LIVEKIT_API_SECRET is too weak: 8 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)\n"},
+		// A secret file that is missing or empty is one line, not also "LIVEKIT_API_SECRET is not set".
+		{"missing secret file", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET_FILE=/nonexistent/secret", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_SECRET_FILE: cannot read /nonexistent/secret: no such file or directory\n"},
+		{"missing secret file and key", []string{"LIVEKIT_API_SECRET_FILE=/nonexistent/secret", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_SECRET_FILE: cannot read /nonexistent/secret: no such file or directory\n" +
+			"LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)\n"},
+		{"empty secret file", []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET_FILE=/dev/null", "LIVEKIT_URL=wss://x.example", appOrigin}, "lktoken: refusing to start:\n" +
+			"LIVEKIT_API_SECRET_FILE /dev/null is empty: write the LiveKit API secret into it\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			out, code := run(t, c.env)
 			if code != 2 || out != c.want {
 				t.Errorf("exit %d, output:\n%s\nwant:\n%s", code, out, c.want)
@@ -81,64 +198,17 @@ func TestRefusesToStartWithoutCredentials(t *testing.T) {
 	}
 }
 
-// proc is a running lktoken whose stderr is collected.
-type proc struct {
-	cmd  *exec.Cmd
-	addr string
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
-}
-
-func (p *proc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-// start runs the binary on a free loopback port and waits until it listens.
-func start(t *testing.T, env []string, args ...string) *proc {
+// start runs the binary on a free loopback port and waits until it listens;
+// its log is collected (testserver.Exec).
+func start(t *testing.T, env []string, args ...string) *testserver.Proc {
 	t.Helper()
-	args = append(args, "--listen", "127.0.0.1:0")
-	p := &proc{cmd: exec.Command(binary, args...), done: make(chan struct{})}
-	p.cmd.Env = env
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	listening := make(chan string, 1)
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
-				listening <- l.Addr
-			}
-		}
-		_ = p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-	select {
-	case p.addr = <-listening:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("lktoken did not listen within 15s:\n%s", p.logs())
-	}
-	return p
+	return testserver.Exec(t, binary, env, args...)
 }
 
 func TestDevModeNeedsNoEnvironment(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev")
-	resp, err := http.Post("http://"+p.addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
+	resp, err := http.Post("http://"+p.Addr+"/lktoken.v1.TokenService/GenerateToken", "application/json",
 		strings.NewReader(`{"roomName":"standup","participantIdentity":"user-42"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -149,59 +219,64 @@ func TestDevModeNeedsNoEnvironment(t *testing.T) {
 	if resp.StatusCode != 200 || body.Token == "" || body.ServerURL != "ws://localhost:7880" {
 		t.Errorf("status %d body %+v", resp.StatusCode, body)
 	}
-	if !strings.Contains(p.logs(), `"level":"WARN","msg":"DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server","api_key":"devkey"`) {
-		t.Errorf("no dev-mode warning:\n%s", p.logs())
+	if !strings.Contains(p.Logs(), `"level":"WARN","msg":"DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server","api_key":"devkey"`) {
+		t.Errorf("no dev-mode warning:\n%s", p.Logs())
 	}
 }
 
 // A request in flight when SIGTERM arrives completes; new connections are
 // refused afterwards; the process exits 0.
 func TestShutdownLetsInFlightRequestFinish(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--log-level", "debug")
 	body := `{"roomName":"standup","participantIdentity":"user-42"}`
-	conn, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+	conn, err := net.DialTimeout("tcp", p.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	// Send the headers and half the body: the request is now in flight.
-	head := fmt.Sprintf("POST /lktoken.v1.TokenService/GenerateToken HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", p.addr, len(body))
+	head := fmt.Sprintf("POST /lktoken.v1.TokenService/GenerateToken HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", p.Addr, len(body))
 	if _, err := io.WriteString(conn, head+body[:10]); err != nil {
 		t.Fatal(err)
 	}
 	// The server logs the request once it has read its headers: it is in flight.
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"request received"`) }, "request received")
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"request received"`) }, "request received")
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"shutting down"`) }, "shutting down")
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"shutting down"`) }, "shutting down")
 
-	if c, err := net.DialTimeout("tcp", p.addr, 2*time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", p.Addr, 2*time.Second); err == nil {
 		c.Close()
 		t.Error("a new connection was accepted after SIGTERM")
 	}
 	if _, err := io.WriteString(conn, body[10:]); err != nil {
-		t.Fatalf("in-flight request cut off: %v\n%s", err, p.logs())
+		t.Fatalf("in-flight request cut off: %v\n%s", err, p.Logs())
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		t.Fatalf("in-flight request lost: %v\n%s", err, p.logs())
+		t.Fatalf("in-flight request lost: %v\n%s", err, p.Logs())
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !regexp.MustCompile(`"token":"eyJ`).Match(raw) {
 		t.Errorf("in-flight request: %d %s", resp.StatusCode, raw)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(20 * time.Second):
 		t.Fatal("process did not exit after the drain")
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("exit code %d\n%s", code, p.logs())
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d\n%s", code, p.Logs())
 	}
-	if !strings.Contains(p.logs(), `"msg":"stopped"`) {
-		t.Errorf("no clean stop logged:\n%s", p.logs())
+	if !strings.Contains(p.Logs(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop logged:\n%s", p.Logs())
+	}
+	// Durations in log lines read as durations, not as nanoseconds.
+	if !strings.Contains(p.Logs(), `"msg":"shutting down","drain_timeout":"15s"}`) {
+		t.Errorf("drain timeout not logged as 15s:\n%s", p.Logs())
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,26 +29,10 @@ func get(t *testing.T, url string, header http.Header) (int, http.Header, string
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// logAddr returns the addr of the first log line with msg.
-func logAddr(t *testing.T, p *proc, msg string) string {
-	t.Helper()
-	var addr string
-	waitFor(t, func() bool {
-		for _, l := range strings.Split(p.logs(), "\n") {
-			var m struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == msg {
-				addr = m.Addr
-				return true
-			}
-		}
-		return false
-	}, msg)
-	return addr
-}
-
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev")
-	code, h, body := get(t, "http://"+p.addr+"/readyz", nil)
+	code, h, body := get(t, "http://"+p.Addr+"/readyz", nil)
 	if code != 200 || body != "ready\n" || h.Get("Cache-Control") != "no-store" {
 		t.Errorf("readyz: %d %q", code, body)
 	}
@@ -58,9 +41,10 @@ func TestReadyz(t *testing.T) {
 // Prometheus metrics live on their own address, count requests by route and
 // code across protocols, and time minting.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--metrics-listen", "127.0.0.1:0")
-	maddr := logAddr(t, p, "metrics listening")
-	base := "http://" + p.addr
+	maddr := p.Log.Addr(t, "metrics listening")
+	base := "http://" + p.Addr
 	cl := hostile.NewClients()
 	defer cl.Close()
 	valid := []byte(`{"roomName":"r","participantIdentity":"u"}`)
@@ -127,9 +111,10 @@ func TestMetrics(t *testing.T) {
 
 // The token endpoint's series follow its configured path.
 func TestMetricsTokenEndpointCustomPath(t *testing.T) {
+	t.Parallel()
 	p := start(t, []string{"LKTOKEN_TOKEN_ENDPOINT_PATH=/livekit/token"}, "--dev", "--metrics-listen", "127.0.0.1:0")
-	maddr := logAddr(t, p, "metrics listening")
-	base := "http://" + p.addr
+	maddr := p.Log.Addr(t, "metrics listening")
+	base := "http://" + p.Addr
 	cl := hostile.NewClients()
 	defer cl.Close()
 	for _, c := range []hostile.Case{
@@ -164,8 +149,9 @@ func TestMetricsTokenEndpointCustomPath(t *testing.T) {
 // X-Request-Id: a caller's sane id is echoed and logged, in every protocol;
 // a missing or unusable one is replaced by a generated id, echoed and logged.
 func TestRequestIDEndToEnd(t *testing.T) {
+	t.Parallel()
 	p := start(t, nil, "--dev", "--log-level", "debug")
-	base := "http://" + p.addr
+	base := "http://" + p.Addr
 	cl := hostile.NewClients()
 	defer cl.Close()
 	pb := hostile.Envelope(0, []byte("\n\x01r\x12\x01u"))
@@ -184,8 +170,8 @@ func TestRequestIDEndToEnd(t *testing.T) {
 			t.Errorf("%s: echoed %q", c.Name, got)
 		}
 		waitFor(t, func() bool {
-			return strings.Contains(p.logs(), `"msg":"request received","request_id":"`+c.Name+`"`) &&
-				strings.Contains(p.logs(), `"msg":"mint","request_id":"`+c.Name+`"`)
+			return strings.Contains(p.Logs(), `"msg":"request received","request_id":"`+c.Name+`"`) &&
+				strings.Contains(p.Logs(), `"msg":"mint","request_id":"`+c.Name+`"`)
 		}, c.Name+" logged")
 	}
 	for name, id := range map[string]string{"none": "", "too long": strings.Repeat("x", 129), "space": "a b"} {
@@ -202,7 +188,7 @@ func TestRequestIDEndToEnd(t *testing.T) {
 			t.Errorf("%s: generated id %q", name, got)
 			continue
 		}
-		waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"mint","request_id":"`+got+`"`) }, name+" logged")
+		waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"mint","request_id":"`+got+`"`) }, name+" logged")
 	}
 }
 
@@ -212,8 +198,9 @@ const bearer = "bt-3f9a8c7e6d5b4a392817f6e5d4c3b2a1"
 // probes do not; CORS lets browsers send Authorization; the token is never
 // logged.
 func TestBearerToken(t *testing.T) {
+	t.Parallel()
 	p := start(t, []string{"LKTOKEN_BEARER_TOKEN=" + bearer}, "--dev", "--log-level", "debug")
-	base := "http://" + p.addr
+	base := "http://" + p.Addr
 	cl := hostile.NewClients()
 	defer cl.Close()
 	pb := hostile.Envelope(0, []byte("\n\x01r\x12\x01u"))
@@ -277,19 +264,20 @@ func TestBearerToken(t *testing.T) {
 		}
 	}
 	// Log lines arrive through a pipe (and a batching writer): wait for them.
-	waitFor(t, func() bool { return strings.Count(p.logs(), `"msg":"refused"`) >= 12 }, "12 refusal lines")
-	if n := strings.Count(p.logs(), `"msg":"refused"`); n != 12 {
+	waitFor(t, func() bool { return strings.Count(p.Logs(), `"msg":"refused"`) >= 12 }, "12 refusal lines")
+	if n := strings.Count(p.Logs(), `"msg":"refused"`); n != 12 {
 		t.Errorf("%d refusals logged, want 12", n)
 	}
-	if !strings.Contains(p.logs(), `"msg":"refused","request_id":"`) || !strings.Contains(p.logs(), `"outcome":"unauthenticated","reason":"the bearer token is not valid"}`) {
-		t.Errorf("refusal line:\n%s", p.logs())
+	if !strings.Contains(p.Logs(), `"msg":"refused","request_id":"`) || !strings.Contains(p.Logs(), `"outcome":"unauthenticated","reason":"the bearer token is not valid"}`) {
+		t.Errorf("refusal line:\n%s", p.Logs())
 	}
-	if strings.Contains(p.logs(), bearer[3:]) {
+	if strings.Contains(p.Logs(), bearer[3:]) {
 		t.Error("the bearer token is in the log")
 	}
 }
 
 func TestWeakBearerTokenIsRefused(t *testing.T) {
+	t.Parallel()
 	out, code := run(t, []string{"LKTOKEN_BEARER_TOKEN=password", "LKTOKEN_DEV=true"})
 	if code != 2 || !strings.Contains(out, "LKTOKEN_BEARER_TOKEN is too weak: 8 characters, it must be at least 32") || strings.Contains(out, "password") {
 		t.Errorf("exit %d: %s", code, out)
@@ -328,11 +316,12 @@ func settleGoroutines(t *testing.T, metricsAddr string, base int) int {
 
 // A bearer token from a file is replaced on SIGHUP; a bad file keeps the old.
 func TestBearerTokenFileReload(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "bearer")
 	writeKeys(t, path, bearer+"\n")
 	p := start(t, []string{"LKTOKEN_BEARER_TOKEN_FILE=" + path}, "--dev")
 	call := func(token string) int {
-		req, _ := http.NewRequest("POST", "http://"+p.addr+generatePath, strings.NewReader(validBody))
+		req, _ := http.NewRequest("POST", "http://"+p.Addr+generatePath, strings.NewReader(validBody))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
@@ -347,15 +336,15 @@ func TestBearerTokenFileReload(t *testing.T) {
 	}
 	next := "bt2-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 	writeKeys(t, path, next+"\n")
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, func() bool { return strings.Contains(p.logs(), `"msg":"bearer token reloaded"`) }, "bearer token reloaded")
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), `"msg":"bearer token reloaded"`) }, "bearer token reloaded")
 	if a, b := call(bearer), call(next); a != 401 || b != 200 {
 		t.Errorf("after reload: old %d, new %d", a, b)
 	}
 	writeKeys(t, path, "weak\n")
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, func() bool {
-		return strings.Contains(p.logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN is too weak: 4 characters, it must be at least 32`)
+		return strings.Contains(p.Logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN is too weak: 4 characters, it must be at least 32`)
 	}, "refused reload")
 	if call(next) != 200 {
 		t.Error("the current token stopped working after a refused reload")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/livekit/protocol/auth"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // Secrets of the rotation test: random-looking, at least 32 characters.
@@ -23,17 +24,8 @@ const (
 	weak     = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" // long but one character
 )
 
-func writeKeys(t *testing.T, path, content string) {
-	t.Helper()
-	// Write then rename: a reader never sees half a file.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
+// writeKeys writes a key (or bearer-token) file with a rename.
+func writeKeys(t *testing.T, path, content string) { testserver.WriteFile(t, path, content) }
 
 // whichSecret returns the secret among candidates that verifies token.
 func whichSecret(token string, candidates ...string) (string, *auth.ClaimGrants) {
@@ -50,19 +42,20 @@ func whichSecret(token string, candidates ...string) (string, *auth.ClaimGrants)
 }
 
 func TestWeakSecretsAreRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.yaml")
 	writeKeys(t, path, "keyA: "+secretA1+"\nkeyB: "+weak+"\n")
-	out, code := run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com"})
+	out, code := run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com", appOrigin})
 	want := "lktoken: refusing to start:\nLIVEKIT_KEYS_FILE " + path + ": the secret of key \"keyB\" is too weak: only 1 distinct characters, it must have at least 8 (generate one with `openssl rand -base64 48`)\n"
 	if code != 2 || out != want {
 		t.Errorf("exit %d:\n%s\nwant:\n%s", code, out, want)
 	}
-	out, code = run(t, []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=" + weak, "LIVEKIT_URL=wss://lk.example.com"})
+	out, code = run(t, []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=" + weak, "LIVEKIT_URL=wss://lk.example.com", appOrigin})
 	if code != 2 || !strings.Contains(out, "LIVEKIT_API_SECRET is too weak: only 1 distinct characters") || strings.Contains(out, weak) {
 		t.Errorf("exit %d: %s", code, out)
 	}
-	out, code = run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com"})
+	out, code = run(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com", appOrigin})
 	if code != 2 || !strings.Contains(out, "LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (keyA, keyB) it must name the one that signs") {
 		t.Errorf("exit %d: %s", code, out)
 	}
@@ -75,10 +68,12 @@ func TestWeakSecretsAreRefusedAtStart(t *testing.T) {
 // log line of the run (debug included) is searched for each secret and
 // each token issued.
 func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
+	slow(t)
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys.yaml")
 	writeKeys(t, path, "# rotation test\nkeyA: "+secretA1+"\nkeyB: \""+secretB+"\"\n")
-	p := start(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com"}, "--log-level", "debug")
+	p := start(t, []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_API_KEY=keyA", "LIVEKIT_URL=wss://lk.example.com", appOrigin}, "--log-level", "debug")
 
 	var mu sync.Mutex
 	var tokens []string
@@ -96,7 +91,7 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 		}
 		go func() {
 			defer wg.Done()
-			k, err := dialKeepAlive(p.addr)
+			k, err := dialKeepAlive(p.Addr)
 			if err != nil {
 				t.Error(err)
 				return
@@ -109,7 +104,7 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 				default:
 				}
 				sent.Add(1)
-				code, body, _, err := k.mintAt(p.addr, path, fmt.Sprintf("rot-%d-%d", c, n), "")
+				code, body, _, err := k.mintAt(p.Addr, path, fmt.Sprintf("rot-%d-%d", c, n), "")
 				tok := tokenField.FindStringSubmatch(body)
 				if err != nil || !minted(path, code, body) || tok == nil {
 					failed.Add(1)
@@ -127,10 +122,10 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	hup := func(content, wantLog string, n int) {
 		t.Helper()
 		writeKeys(t, path, content)
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return strings.Count(p.logs(), wantLog) == n }, wantLog)
+		waitFor(t, func() bool { return strings.Count(p.Logs(), wantLog) == n }, wantLog)
 		before := sent.Load()
 		waitFor(t, func() bool { return sent.Load() > before+200 }, "200 more requests")
 	}
@@ -138,11 +133,11 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	hup("keyA: "+secretA2+"\nkeyB: "+secretB+"\n", `"msg":"keys reloaded"`, 1)
 	hup("keyA: "+weak+"\nkeyB: "+secretB+"\n", `"msg":"reload failed, keeping the current keys"`, 1)
 	// Still signing with A2 after the refused reload.
-	k, err := dialKeepAlive(p.addr)
+	k, err := dialKeepAlive(p.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, body, _, _ := k.mint(p.addr, "after-weak", "")
+	_, body, _, _ := k.mint(p.Addr, "after-weak", "")
 	k.c.Close()
 	if tok := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(body); tok == nil {
 		t.Fatalf("no token after the refused reload: %s", body)
@@ -163,7 +158,7 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	if failed.Load() != 0 || signedBy[""] != 0 || signedBy[secretA1] == 0 || signedBy[secretA2] == 0 || signedBy[secretA3] == 0 {
 		t.Errorf("rotation: %d failed, signed by %v", failed.Load(), len(signedBy))
 	}
-	logs := p.logs()
+	logs := p.Logs()
 	for _, want := range []string{
 		`"msg":"keys reloaded","signing_key":"keyA","key_ids":["keyA","keyB"]`,
 		`"msg":"reload failed, keeping the current keys","error":"LIVEKIT_KEYS_FILE ` + path + `: the secret of key \"keyA\" is too weak: only 1 distinct characters, it must have at least 8 (generate one with ` + "`openssl rand -base64 48`" + `)","signing_key":"keyA"`,
@@ -195,5 +190,27 @@ func TestKeyRotationUnderLoadAndLogHygiene(t *testing.T) {
 	t.Logf("searched %d log lines for 5 secrets and %d tokens: %d hits", strings.Count(logs, "\n"), len(tokens), leaks)
 	if leaks != 0 {
 		t.Errorf("%d token parts in the log", leaks)
+	}
+}
+
+// LIVEKIT_API_KEY may be left out while the keys file holds one key; then a
+// second key added to the file is refused by SIGHUP (the old keys stay) and
+// by the next start. This is why the rotation recipe (docs/operations.md)
+// names the signing key before adding one.
+func TestSecondKeyNeedsANamedSigningKey(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "keys.yaml")
+	writeKeys(t, path, "keyA: "+secretA1+"\n")
+	env := []string{"LIVEKIT_KEYS_FILE=" + path, "LIVEKIT_URL=wss://lk.example.com", appOrigin}
+	p := start(t, env)
+	writeKeys(t, path, "keyA: "+secretA1+"\nkeyB: "+secretB+"\n")
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.Log.WaitFor(t, `"level":"ERROR","msg":"reload failed, keeping the current keys","error":"LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (keyA, keyB) it must name the one that signs","signing_key":"keyA"}`)
+	out, code := run(t, env)
+	want := "lktoken: refusing to start:\nLIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (keyA, keyB) it must name the one that signs\n"
+	if code != 2 || out != want {
+		t.Errorf("restart: exit %d:\n%s\nwant:\n%s", code, out, want)
 	}
 }

@@ -21,6 +21,7 @@ import (
 // collector the standard OTEL_* variables name (here a recording server on
 // loopback); spans hold no token; a caller's traceparent is linked.
 func TestTracingExportsSpans(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var posts [][]byte
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +46,7 @@ func TestTracingExportsSpans(t *testing.T) {
 
 	p := start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL}, "--dev", "--tracing")
 	traceID := "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest("POST", "http://"+p.addr+generatePath, strings.NewReader(validBody))
+	req, _ := http.NewRequest("POST", "http://"+p.Addr+generatePath, strings.NewReader(validBody))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
@@ -59,11 +60,11 @@ func TestTracingExportsSpans(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 	// Spans are batched; the drain flushes them.
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit")
 	}
@@ -71,7 +72,7 @@ func TestTracingExportsSpans(t *testing.T) {
 	all := bytes.Join(posts, nil)
 	mu.Unlock()
 	if len(posts) == 0 {
-		t.Fatalf("no spans exported:\n%s", p.logs())
+		t.Fatalf("no spans exported:\n%s", p.Logs())
 	}
 	id, _ := hex.DecodeString(traceID)
 	for what, want := range map[string][]byte{

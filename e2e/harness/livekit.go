@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -21,10 +20,8 @@ type LiveKit struct {
 	// WSURL is the signalling base URL, e.g. ws://127.0.0.1:41234: what
 	// lktoken hands to clients as LIVEKIT_URL.
 	WSURL string
-	// Credentials is the key pair the server accepts (with Extra, if any).
+	// Credentials is the only key pair the server accepts.
 	Credentials Credentials
-	// Extra are further key pairs it accepts (StartLiveKitWithKeys).
-	Extra []Credentials
 	// UDPPort is the single ICE/UDP port (rtc.udp_port).
 	UDPPort int
 
@@ -45,15 +42,21 @@ const (
 // itself ready. A start that loses its port to another process is retried on
 // new ports.
 func StartLiveKit(ctx context.Context, bin string, creds Credentials) (*LiveKit, error) {
-	return StartLiveKitWithKeys(ctx, bin, creds)
+	return startLiveKit(ctx, bin, fmt.Sprintf("keys:\n  %q: %q\n", creds.APIKey, creds.APISecret), creds, creds.APISecret)
 }
 
-// StartLiveKitWithKeys is StartLiveKit for a server that accepts creds and
-// every pair of extra, as one holding old and new keys during a rotation.
-func StartLiveKitWithKeys(ctx context.Context, bin string, creds Credentials, extra ...Credentials) (*LiveKit, error) {
+// StartLiveKitWithKeyFile is StartLiveKit for a server that reads its keys
+// from keyFile (livekit-server's key_file: LiveKit's keys.yaml, the format
+// lktoken's LIVEKIT_KEYS_FILE reads too). secrets are redacted from its
+// output; Credentials of the result is empty.
+func StartLiveKitWithKeyFile(ctx context.Context, bin, keyFile string, secrets ...string) (*LiveKit, error) {
+	return startLiveKit(ctx, bin, fmt.Sprintf("key_file: %q\n", keyFile), Credentials{}, secrets...)
+}
+
+func startLiveKit(ctx context.Context, bin, keys string, creds Credentials, secrets ...string) (*LiveKit, error) {
 	var errs []error
 	for range startTries {
-		lk, err := startLiveKitOnce(ctx, bin, append([]Credentials{creds}, extra...))
+		lk, err := startLiveKitOnce(ctx, bin, keys, creds, secrets)
 		if err == nil {
 			return lk, nil
 		}
@@ -65,7 +68,7 @@ func StartLiveKitWithKeys(ctx context.Context, bin string, creds Credentials, ex
 	return nil, errors.Join(errs...)
 }
 
-func startLiveKitOnce(ctx context.Context, bin string, keys []Credentials) (*LiveKit, error) {
+func startLiveKitOnce(ctx context.Context, bin, keys string, creds Credentials, secrets []string) (*LiveKit, error) {
 	port, err := freeTCPPort()
 	if err != nil {
 		return nil, err
@@ -83,10 +86,6 @@ func startLiveKitOnce(ctx context.Context, bin string, keys []Credentials) (*Liv
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	secrets := make([]string, len(keys))
-	for i, k := range keys {
-		secrets[i] = k.APISecret
-	}
 	proc, err := startProcess("livekit-server", bin, []string{"--config", conf}, nil, secrets)
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -95,8 +94,7 @@ func startLiveKitOnce(ctx context.Context, bin string, keys []Credentials) (*Liv
 	lk := &LiveKit{
 		URL:         "http://127.0.0.1:" + strconv.Itoa(port),
 		WSURL:       "ws://127.0.0.1:" + strconv.Itoa(port),
-		Credentials: keys[0],
-		Extra:       keys[1:],
+		Credentials: creds,
 		UDPPort:     udp,
 		proc:        proc,
 		dir:         dir,
@@ -109,12 +107,9 @@ func startLiveKitOnce(ctx context.Context, bin string, keys []Credentials) (*Liv
 	return lk, nil
 }
 
-// liveKitConfig is BUILDING.md's loopback-only configuration.
-func liveKitConfig(port, udpPort int, keys []Credentials) string {
-	var keyLines strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&keyLines, "  %q: %q\n", k.APIKey, k.APISecret)
-	}
+// liveKitConfig is the loopback-only configuration (e2e/README.md, "A
+// LiveKit server on loopback only"); keys is its keys: or key_file: entry.
+func liveKitConfig(port, udpPort int, keys string) string {
 	return fmt.Sprintf(`port: %d
 bind_addresses: ["127.0.0.1"]
 rtc:
@@ -127,10 +122,9 @@ rtc:
     includes: ["127.0.0.1/32"]
   # A placeholder: without it the server hands clients public STUN servers.
   stun_servers: ["127.0.0.1:3478"]
-keys:
 %slogging:
   level: info
-`, port, udpPort, keyLines.String())
+`, port, udpPort, keys)
 }
 
 // waitReady polls url until it answers 200, the process exits, or the

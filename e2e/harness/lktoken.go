@@ -14,20 +14,19 @@ import (
 
 // LKTokenOptions configure one lktoken process.
 type LKTokenOptions struct {
-	// Credentials sign the tokens (LIVEKIT_API_KEY, LIVEKIT_API_SECRET).
+	// Credentials sign the tokens (LIVEKIT_API_KEY, LIVEKIT_API_SECRET;
+	// each is set only when not empty, e.g. when Env names a
+	// LIVEKIT_KEYS_FILE).
 	Credentials Credentials
-	// KeysFile and APIKeyFile, when KeysFile is set, replace Credentials:
-	// LIVEKIT_KEYS_FILE holds the keys and LIVEKIT_API_KEY_FILE names the one
-	// that signs; both are read again on Reload. Secrets lists the secrets
-	// of the keys file, to keep them out of Logs.
-	KeysFile, APIKeyFile string
-	Secrets              []string
 	// LiveKitURL is handed to clients (LIVEKIT_URL).
 	LiveKitURL string
 	// Env holds further NAME=value settings, e.g. LKTOKEN_ALLOWED_ORIGINS.
 	Env []string
 	// Args are extra command-line flags.
 	Args []string
+	// Secrets are redacted from its output besides Credentials.APISecret
+	// (e.g. those of a LIVEKIT_KEYS_FILE).
+	Secrets []string
 }
 
 // LKToken is a running lktoken binary.
@@ -42,16 +41,17 @@ type LKToken struct {
 // binds port 0 itself and logs the address, so no port can be lost to a
 // race) and returns once /healthz answers.
 func StartLKToken(ctx context.Context, bin string, opts LKTokenOptions) (*LKToken, error) {
-	keys := []string{"LIVEKIT_API_KEY=" + opts.Credentials.APIKey, "LIVEKIT_API_SECRET=" + opts.Credentials.APISecret}
-	secrets := append([]string{opts.Credentials.APISecret}, opts.Secrets...)
-	if opts.KeysFile != "" {
-		keys = []string{"LIVEKIT_KEYS_FILE=" + opts.KeysFile, "LIVEKIT_API_KEY_FILE=" + opts.APIKeyFile}
-		secrets = opts.Secrets
+	// The origin is required outside --dev; Env may set another (the last
+	// value of a variable wins).
+	env := []string{"LIVEKIT_URL=" + opts.LiveKitURL, "LKTOKEN_LISTEN=127.0.0.1:0", "LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200"}
+	if opts.Credentials.APIKey != "" {
+		env = append(env, "LIVEKIT_API_KEY="+opts.Credentials.APIKey)
 	}
-	env := append(append(keys,
-		"LIVEKIT_URL="+opts.LiveKitURL,
-		"LKTOKEN_LISTEN=127.0.0.1:0",
-	), opts.Env...)
+	if opts.Credentials.APISecret != "" {
+		env = append(env, "LIVEKIT_API_SECRET="+opts.Credentials.APISecret)
+	}
+	env = append(env, opts.Env...)
+	secrets := append([]string{opts.Credentials.APISecret}, opts.Secrets...)
 	proc, err := startProcess("lktoken", bin, opts.Args, env, secrets)
 	if err != nil {
 		return nil, err
@@ -108,8 +108,9 @@ func (lt *LKToken) PID() int { return lt.proc.PID() }
 // Logs is lktoken's output so far (its audit log), redacted.
 func (lt *LKToken) Logs() string { return lt.proc.Logs() }
 
-// Reload sends lktoken SIGHUP (by its PID): it reads its key files again.
-func (lt *LKToken) Reload() error { return lt.proc.cmd.Process.Signal(syscall.SIGHUP) }
-
 // Stop stops lktoken by its PID: SIGTERM, then SIGKILL after a grace period.
 func (lt *LKToken) Stop() error { return lt.proc.stop(stopGrace) }
+
+// Reload sends lktoken SIGHUP: it reads its key files (and bearer-token
+// file) again and logs "keys reloaded" or why it kept the current ones.
+func (lt *LKToken) Reload() error { return lt.proc.cmd.Process.Signal(syscall.SIGHUP) }

@@ -7,9 +7,10 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // process is a child program whose combined output is kept (redacted when
@@ -17,7 +18,7 @@ import (
 type process struct {
 	name    string
 	cmd     *exec.Cmd
-	out     *logBuffer
+	out     *testserver.Log
 	exited  chan struct{} // closed once the process has been waited for
 	waitErr error
 	secrets []string
@@ -30,7 +31,8 @@ func startProcess(name, bin string, args, env, secrets []string) (*process, erro
 	// Only what the program needs: no credentials of the caller's environment
 	// leak into it, and no LIVEKIT_* variable of the caller changes its setup.
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}, env...)
-	out := &logBuffer{}
+	// Bound memory: a chatty server over a long suite keeps the last 4 MiB.
+	out := &testserver.Log{Max: 8 << 20}
 	cmd.Stdout, cmd.Stderr = out, out
 	// If the test binary dies, the kernel kills the servers with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -83,30 +85,6 @@ func (p *process) stop(grace time.Duration) error {
 	case <-time.After(grace):
 		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.name, p.PID())
 	}
-}
-
-// logBuffer is a goroutine-safe output sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Bound memory: a chatty server over a long suite keeps the last 4 MiB.
-	if b.buf.Len() > 8<<20 {
-		rest := b.buf.String()[b.buf.Len()-(4<<20):]
-		b.buf.Reset()
-		b.buf.WriteString(rest)
-	}
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // jwtPattern matches a compact JWS, as LiveKit's tokens are.

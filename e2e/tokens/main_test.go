@@ -35,9 +35,6 @@ var (
 	liveKitErr error
 	setupErr   error
 	binDir     string
-	// lkBin and ltBin are the binaries the shared servers run, for tests
-	// that start servers of their own.
-	lkBin, ltBin string
 )
 
 func TestMain(m *testing.M) {
@@ -71,8 +68,7 @@ func env(t *testing.T) *servers {
 func setup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
-	var err error
-	lkBin, err = harness.LiveKitBinary(ctx)
+	lkBin, err := harness.LiveKitBinary(ctx)
 	if err != nil {
 		liveKitErr = err
 		return
@@ -82,7 +78,7 @@ func setup() {
 		setupErr = err
 		return
 	}
-	ltBin, err = harness.BuildLKToken(ctx, binDir)
+	ltBin, err := harness.BuildLKToken(ctx, binDir)
 	if err != nil {
 		setupErr = err
 		return

@@ -116,7 +116,7 @@ before(async () => {
   env.livekitHTTP = `http://127.0.0.1:${lkPort}`;
   env.livekitURL = `ws://127.0.0.1:${lkPort}`;
   const config = join(env.dir, 'livekit.yaml');
-  // Loopback only (see BUILDING.md); secrets in the config file, not argv.
+  // Loopback only (see e2e/README.md); secrets in the config file, not argv.
   writeFileSync(
     config,
     [
@@ -163,6 +163,7 @@ before(async () => {
       LIVEKIT_API_SECRET: API_SECRET,
       LIVEKIT_URL: env.livekitURL,
       LKTOKEN_LISTEN: '127.0.0.1:0',
+      LKTOKEN_ALLOWED_ORIGINS: 'http://localhost:4200', // required outside --dev
       LKTOKEN_ALLOWED_AGENTS: AGENT,
     },
   });

@@ -35,6 +35,7 @@ func randJSONText(r *rand.Rand) string {
 // deliberately random spacing is compacted away) and refuses what protojson
 // refuses.
 func TestJSONCodecResponseMatchesProtojson(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 8))
 	codec := jsonCodec{name: "json"}
 	fast := 0
@@ -141,6 +142,7 @@ func randRequestJSON(r *rand.Rand) []byte {
 // Every body the request shortcut accepts decodes to exactly what protojson
 // decodes; every other body gets protojson's own result and error.
 func TestJSONCodecRequestMatchesProtojson(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(9, 10))
 	codec := jsonCodec{name: "json"}
 	fast := 0
@@ -182,6 +184,7 @@ func TestJSONCodecRequestMatchesProtojson(t *testing.T) {
 // GenerateTokenResponse switches its shortcut off (correct, only slower) and
 // fails here until jsoncodec.go handles it.
 func TestJSONCodecKnowsEveryField(t *testing.T) {
+	t.Parallel()
 	for _, m := range []struct {
 		msg   proto.Message
 		known []string

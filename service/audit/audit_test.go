@@ -6,6 +6,7 @@ import (
 )
 
 func TestAuditTextIsBounded(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("é", 400) // 800 bytes
 	got := Text(long)
 	if len(got) > maxText+len("…") || !strings.HasSuffix(got, "…") {

@@ -32,6 +32,9 @@ type Principal struct {
 	// the mode proves none): a request that leaves participant_identity out
 	// gets it, one that names another is refused.
 	Identity string
+	// Name is the display name the caller's token gives ("" for none): a
+	// request that leaves participant_name out gets it.
+	Name string
 	// Claims are the verified token's claims, for the room policy.
 	Claims map[string]any
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,8 @@ type Config struct {
 	LogLevel string
 	// LogFormat is json or text.
 	LogFormat string
+
+	name func(env string) string // see Name
 }
 
 // setting is one configuration value: a flag and the variable behind it.
@@ -69,7 +72,7 @@ var settings = []setting{
 	{"livekit-url", "LIVEKIT_URL", "", "LiveKit server URL handed to clients, ws://, wss://, http:// or https:// (required unless --dev)"},
 	{"listen", "LKTOKEN_LISTEN", defaultListen, "address to listen on (HTTP/1.1 and cleartext HTTP/2); use :8080 in a container"},
 	{"", "FUNCTIONS_CUSTOMHANDLER_PORT", "", "set by the Azure Functions host: listen on 127.0.0.1 at this port (then leave LKTOKEN_LISTEN unset)"},
-	{"allowed-origins", "LKTOKEN_ALLOWED_ORIGINS", "http://localhost:4200", "comma-separated browser origins allowed by CORS"},
+	{"allowed-origins", "LKTOKEN_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (required unless --dev, which allows " + DevAllowedOrigin + " when it is empty)"},
 	{"default-lifetime", "LKTOKEN_DEFAULT_LIFETIME", "1h", "token lifetime when a request names none"},
 	{"min-lifetime", "LKTOKEN_MIN_LIFETIME", "60s", "shortest lifetime a request may ask for (at least 60s)"},
 	{"max-lifetime", "LKTOKEN_MAX_LIFETIME", "24h", "longest lifetime a request may ask for (at most 24h)"},
@@ -95,13 +98,21 @@ var settings = []setting{
 	{"tracing", "LKTOKEN_TRACING", "false", "OpenTelemetry spans for every RPC (otelconnect), sent over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); needs a build with -tags otel"},
 }
 
+// ErrVersion is returned by LoadConfig for --version: the caller prints the
+// version and exits 0.
+var ErrVersion = errors.New("version requested")
+
 // LoadConfig reads flags from args and variables through getenv. A flag wins
 // over its variable, which wins over the default. It returns flag.ErrHelp after
-// printing usage to out when asked for --help. Every error names what to set.
+// printing usage to out when asked for --help, and ErrVersion for --version.
+// Every error names what to set, and a value's error names where it came
+// from: the flag when one was given, otherwise the variable.
 func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("lktoken", flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs.SetOutput(io.Discard) // parse errors are returned, usage printed on --help only
+	fs.Usage = func() {}
 	values := map[string]*string{}
+	flagEnv := map[string]string{}
 	for _, s := range settings {
 		v := new(string)
 		*v = s.def
@@ -111,28 +122,72 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		values[s.env] = v
 		if s.flag != "" {
 			fs.StringVar(v, s.flag, *v, s.help+" ($"+s.env+")")
+			flagEnv[s.flag] = s.env
 		}
 	}
-	fs.Usage = func() { printUsage(out) }
+	version := fs.Bool("version", false, "print the version and exit")
 	// --dev is a switch: "--dev" alone means "--dev=true".
 	if err := fs.Parse(normalizeBoolFlag(normalizeBoolFlag(args, "dev"), "tracing")); err != nil {
-		return Config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(out)
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("%v (see lktoken --help)", err)
+	}
+	if *version {
+		return Config{}, ErrVersion
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q: lktoken takes only flags (see --help)", fs.Arg(0))
 	}
-	return buildConfig(func(env string) string { return *values[env] })
+	byFlag := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		if env, ok := flagEnv[f.Name]; ok {
+			byFlag[env] = "--" + f.Name
+		}
+	})
+	name := func(env string) string {
+		if n, ok := byFlag[env]; ok {
+			return n
+		}
+		return env
+	}
+	cfg, err := buildConfig(func(env string) string { return *values[env] }, name)
+	cfg.name = name
+	return cfg, err
 }
 
-func buildConfig(get func(env string) string) (Config, error) {
+// Name is how errors call the setting of variable env: its flag when the
+// user gave the flag, otherwise env itself.
+func (c Config) Name(env string) string {
+	if c.name == nil {
+		return env
+	}
+	return c.name(env)
+}
+
+// named rewrites an error of another package (keys.Source.Load,
+// mint.Policy.Check), which speaks of the variables envs, to name the flags
+// the user set instead.
+func named(err error, name func(string) string, envs ...string) error {
+	msg := err.Error()
+	for _, env := range envs {
+		if n := name(env); n != env {
+			msg = regexp.MustCompile(`\b`+env+`\b`).ReplaceAllLiteralString(msg, n)
+		}
+	}
+	return errors.New(msg)
+}
+
+func buildConfig(get, name func(env string) string) (Config, error) {
 	var errs []error
 	fail := func(err error) { errs = append(errs, err) }
 
 	dev, err := strconv.ParseBool(get("LKTOKEN_DEV"))
 	if err != nil {
-		fail(fmt.Errorf("LKTOKEN_DEV / --dev %q: must be true or false", get("LKTOKEN_DEV")))
+		fail(fmt.Errorf("%s %q: must be true or false", name("LKTOKEN_DEV"), get("LKTOKEN_DEV")))
 	}
-	listen, listenErr := resolveListen(get)
+	listen, listenErr := resolveListen(get, name)
 	if listenErr != nil {
 		fail(listenErr)
 	}
@@ -146,7 +201,7 @@ func buildConfig(get func(env string) string) (Config, error) {
 	cfg.Keys = keys.Source{APIKey: get("LIVEKIT_API_KEY"), APIKeyFile: get("LIVEKIT_API_KEY_FILE"), Secret: get("LIVEKIT_API_SECRET"),
 		SecretFile: get("LIVEKIT_API_SECRET_FILE"), KeysFile: get("LIVEKIT_KEYS_FILE"), Dev: dev}
 	if keys, err := cfg.Keys.Load(); err != nil {
-		fail(err)
+		fail(named(err, name, "LIVEKIT_KEYS_FILE", "LIVEKIT_API_KEY", "LIVEKIT_API_KEY_FILE"))
 	} else {
 		cfg.Credentials, cfg.KeyIDs = keys.Signing, keys.IDs
 	}
@@ -154,7 +209,7 @@ func buildConfig(get func(env string) string) (Config, error) {
 	if dev && serverURL == "" {
 		serverURL = keys.DevServerURL
 	}
-	if err := checkServerURL(serverURL); err != nil {
+	if err := checkServerURL(name("LIVEKIT_URL"), serverURL); err != nil {
 		fail(err)
 	}
 
@@ -170,13 +225,13 @@ func buildConfig(get func(env string) string) (Config, error) {
 	} {
 		v, err := parseDuration(get(d.env))
 		if err != nil {
-			fail(fmt.Errorf("%s %q: %w", d.env, get(d.env), err))
+			fail(fmt.Errorf("%s %q: %w", name(d.env), get(d.env), err))
 			continue
 		}
 		*d.dst = v
 	}
 	if cfg.DrainDelay, err = parseDelay(get("LKTOKEN_DRAIN_DELAY")); err != nil {
-		fail(fmt.Errorf("LKTOKEN_DRAIN_DELAY %q: %w", get("LKTOKEN_DRAIN_DELAY"), err))
+		fail(fmt.Errorf("%s %q: %w", name("LKTOKEN_DRAIN_DELAY"), get("LKTOKEN_DRAIN_DELAY"), err))
 	}
 	for _, c := range []struct {
 		env string
@@ -188,53 +243,59 @@ func buildConfig(get func(env string) string) (Config, error) {
 	} {
 		n, err := strconv.Atoi(get(c.env))
 		if err != nil || n < 0 || n > c.max {
-			fail(fmt.Errorf("%s %q: must be a whole number of bytes from 0 to %d", c.env, get(c.env), c.max))
+			fail(fmt.Errorf("%s %q: must be a whole number of bytes from 0 to %d", name(c.env), get(c.env), c.max))
 			continue
 		}
 		*c.dst = n
 	}
-	agents, err := parseAgents(get("LKTOKEN_ALLOWED_AGENTS"))
+	agents, err := parseAgents(name("LKTOKEN_ALLOWED_AGENTS"), get("LKTOKEN_ALLOWED_AGENTS"))
 	if err != nil {
 		fail(err)
 	}
 	cfg.Policy.AllowedAgents = agents
 	if len(errs) == 0 {
 		if err := cfg.Policy.Check(); err != nil {
-			fail(err)
+			fail(named(err, name, "LKTOKEN_DEFAULT_LIFETIME", "LKTOKEN_MIN_LIFETIME", "LKTOKEN_MAX_LIFETIME"))
 		}
 	}
 
 	n, err := strconv.Atoi(get("LKTOKEN_MAX_REQUEST_BYTES"))
 	if err != nil || n < 1024 || n > 16<<20 {
-		fail(fmt.Errorf("LKTOKEN_MAX_REQUEST_BYTES %q: must be a whole number of bytes from 1024 to 16777216", get("LKTOKEN_MAX_REQUEST_BYTES")))
+		fail(fmt.Errorf("%s %q: must be a whole number of bytes from 1024 to 16777216", name("LKTOKEN_MAX_REQUEST_BYTES"), get("LKTOKEN_MAX_REQUEST_BYTES")))
 	}
 	cfg.MaxRequestBytes = n
 
-	cfg.TokenEndpointPath, err = parseEndpointPath(get("LKTOKEN_TOKEN_ENDPOINT_PATH"))
+	cfg.TokenEndpointPath, err = parseEndpointPath(name("LKTOKEN_TOKEN_ENDPOINT_PATH"), get("LKTOKEN_TOKEN_ENDPOINT_PATH"))
 	if err != nil {
 		fail(err)
 	}
 
-	origins, err := parseOrigins(get("LKTOKEN_ALLOWED_ORIGINS"))
-	if err != nil {
+	origins, err := parseOrigins(name("LKTOKEN_ALLOWED_ORIGINS"), get("LKTOKEN_ALLOWED_ORIGINS"))
+	switch {
+	case err != nil:
 		fail(err)
+	case len(origins) == 0 && dev:
+		origins = []string{DevAllowedOrigin}
+	case len(origins) == 0:
+		fail(fmt.Errorf("%s is not set: list the browser origins that may call lktoken, e.g. https://app.example.com (only --dev allows %s by default)",
+			name("LKTOKEN_ALLOWED_ORIGINS"), DevAllowedOrigin))
 	}
 	cfg.AllowedOrigins = origins
 
-	cfg.Ops = buildOpsConfig(get, fail)
+	cfg.Ops = buildOpsConfig(get, name, fail)
 
 	if cfg.Listen == "" && listenErr == nil {
-		fail(errors.New("LKTOKEN_LISTEN is empty: set an address such as 127.0.0.1:8080 or :8080"))
+		fail(fmt.Errorf("%s is empty: set an address such as 127.0.0.1:8080 or :8080", name("LKTOKEN_LISTEN")))
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		fail(fmt.Errorf("LKTOKEN_LOG_LEVEL %q: must be debug, info, warn or error", cfg.LogLevel))
+		fail(fmt.Errorf("%s %q: must be debug, info, warn or error", name("LKTOKEN_LOG_LEVEL"), cfg.LogLevel))
 	}
 	switch cfg.LogFormat {
 	case "json", "text":
 	default:
-		fail(fmt.Errorf("LKTOKEN_LOG_FORMAT %q: must be json or text", cfg.LogFormat))
+		fail(fmt.Errorf("%s %q: must be json or text", name("LKTOKEN_LOG_FORMAT"), cfg.LogFormat))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
@@ -249,7 +310,7 @@ const defaultListen = "127.0.0.1:8080"
 // 127.0.0.1 at FUNCTIONS_CUSTOMHANDLER_PORT when the Azure Functions host
 // runs lktoken as its custom handler (the host forwards requests to that
 // port on the loopback interface).
-func resolveListen(get func(env string) string) (string, error) {
+func resolveListen(get, name func(env string) string) (string, error) {
 	port := get("FUNCTIONS_CUSTOMHANDLER_PORT")
 	if port == "" {
 		return get("LKTOKEN_LISTEN"), nil
@@ -258,7 +319,7 @@ func resolveListen(get func(env string) string) (string, error) {
 		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %q: must be a TCP port from 1 to 65535 (the Azure Functions host sets it)", port)
 	}
 	if l := get("LKTOKEN_LISTEN"); l != defaultListen {
-		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %s and LKTOKEN_LISTEN / --listen %q are both set: under Azure Functions the host chooses the port; leave LKTOKEN_LISTEN unset", port, l)
+		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %s and %s %q are both set: under Azure Functions the host chooses the port; leave %s unset", port, name("LKTOKEN_LISTEN"), l, name("LKTOKEN_LISTEN"))
 	}
 	return "127.0.0.1:" + port, nil
 }
@@ -285,6 +346,11 @@ func ListenAddr(args []string, getenv func(string) string) (string, error) {
 			return defaultListen
 		}
 		return getenv(env)
+	}, func(env string) string {
+		if env == "LKTOKEN_LISTEN" && *listen != "" {
+			return "--listen"
+		}
+		return env
 	})
 	if err == nil && addr == "" {
 		err = errors.New("LKTOKEN_LISTEN is empty")
@@ -316,18 +382,26 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func checkServerURL(s string) error {
+func checkServerURL(name, s string) error {
 	if s == "" {
 		return errors.New("LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)")
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
-		return fmt.Errorf("LIVEKIT_URL %q: must be an absolute ws://, wss://, http:// or https:// URL", s)
+		return fmt.Errorf("%s %q: must be an absolute ws://, wss://, http:// or https:// URL", name, s)
 	}
 	return nil
 }
 
-func parseOrigins(s string) ([]string, error) {
+// DevAllowedOrigin is the origin --dev allows when none is configured: the
+// Angular dev server's.
+const DevAllowedOrigin = "http://localhost:4200"
+
+// parseOrigins reads a comma-separated list of origins, written as browsers
+// send them: scheme://host[:port], lower case, without the scheme's default
+// port (https://app.example.com:443 becomes https://app.example.com, which is
+// what a browser sends).
+func parseOrigins(name, s string) ([]string, error) {
 	var origins []string
 	for _, o := range strings.Split(s, ",") {
 		o = strings.TrimSpace(o)
@@ -335,13 +409,19 @@ func parseOrigins(s string) ([]string, error) {
 			continue
 		}
 		if o == "*" {
-			return nil, errors.New("LKTOKEN_ALLOWED_ORIGINS: \"*\" is not allowed; list the frontend origins, e.g. https://app.example.com")
+			return nil, fmt.Errorf("%s: \"*\" is not allowed; list the frontend origins, e.g. https://app.example.com", name)
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return nil, fmt.Errorf("LKTOKEN_ALLOWED_ORIGINS: %q is not an origin; write scheme://host[:port], e.g. https://app.example.com", o)
+			return nil, fmt.Errorf("%s: %q is not an origin; write scheme://host[:port], e.g. https://app.example.com", name, o)
 		}
-		origins = append(origins, u.Scheme+"://"+u.Host)
+		host := strings.ToLower(strings.TrimSuffix(u.Host, ":"))
+		if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+			host = strings.TrimSuffix(host, ":"+p)
+		}
+		if o := u.Scheme + "://" + host; !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
 	}
 	return origins, nil
 }
@@ -352,7 +432,7 @@ const DefaultTokenEndpointPath = "/api/token"
 
 // parseEndpointPath accepts one exact path ("/api/token") that cannot shadow
 // another route; "off" and "" disable the endpoint.
-func parseEndpointPath(p string) (string, error) {
+func parseEndpointPath(name, p string) (string, error) {
 	if p == "" || p == "off" {
 		return "", nil
 	}
@@ -360,17 +440,17 @@ func parseEndpointPath(p string) (string, error) {
 	bad := err != nil || u.Path != p || !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") ||
 		strings.ContainsAny(p, "{} \t") || strings.Contains(p, "//")
 	if bad {
-		return "", fmt.Errorf("LKTOKEN_TOKEN_ENDPOINT_PATH %q: must be a plain absolute path without a trailing slash, such as /api/token (or off)", p)
+		return "", fmt.Errorf("%s %q: must be a plain absolute path without a trailing slash, such as /api/token (or off)", name, p)
 	}
 	if p == "/healthz" || strings.HasPrefix(p, "/lktoken.") || strings.HasPrefix(p, "/grpc.") {
-		return "", fmt.Errorf("LKTOKEN_TOKEN_ENDPOINT_PATH %q: collides with another lktoken route; choose another path such as /api/token", p)
+		return "", fmt.Errorf("%s %q: collides with another lktoken route; choose another path such as /api/token", name, p)
 	}
 	return p, nil
 }
 
 // parseAgents reads the agent allowlist. Names are matched exactly, as LiveKit
 // matches them against a worker's registered agent_name.
-func parseAgents(s string) ([]string, error) {
+func parseAgents(name, s string) ([]string, error) {
 	var agents []string
 	for _, a := range strings.Split(s, ",") {
 		a = strings.TrimSpace(a)
@@ -378,7 +458,7 @@ func parseAgents(s string) ([]string, error) {
 			continue
 		}
 		if strings.ContainsFunc(a, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-			return nil, fmt.Errorf("LKTOKEN_ALLOWED_AGENTS: %q contains a control character", a)
+			return nil, fmt.Errorf("%s: %q contains a control character", name, a)
 		}
 		if !slices.Contains(agents, a) {
 			agents = append(agents, a)
@@ -421,6 +501,7 @@ Every setting is a flag, an environment variable, or both; a flag wins.
 		}
 		fmt.Fprintf(out, "  %-22s $%s%s\n      %s\n", name, s.env, def, s.help)
 	}
+	fmt.Fprintf(out, "  %-22s print the version (module version and commit) and exit\n", "--version")
 	fmt.Fprint(out, `
 Examples:
   lktoken --dev

@@ -23,6 +23,8 @@ var prodEnv = map[string]string{
 	"LIVEKIT_API_KEY":    "APIprod",
 	"LIVEKIT_API_SECRET": "prod-secret-0123456789abcdefghijk",
 	"LIVEKIT_URL":        "wss://lk.example.com",
+	// Required outside --dev.
+	"LKTOKEN_ALLOWED_ORIGINS": "https://app.example.com",
 }
 
 func withEnv(extra map[string]string) map[string]string {
@@ -37,6 +39,7 @@ func withEnv(extra map[string]string) map[string]string {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfig(nil, envOf(prodEnv), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +47,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if cfg.Dev || cfg.Listen != "127.0.0.1:8080" || cfg.MaxRequestBytes != 65536 || cfg.ShutdownTimeout != 15*time.Second {
 		t.Errorf("cfg = %+v", cfg)
 	}
-	if got := strings.Join(cfg.AllowedOrigins, ","); got != "http://localhost:4200" {
+	if got := strings.Join(cfg.AllowedOrigins, ","); got != "https://app.example.com" {
 		t.Errorf("origins = %q", got)
 	}
 	want := mint.Policy{ServerURL: "wss://lk.example.com", DefaultLifetime: time.Hour, MinLifetime: time.Minute, MaxLifetime: 24 * time.Hour,
@@ -55,6 +58,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 }
 
 func TestLoadConfigRefusals(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -78,7 +82,16 @@ func TestLoadConfigRefusals(t *testing.T) {
 		{"default outside bounds", withEnv(nil), []string{"--max-lifetime", "30m"}, []string{"LKTOKEN_DEFAULT_LIFETIME 1h0m0s: must lie within 1m0s..30m0s"}},
 		{"bad duration", withEnv(map[string]string{"LKTOKEN_DEFAULT_LIFETIME": "soon"}), nil, []string{`LKTOKEN_DEFAULT_LIFETIME "soon": must be a positive duration such as 3600, 90s or 1h`}},
 		{"bad body cap", withEnv(map[string]string{"LKTOKEN_MAX_REQUEST_BYTES": "12"}), nil, []string{`LKTOKEN_MAX_REQUEST_BYTES "12": must be a whole number of bytes from 1024 to 16777216`}},
-		{"bad log level", withEnv(nil), []string{"--log-level=loud"}, []string{`LKTOKEN_LOG_LEVEL "loud": must be debug, info, warn or error`}},
+		// A value's error names where it came from: the flag, or the variable.
+		{"bad log level flag", withEnv(nil), []string{"--log-level=loud"}, []string{`--log-level "loud": must be debug, info, warn or error`}},
+		{"bad log level variable", withEnv(map[string]string{"LKTOKEN_LOG_LEVEL": "loud"}), nil, []string{`LKTOKEN_LOG_LEVEL "loud": must be debug, info, warn or error`}},
+		{"bad duration flag", withEnv(nil), []string{"--default-lifetime", "soon"}, []string{`--default-lifetime "soon": must be a positive duration such as 3600, 90s or 1h`}},
+		{"bad timeout flag", withEnv(nil), []string{"--read-timeout", "0s"}, []string{`--read-timeout "0s": must be a duration from 1ms to 1h, such as 5s`}},
+		{"bad dev flag", map[string]string{}, []string{"--dev=maybe"}, []string{`--dev "maybe": must be true or false`}},
+		{"bad origin flag", withEnv(nil), []string{"--allowed-origins", "*"}, []string{`--allowed-origins: "*" is not allowed`}},
+		{"bad url flag", withEnv(nil), []string{"--livekit-url", "lk.example.com"}, []string{`--livekit-url "lk.example.com": must be an absolute ws://, wss://, http:// or https:// URL`}},
+		{"default outside bounds by flag", withEnv(nil), []string{"--default-lifetime", "2h", "--max-lifetime", "30m"}, []string{"--default-lifetime 2h0m0s: must lie within 1m0s..30m0s"}},
+		{"unknown flag", withEnv(nil), []string{"--nosuch"}, []string{"flag provided but not defined: -nosuch (see lktoken --help)"}},
 		{"stray argument", withEnv(nil), []string{"serve"}, []string{`unexpected argument "serve": lktoken takes only flags (see --help)`}},
 		{"both secret sources", withEnv(map[string]string{"LIVEKIT_API_SECRET_FILE": "/nonexistent"}), nil, []string{"both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"}},
 		{"dev with half the credentials", map[string]string{"LIVEKIT_API_KEY": "k"}, []string{"--dev"}, []string{"--dev with only one of LIVEKIT_API_KEY and LIVEKIT_API_SECRET set"}},
@@ -102,6 +115,7 @@ func TestLoadConfigRefusals(t *testing.T) {
 }
 
 func TestLoadConfigDevNeedsNothing(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfig([]string{"--dev"}, envOf(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +134,7 @@ func TestLoadConfigDevNeedsNothing(t *testing.T) {
 }
 
 func TestLoadConfigFlagsWinOverEnvironment(t *testing.T) {
+	t.Parallel()
 	env := withEnv(map[string]string{"LKTOKEN_LISTEN": "127.0.0.1:9000", "LKTOKEN_DEFAULT_LIFETIME": "600"})
 	cfg, err := LoadConfig([]string{"--listen", "127.0.0.1:9001", "--allowed-origins", "https://a.example.com, http://localhost:3000"}, envOf(env), &bytes.Buffer{})
 	if err != nil {
@@ -134,6 +149,7 @@ func TestLoadConfigFlagsWinOverEnvironment(t *testing.T) {
 }
 
 func TestLoadConfigSecretFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "secret")
 	secret := "file-secret-0123456789abcdefghijklmnopqrs"
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
@@ -155,6 +171,7 @@ func TestLoadConfigSecretFile(t *testing.T) {
 }
 
 func TestLoadConfigHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	_, err := LoadConfig([]string{"--help"}, envOf(nil), &out)
 	if !errors.Is(err, flag.ErrHelp) {
@@ -163,6 +180,41 @@ func TestLoadConfigHelpListsEverySetting(t *testing.T) {
 	for _, s := range settings {
 		if !strings.Contains(out.String(), "$"+s.env) || (s.flag != "" && !strings.Contains(out.String(), "--"+s.flag)) {
 			t.Errorf("--help does not document %s / --%s", s.env, s.flag)
+		}
+	}
+}
+
+// Outside --dev the allowed origins must be set; --dev allows the Angular dev
+// server's when none is set. Origins are kept as browsers send them.
+func TestAllowedOrigins(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(nil, envOf(withEnv(map[string]string{"LKTOKEN_ALLOWED_ORIGINS": ""})), &bytes.Buffer{})
+	want := "LKTOKEN_ALLOWED_ORIGINS is not set: list the browser origins that may call lktoken, e.g. https://app.example.com (only --dev allows http://localhost:4200 by default)"
+	if err == nil || err.Error() != want {
+		t.Errorf("unset: err = %v\nwant %s", err, want)
+	}
+	_, err = LoadConfig([]string{"--allowed-origins", " , "}, envOf(prodEnv), &bytes.Buffer{})
+	if want := strings.Replace(want, "LKTOKEN_ALLOWED_ORIGINS", "--allowed-origins", 1); err == nil || err.Error() != want {
+		t.Errorf("empty flag: err = %v\nwant %s", err, want)
+	}
+	cfg, err := LoadConfig([]string{"--dev"}, envOf(nil), &bytes.Buffer{})
+	if err != nil || strings.Join(cfg.AllowedOrigins, ",") != "http://localhost:4200" {
+		t.Errorf("dev: %v %q", err, cfg.AllowedOrigins)
+	}
+	cfg, err = LoadConfig([]string{"--dev", "--allowed-origins", "http://localhost:3000"}, envOf(nil), &bytes.Buffer{})
+	if err != nil || strings.Join(cfg.AllowedOrigins, ",") != "http://localhost:3000" {
+		t.Errorf("dev with origins: %v %q", err, cfg.AllowedOrigins)
+	}
+	for in, want := range map[string]string{
+		"https://app.example.com:443":                         "https://app.example.com",
+		"http://app.example.com:80, http://app.example.com":   "http://app.example.com",
+		"https://App.Example.COM:8443/":                       "https://app.example.com:8443",
+		"http://[::1]:80,https://[::1]:443,http://[::1]:8080": "http://[::1],https://[::1],http://[::1]:8080",
+		"https://app.example.com:80":                          "https://app.example.com:80",
+	} {
+		cfg, err := LoadConfig(nil, envOf(withEnv(map[string]string{"LKTOKEN_ALLOWED_ORIGINS": in})), &bytes.Buffer{})
+		if got := strings.Join(cfg.AllowedOrigins, ","); err != nil || got != want {
+			t.Errorf("%q: %v, origins %q, want %q", in, err, got, want)
 		}
 	}
 }

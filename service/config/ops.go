@@ -65,7 +65,7 @@ func (o OpsConfig) WithDefaults() OpsConfig {
 }
 
 // buildOpsConfig reads the settings of OpsConfig; problems go to fail.
-func buildOpsConfig(get func(env string) string, fail func(error)) OpsConfig {
+func buildOpsConfig(get, name func(env string) string, fail func(error)) OpsConfig {
 	var o OpsConfig
 	for _, d := range []struct {
 		env string
@@ -78,7 +78,7 @@ func buildOpsConfig(get func(env string) string, fail func(error)) OpsConfig {
 	} {
 		v, err := time.ParseDuration(get(d.env))
 		if err != nil || v <= 0 || v > time.Hour {
-			fail(fmt.Errorf("%s %q: must be a duration from 1ms to 1h, such as 5s", d.env, get(d.env)))
+			fail(fmt.Errorf("%s %q: must be a duration from 1ms to 1h, such as 5s", name(d.env), get(d.env)))
 			continue
 		}
 		*d.dst = v
@@ -93,7 +93,7 @@ func buildOpsConfig(get func(env string) string, fail func(error)) OpsConfig {
 	} {
 		v, err := strconv.Atoi(get(n.env))
 		if err != nil || v < n.min || v > n.max {
-			fail(fmt.Errorf("%s %q: must be a whole number from %d to %d", n.env, get(n.env), n.min, n.max))
+			fail(fmt.Errorf("%s %q: must be a whole number from %d to %d", name(n.env), get(n.env), n.min, n.max))
 			continue
 		}
 		*n.dst = v
@@ -116,7 +116,7 @@ func buildOpsConfig(get func(env string) string, fail func(error)) OpsConfig {
 
 	tracing, err := strconv.ParseBool(get("LKTOKEN_TRACING"))
 	if err != nil {
-		fail(fmt.Errorf("LKTOKEN_TRACING / --tracing %q: must be true or false", get("LKTOKEN_TRACING")))
+		fail(fmt.Errorf("%s %q: must be true or false", name("LKTOKEN_TRACING"), get("LKTOKEN_TRACING")))
 	}
 	o.Tracing = tracing
 	return o

@@ -10,6 +10,7 @@ import (
 )
 
 func TestOpsConfigDefaultsAndFlags(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfig(nil, envOf(prodEnv), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -31,12 +32,13 @@ func TestOpsConfigDefaultsAndFlags(t *testing.T) {
 }
 
 func TestOpsConfigRefusals(t *testing.T) {
+	t.Parallel()
 	for env, want := range map[string]string{
 		"LKTOKEN_READ_HEADER_TIMEOUT=0s":                            `LKTOKEN_READ_HEADER_TIMEOUT "0s": must be a duration from 1ms to 1h, such as 5s`,
 		"LKTOKEN_WRITE_TIMEOUT=soon":                                `LKTOKEN_WRITE_TIMEOUT "soon": must be a duration from 1ms to 1h, such as 5s`,
 		"LKTOKEN_MAX_HEADER_BYTES=100":                              `LKTOKEN_MAX_HEADER_BYTES "100": must be a whole number from 4096 to 1048576`,
 		"LKTOKEN_MAX_CONCURRENT_STREAMS=0":                          `LKTOKEN_MAX_CONCURRENT_STREAMS "0": must be a whole number from 1 to 10000`,
-		"LKTOKEN_TRACING=maybe":                                     `LKTOKEN_TRACING / --tracing "maybe": must be true or false`,
+		"LKTOKEN_TRACING=maybe":                                     `LKTOKEN_TRACING "maybe": must be true or false`,
 		"LKTOKEN_BEARER_TOKEN=short":                                "LKTOKEN_BEARER_TOKEN is too weak: 5 characters, it must be at least 32",
 		"LKTOKEN_BEARER_TOKEN=" + strings.Repeat("ab", 20):          "LKTOKEN_BEARER_TOKEN is too weak: only 2 distinct characters",
 		"LKTOKEN_BEARER_TOKEN=has space 0123456789abcdefghijklmnop": "LKTOKEN_BEARER_TOKEN: must be visible ASCII without spaces",
@@ -53,6 +55,7 @@ func TestOpsConfigRefusals(t *testing.T) {
 }
 
 func TestBearerTokenFile(t *testing.T) {
+	t.Parallel()
 	token := "file-bearer-0123456789abcdefghijklmn"
 	path := filepath.Join(t.TempDir(), "bearer")
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {

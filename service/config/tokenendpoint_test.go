@@ -15,6 +15,7 @@ func loadDev(t *testing.T, env map[string]string, args ...string) (config.Config
 }
 
 func TestTokenEndpointSettingsDefaults(t *testing.T) {
+	t.Parallel()
 	cfg, err := loadDev(t, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +27,7 @@ func TestTokenEndpointSettingsDefaults(t *testing.T) {
 }
 
 func TestTokenEndpointSettingsFromEnvAndFlags(t *testing.T) {
+	t.Parallel()
 	cfg, err := loadDev(t, map[string]string{
 		"LKTOKEN_TOKEN_ENDPOINT_PATH":  "/livekit/token",
 		"LKTOKEN_MAX_METADATA_BYTES":   "0",
@@ -53,6 +55,7 @@ func TestTokenEndpointSettingsFromEnvAndFlags(t *testing.T) {
 }
 
 func TestTokenEndpointSettingsRefused(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ env, value, want string }{
 		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "api/token", `LKTOKEN_TOKEN_ENDPOINT_PATH "api/token": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
 		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},

@@ -14,6 +14,7 @@ import (
 )
 
 func TestFastValidationMatchesContract(t *testing.T) {
+	t.Parallel()
 	if got := generateTokenRulesFingerprint(); got != contractRulesFingerprint {
 		t.Fatalf("GenerateTokenRequest or its rules changed (fingerprint %s): re-read proto/, bring acceptsGenerateToken "+
 			"in line with the new rules and TestFastValidationAgreesWithProtovalidate's inputs, then set contractRulesFingerprint to it", got)
@@ -51,6 +52,7 @@ func randLabel(r *rand.Rand) string {
 // The fast path accepts exactly what protovalidate accepts: tested on the
 // server's own table and on randomized requests around every rule's edges.
 func TestFastValidationAgreesWithProtovalidate(t *testing.T) {
+	t.Parallel()
 	full, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +129,7 @@ func TestFastValidationAgreesWithProtovalidate(t *testing.T) {
 // Through the validator the API uses: valid requests pass, invalid ones get
 // protovalidate's own error.
 func TestContractValidatorFallsBackToProtovalidate(t *testing.T) {
+	t.Parallel()
 	full, err := protovalidate.New(protovalidate.WithMessages(&lktokenv1.GenerateTokenRequest{}))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 // every browser does: compressing ~650 bytes of mostly base64 costs more CPU
 // than the rest of the request and saves little.
 func TestSmallAnswersAreNotCompressed(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	for _, ctype := range []string{"application/json", "application/proto"} {
 		body := `{"roomName":"standup","participantIdentity":"user-42"}`

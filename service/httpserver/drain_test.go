@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // drainClient opens a new connection for every request: what a balancer
@@ -41,9 +43,9 @@ func TestDrainDelayKeepsServingWhileNotReady(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
 	cfg.DrainDelay = 700 * time.Millisecond
-	logs := &syncBuffer{}
+	logs := &testserver.Log{}
 	srv := New(cfg, NewLogger(cfg, logs))
-	ln := listen(t)
+	ln := testserver.Listen(t)
 	url := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -106,8 +108,8 @@ func TestSkipDrainDelay(t *testing.T) {
 	for _, before := range []bool{false, true} {
 		cfg := testConfig()
 		cfg.DrainDelay = time.Hour
-		srv := New(cfg, NewLogger(cfg, &syncBuffer{}))
-		ln := listen(t)
+		srv := New(cfg, NewLogger(cfg, &testserver.Log{}))
+		ln := testserver.Listen(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(ctx, ln) }()

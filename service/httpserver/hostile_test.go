@@ -3,8 +3,6 @@ package httpserver
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 	"github.com/lktoken/lktoken/internal/hostile"
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/config"
 	"github.com/lktoken/lktoken/service/pipeline"
@@ -88,8 +87,9 @@ func TestHostileInputInProcess(t *testing.T) {
 // safe message in every protocol, is logged with its stack, and the server
 // keeps serving.
 func TestPanicBecomesInternal(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
-	logs := &syncBuffer{}
+	logs := &testserver.Log{}
 	log := NewLogger(cfg, logs)
 	// A panic inside the RPC chain: the room policy is the innermost hook.
 	boom := roomPolicyFunc(func(ctx context.Context, _ *lktokenv1.GenerateTokenRequest, _ *authn.Principal) (bool, string) {
@@ -99,7 +99,7 @@ func TestPanicBecomesInternal(t *testing.T) {
 		return true, ""
 	})
 	h := testHandler(cfg, log, NewMetrics(), &pipeline.Options{RoomPolicy: boom})
-	url := serveHandler(t, h)
+	url := testserver.Handler(t, h)
 	for name, call := range protocols(url) {
 		if name == "curl-json" {
 			continue
@@ -131,13 +131,14 @@ func TestPanicBecomesInternal(t *testing.T) {
 // A panic outside the RPC chain (in HTTP middleware, say the authenticator)
 // is also answered with internal rather than a dropped connection.
 func TestPanicInMiddlewareBecomesInternal(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
-	logs := &syncBuffer{}
+	logs := &testserver.Log{}
 	log := NewLogger(cfg, logs)
 	h := testHandler(cfg, log, nil, &pipeline.Options{Authenticator: authenticatorFunc(func(context.Context, authn.Caller) (*authn.Principal, error) {
 		panic("authenticator bug")
 	})})
-	url := serveHandler(t, h)
+	url := testserver.Handler(t, h)
 	for name, call := range protocols(url) {
 		_, err := call(context.Background(), req("r", "u"))
 		if connect.CodeOf(err) != connect.CodeInternal || !strings.Contains(err.Error(), "this is a server fault, not your request") {
@@ -158,27 +159,6 @@ func withRequestID(ctx context.Context, id string) context.Context {
 	ctx, callInfo := connect.NewClientContext(ctx)
 	callInfo.RequestHeader().Set(requestid.Header, id)
 	return ctx
-}
-
-func serveHandler(t *testing.T, h http.Handler) string {
-	t.Helper()
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: h, Protocols: &p, ReadHeaderTimeout: 5 * time.Second}
-	ln := listen(t)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return fmt.Sprintf("http://%s", ln.Addr())
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
 }
 
 type roomPolicyFunc func(context.Context, *lktokenv1.GenerateTokenRequest, *authn.Principal) (bool, string)

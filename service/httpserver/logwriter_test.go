@@ -7,12 +7,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // Every line written by many goroutines arrives exactly once, each writer's
 // lines in its order, by the time Close returns.
 func TestLogWriterKeepsEveryLineInOrder(t *testing.T) {
-	out := &syncBuffer{}
+	t.Parallel()
+	out := &testserver.Log{}
 	w := NewLogWriter(out)
 	const writers, lines = 8, 5000 // 40k lines of ~30 bytes: several full batches too
 	var wg sync.WaitGroup
@@ -49,7 +52,8 @@ func TestLogWriterKeepsEveryLineInOrder(t *testing.T) {
 // A line written while the server is idle is handed on without waiting for
 // more lines or for Close.
 func TestLogWriterHandsOnIdleLineWithoutClose(t *testing.T) {
-	out := &syncBuffer{}
+	t.Parallel()
+	out := &testserver.Log{}
 	w := NewLogWriter(out)
 	defer w.Close()
 	for _, line := range []string{"first\n", "second\n"} {
@@ -67,7 +71,8 @@ func TestLogWriterHandsOnIdleLineWithoutClose(t *testing.T) {
 // Lines written after Close (a late log line during exit) still arrive, after
 // the buffered ones.
 func TestLogWriterAfterClose(t *testing.T) {
-	out := &syncBuffer{}
+	t.Parallel()
+	out := &testserver.Log{}
 	w := NewLogWriter(out)
 	_, _ = w.Write([]byte("before\n"))
 	if err := w.Close(); err != nil {
@@ -87,6 +92,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestLogWriterReportsWriteErrorOnClose(t *testing.T) {
+	t.Parallel()
 	w := NewLogWriter(failingWriter{})
 	_, _ = w.Write([]byte("x\n"))
 	if err := w.Close(); err == nil || err.Error() != "disk full" {

@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/keys"
 )
 
 func TestReadyzWithoutKeys(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	cfg.Credentials = keys.Credentials{}
 	srv := startServer(t, cfg)
@@ -31,12 +33,13 @@ func TestReadyzWithoutKeys(t *testing.T) {
 // Not ready before serving, ready while serving, not ready from the moment a
 // drain starts, even while an in-flight request keeps the server up.
 func TestReadinessFollowsTheLifecycle(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
-	srv := New(cfg, NewLogger(cfg, &syncBuffer{}))
+	srv := New(cfg, NewLogger(cfg, &testserver.Log{}))
 	if got := srv.ready.NotReady(); got != "starting" {
 		t.Errorf("before Serve: %q", got)
 	}
-	ln := listen(t)
+	ln := testserver.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

@@ -112,10 +112,25 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s (LKTOKEN_LISTEN): %w", s.cfg.Listen, err)
+		return &ListenError{Setting: "LKTOKEN_LISTEN", Addr: s.cfg.Listen, Err: err}
 	}
 	return s.Serve(ctx, ln)
 }
+
+// ListenError is an address the server could not listen on: a
+// configuration error (the address is taken, not allowed, or malformed).
+type ListenError struct {
+	// Setting is the variable that named the address, e.g. LKTOKEN_LISTEN.
+	Setting string
+	Addr    string
+	Err     error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("listen on %s (%s): %v", e.Addr, e.Setting, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
 
 // Serve is Run on a listener the caller opened.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -123,14 +138,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Warn("DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server",
 			slog.String("api_key", s.cfg.Credentials.APIKey), slog.String("livekit_url", s.cfg.Policy.ServerURL))
 	}
-	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("livekit_url", s.cfg.Policy.ServerURL),
-		slog.Any("allowed_origins", s.cfg.AllowedOrigins), slog.String("token_endpoint", s.cfg.TokenEndpointPath))
-
+	// The metrics listener first: "listening" is logged only once both are.
 	stopMetrics, err := s.serveMetrics()
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
+	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("livekit_url", s.cfg.Policy.ServerURL),
+		slog.Any("allowed_origins", s.cfg.AllowedOrigins), slog.String("token_endpoint", s.cfg.TokenEndpointPath))
 	defer s.flushTracing()
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(ln) }()
@@ -154,7 +169,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
-	s.log.Info("shutting down", slog.Duration("drain_timeout", s.cfg.ShutdownTimeout))
+	s.log.Info("shutting down", slog.String("drain_timeout", s.cfg.ShutdownTimeout.String()))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := s.http.Shutdown(shutdownCtx); err != nil {
@@ -220,7 +235,7 @@ func (s *Server) serveMetrics() (func(), error) {
 	}
 	ln, err := net.Listen("tcp", s.cfg.Ops.MetricsListen)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s (LKTOKEN_METRICS_LISTEN): %w", s.cfg.Ops.MetricsListen, err)
+		return nil, &ListenError{Setting: "LKTOKEN_METRICS_LISTEN", Addr: s.cfg.Ops.MetricsListen, Err: err}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.Handler())

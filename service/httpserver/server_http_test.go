@@ -41,6 +41,7 @@ func do(t *testing.T, method, url string, header http.Header, body string) (*htt
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	jsonBody := `{"roomName":"r","participantIdentity":"u"}`
 
@@ -101,6 +102,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestResponseHeaders(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	resp, body := do(t, "POST", srv.URL+generatePath, http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"trace-123"}}, `{"roomName":"r","participantIdentity":"u"}`)
 	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Request-Id") != "trace-123" {
@@ -117,6 +119,7 @@ func TestResponseHeaders(t *testing.T) {
 }
 
 func TestHealthAndReflection(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	resp, body := do(t, "GET", srv.URL+"/healthz", nil, "")
 	if resp.StatusCode != 200 || body != "ok\n" {
@@ -135,6 +138,7 @@ func TestHealthAndReflection(t *testing.T) {
 }
 
 func TestSigningFaultIsInternalAndSafe(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	cfg.Credentials = keys.Credentials{} // signing cannot succeed without a key
 	srv := startServer(t, cfg)
@@ -161,6 +165,7 @@ func TestSigningFaultIsInternalAndSafe(t *testing.T) {
 // The audit log has one line per attempt with every field, and neither the
 // secret nor any token issued appears anywhere in the log.
 func TestAuditLogHygiene(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	client := lktokenv1connect.NewTokenServiceClient(http.DefaultClient, srv.URL)
 	var tokens []string

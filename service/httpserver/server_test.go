@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,18 +20,16 @@ import (
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/config"
 	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/mint"
 )
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer = cases.LogBuffer
-
 // testServer is the real Server on a loopback port.
 type testServer struct {
 	URL string
-	Log *syncBuffer
+	Log *testserver.Log
 	Srv *Server
 }
 
@@ -51,27 +48,9 @@ func testConfig() config.Config {
 
 func startServer(t *testing.T, cfg config.Config) testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testserver.Log{}
 	srv := New(cfg, NewLogger(cfg, logs))
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server stopped with %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop within 10s")
-		}
-	})
-	return testServer{URL: "http://" + ln.Addr().String(), Log: logs, Srv: srv}
+	return testServer{URL: testserver.Serve(t, srv.Serve), Log: logs, Srv: srv}
 }
 
 // h2cClient speaks HTTP/2 without TLS, as gRPC needs.
@@ -168,6 +147,7 @@ func req(room, identity string) *lktokenv1.GenerateTokenRequest { return cases.R
 func tokenCases() []tokenCase { return cases.Tokens() }
 
 func TestGenerateTokenEveryProtocol(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	for pname, call := range protocols(srv.URL) {
 		t.Run(pname, func(t *testing.T) {
@@ -247,6 +227,7 @@ func checkToken(t *testing.T, resp *lktokenv1.GenerateTokenResponse, req *lktoke
 }
 
 func TestValidationErrorCarriesViolationsDetail(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, testConfig())
 	client := lktokenv1connect.NewTokenServiceClient(http.DefaultClient, srv.URL)
 	_, err := client.GenerateToken(context.Background(), req("", "a#b"))
@@ -275,6 +256,7 @@ func TestValidationErrorCarriesViolationsDetail(t *testing.T) {
 }
 
 func TestServerPolicyNarrowsLifetime(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	cfg.Policy.MinLifetime, cfg.Policy.MaxLifetime, cfg.Policy.DefaultLifetime = 5*time.Minute, 2*time.Hour, 30*time.Minute
 	srv := startServer(t, cfg)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/livekit/protocol/auth"
 
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/config"
 )
 
@@ -36,20 +36,12 @@ func TestSigningKeySwitchUnderLoad(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keysPath, idPath := filepath.Join(dir, "keys.yaml"), filepath.Join(dir, "signing-key")
-	write := func(path, content string) {
-		t.Helper()
-		// With a rename, as docs/operations.md says: never half a file.
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// With a rename, as docs/operations.md says: never half a file.
+	write := func(path, content string) { testserver.WriteFile(t, path, content) }
 	write(keysPath, "A: "+rotSecretA+"\nB: "+rotSecretB+"\n")
 	write(idPath, "A\n")
-	env := map[string]string{"LIVEKIT_KEYS_FILE": keysPath, "LIVEKIT_API_KEY_FILE": idPath, "LIVEKIT_URL": "wss://lk.example.test"}
+	env := map[string]string{"LIVEKIT_KEYS_FILE": keysPath, "LIVEKIT_API_KEY_FILE": idPath, "LIVEKIT_URL": "wss://lk.example.test",
+		"LKTOKEN_ALLOWED_ORIGINS": "http://localhost:4200"}
 	cfg, err := config.LoadConfig([]string{"--listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

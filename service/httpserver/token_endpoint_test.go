@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"strings"
@@ -22,8 +21,8 @@ import (
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/httpserver"
-	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/pipeline"
@@ -36,13 +35,10 @@ const (
 	testOrigin    = "http://localhost:4200"
 )
 
-// lockedBuffer collects the server's log lines.
-type lockedBuffer = cases.LogBuffer
-
 type testServer struct {
 	url  string
 	now  time.Time
-	logs *lockedBuffer
+	logs *testserver.Log
 	api  lktokenv1connect.TokenServiceClient
 }
 
@@ -53,7 +49,7 @@ func startServer(t *testing.T, configure func(*mint.Policy, *httpserver.HandlerO
 	now := time.Now().Truncate(time.Second)
 	clock := func() time.Time { return now }
 	policy := mint.DefaultPolicy(testServerURL)
-	logs := &lockedBuffer{}
+	logs := &testserver.Log{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	opts := httpserver.HandlerOptions{
 		AllowedOrigins:    []string{testOrigin},
@@ -65,13 +61,12 @@ func startServer(t *testing.T, configure func(*mint.Policy, *httpserver.HandlerO
 		configure(&policy, &opts)
 	}
 	h := httpserver.NewHandler(newOperation(keys.Credentials{APIKey: testKey, APISecret: testSecret}, policy, clock, log), opts)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	url := testserver.Handler(t, h)
 	return &testServer{
-		url:  srv.URL,
+		url:  url,
 		now:  now,
 		logs: logs,
-		api:  lktokenv1connect.NewTokenServiceClient(srv.Client(), srv.URL),
+		api:  lktokenv1connect.NewTokenServiceClient(http.DefaultClient, url),
 	}
 }
 
@@ -177,6 +172,7 @@ func refused(t *testing.T, r response, status int, code, message string) {
 func joinGrant(room string) *auth.VideoGrant { return mint.JoinGrant(room) }
 
 func TestTokenEndpointSnakeCaseInAndOut(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	r := s.post(t, `{"room_name":"standup","participant_identity":"user-42","participant_name":"Ada Lovelace",
 		"participant_metadata":"{\"role\":\"host\"}","participant_attributes":{"team":"blue","seat":""}}`)
@@ -209,6 +205,7 @@ var (
 )
 
 func TestTokenEndpointGeneratesMissingRoomAndIdentity(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	seen := map[string]bool{}
 	for i, body := range []string{"", "{}", `{"room_name":"","participant_identity":""}`} {
@@ -236,6 +233,7 @@ func TestTokenEndpointGeneratesMissingRoomAndIdentity(t *testing.T) {
 }
 
 func TestTokenEndpointByteCaps(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	meta := func(n int) string {
 		return `{"participant_metadata":"` + strings.Repeat("é", n/2) + strings.Repeat("x", n%2) + `"}`
@@ -262,6 +260,7 @@ func TestTokenEndpointByteCaps(t *testing.T) {
 }
 
 func TestByteCapsAreConfigurableAndApplyToGenerateToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(p *mint.Policy, _ *httpserver.HandlerOptions) {
 		p.MaxMetadataBytes, p.MaxAttributesBytes = 10, 6
 	})
@@ -318,6 +317,7 @@ func connectMessage(err error) string {
 }
 
 func TestTokenEndpointAgentAllowlist(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(p *mint.Policy, _ *httpserver.HandlerOptions) { p.AllowedAgents = []string{"helper", "notetaker"} })
 
 	_, g := issued(t, s.post(t, `{"room_name":"standup","room_config":{"agents":[
@@ -367,6 +367,7 @@ func TestTokenEndpointAgentAllowlist(t *testing.T) {
 }
 
 func TestTokenEndpointNoAgentsByDefault(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	refused(t, s.post(t, `{"room_config":{"agents":[{"agent_name":"helper"}]}}`), 403, "permission_denied",
 		`room_config.agents[0].agent_name: agent "helper" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`)
@@ -375,6 +376,7 @@ func TestTokenEndpointNoAgentsByDefault(t *testing.T) {
 // The endpoint's refusals of the contract's rules are GenerateToken's, word
 // for word: one rulebook.
 func TestTokenEndpointRefusalsMatchGenerateToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	for _, c := range []struct {
 		name string
@@ -415,6 +417,7 @@ func TestTokenEndpointRefusalsMatchGenerateToken(t *testing.T) {
 }
 
 func TestTokenEndpointHTTPRefusals(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(_ *mint.Policy, o *httpserver.HandlerOptions) { o.MaxRequestBytes = 1024 })
 	jsonCT := map[string]string{"Content-Type": "application/json"}
 
@@ -458,6 +461,7 @@ func TestTokenEndpointHTTPRefusals(t *testing.T) {
 }
 
 func TestTokenEndpointCORSAndRequestID(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	r := s.do(t, http.MethodOptions, "/api/token", "", map[string]string{
 		"Origin":                         testOrigin,
@@ -489,6 +493,7 @@ func TestTokenEndpointCORSAndRequestID(t *testing.T) {
 }
 
 func TestTokenEndpointAudit(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(p *mint.Policy, _ *httpserver.HandlerOptions) { p.AllowedAgents = []string{"helper"} })
 	r := s.do(t, http.MethodPost, "/api/token", `{"room_name":"standup","participant_identity":"user-42","room_config":{"agents":[{"agent_name":"helper"}]}}`,
 		map[string]string{"Content-Type": "application/json", "X-Request-Id": "audit-ok"})
@@ -524,6 +529,7 @@ func TestTokenEndpointAudit(t *testing.T) {
 // For the same input both routes mint the same token: same grants, same
 // claims, same signature (the clock is fixed).
 func TestTokenEndpointMintsWhatGenerateTokenMints(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	resp, err := s.api.GenerateToken(context.Background(), &lktokenv1.GenerateTokenRequest{
 		RoomName:              "standup ☕",
@@ -549,6 +555,7 @@ func TestTokenEndpointMintsWhatGenerateTokenMints(t *testing.T) {
 }
 
 func TestTokenEndpointDisabled(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(_ *mint.Policy, o *httpserver.HandlerOptions) { o.TokenEndpointPath = "" })
 	if r := s.post(t, "{}"); r.status != http.StatusNotFound {
 		t.Errorf("status %d, want 404", r.status)
@@ -556,6 +563,7 @@ func TestTokenEndpointDisabled(t *testing.T) {
 }
 
 func TestTokenEndpointCustomPath(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, func(_ *mint.Policy, o *httpserver.HandlerOptions) { o.TokenEndpointPath = "/livekit/token" })
 	issued(t, s.do(t, http.MethodPost, "/livekit/token", "{}", map[string]string{"Content-Type": "application/json"}))
 	if r := s.post(t, "{}"); r.status != http.StatusNotFound {
@@ -566,19 +574,18 @@ func TestTokenEndpointCustomPath(t *testing.T) {
 // A signing fault is ours: 500 with the same message GenerateToken gives, and
 // nothing about the cause.
 func TestTokenEndpointSigningFault(t *testing.T) {
+	t.Parallel()
 	clock := time.Now
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := httpserver.NewHandler(newOperation(keys.Credentials{}, mint.DefaultPolicy(testServerURL), clock, log), httpserver.HandlerOptions{
 		AllowedOrigins: []string{testOrigin}, MaxRequestBytes: 65536, TokenEndpointPath: "/api/token", Log: log,
 	})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	s := &testServer{url: srv.URL}
+	s := &testServer{url: testserver.Handler(t, h)}
 
 	r := s.do(t, http.MethodPost, "/api/token", "{}", map[string]string{"Content-Type": "application/json", "X-Request-Id": "fault-1"})
 	refused(t, r, 500, "internal", "the server could not sign the token; this is a server fault, not your request (request id fault-1)")
 
-	_, err := lktokenv1connect.NewTokenServiceClient(srv.Client(), srv.URL, connect.WithInterceptors(connect.UnaryInterceptorFunc(
+	_, err := lktokenv1connect.NewTokenServiceClient(http.DefaultClient, s.url, connect.WithInterceptors(connect.UnaryInterceptorFunc(
 		func(next connect.UnaryFunc) connect.UnaryFunc {
 			return func(ctx context.Context, r connect.AnyRequest) (connect.AnyResponse, error) {
 				r.Header().Set("X-Request-Id", "fault-1")

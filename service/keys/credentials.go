@@ -34,10 +34,7 @@ func (c Credentials) GoString() string { return c.String() }
 
 // check reports what is missing or unsafe, naming the variable to set.
 func (c Credentials) check() error {
-	var errs []error
-	if c.APIKey == "" {
-		errs = append(errs, errors.New("LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)"))
-	}
+	errs := []error{c.checkKey()}
 	switch {
 	case c.APISecret == "":
 		errs = append(errs, errors.New("LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)"))
@@ -45,4 +42,12 @@ func (c Credentials) check() error {
 		errs = append(errs, fmt.Errorf("LIVEKIT_API_SECRET is too weak: %s (generate one with `openssl rand -base64 48`)", WeakSecret(c.APISecret)))
 	}
 	return errors.Join(errs...)
+}
+
+// checkKey reports a missing key.
+func (c Credentials) checkKey() error {
+	if c.APIKey == "" {
+		return errors.New("LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)")
+	}
+	return nil
 }

@@ -164,10 +164,18 @@ func (s Source) Load() (Set, error) {
 			fail(errors.New("both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"))
 		}
 		secret, err := ReadFile("LIVEKIT_API_SECRET_FILE", s.SecretFile)
-		if err != nil {
-			fail(err)
-		}
 		creds.APISecret = secret
+		var keyErr error
+		if !s.Dev {
+			keyErr = creds.checkKey()
+		}
+		switch {
+		case err != nil:
+			// One line for one problem: not also "LIVEKIT_API_SECRET is not set".
+			return Set{}, errors.Join(append(errs, err, keyErr)...)
+		case secret == "":
+			return Set{}, errors.Join(append(errs, fmt.Errorf("LIVEKIT_API_SECRET_FILE %s is empty: write the LiveKit API secret into it", s.SecretFile), keyErr)...)
+		}
 	}
 	if s.Dev {
 		if creds.APIKey == "" && creds.APISecret == "" {

@@ -17,6 +17,7 @@ const (
 func keysFile(t *testing.T, content string) string { return cases.File(t, "keys.yaml", content) }
 
 func TestKeysFileLoads(t *testing.T) {
+	t.Parallel()
 	path := keysFile(t, "# LiveKit keys\n\nAPIone: "+kSecret1+"\n  APItwo : '"+kSecret2+"'  \n")
 	ks, err := Source{APIKey: "APItwo", KeysFile: path}.Load()
 	if err != nil {
@@ -33,6 +34,7 @@ func TestKeysFileLoads(t *testing.T) {
 }
 
 func TestKeysFileRefusals(t *testing.T) {
+	t.Parallel()
 	two := keysFile(t, "a: "+kSecret1+"\nb: "+kSecret2+"\n")
 	cases := []struct {
 		name string
@@ -64,6 +66,7 @@ func TestKeysFileRefusals(t *testing.T) {
 }
 
 func TestKeyringReloadKeepsOldKeysOnError(t *testing.T) {
+	t.Parallel()
 	path := keysFile(t, "a: "+kSecret1+"\n")
 	src := Source{APIKey: "a", KeysFile: path}
 	ks, err := src.Load()
@@ -88,6 +91,7 @@ func TestKeyringReloadKeepsOldKeysOnError(t *testing.T) {
 var testCreds = Credentials{APIKey: "APItestkey", APISecret: "0123456789abcdef0123456789abcdef-test-secret"}
 
 func TestCredentialsNeverPrintTheSecret(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{testCreds.String(), testCreds.GoString()} {
 		if strings.Contains(s, testCreds.APISecret) || !strings.Contains(s, "[redacted]") {
 			t.Errorf("printed credentials: %s", s)

@@ -14,6 +14,7 @@ import (
 var testCreds = keys.Credentials{APIKey: "APItestkey", APISecret: "0123456789abcdef0123456789abcdef-test-secret"}
 
 func TestMintTokenClaimsAreExact(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 10, 0, 0, 500_000_000, time.UTC)
 	minted, err := Sign(testCreds, Request{Room: "standup", Identity: "user-42", Name: "Ada", Lifetime: 90 * time.Second}, now)
 	if err != nil {
@@ -47,6 +48,7 @@ func TestMintTokenClaimsAreExact(t *testing.T) {
 }
 
 func TestMintTokenVerifiesWithLiveKitAuth(t *testing.T) {
+	t.Parallel()
 	minted, err := Sign(testCreds, Request{Room: "r", Identity: "i", Lifetime: time.Hour}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +75,7 @@ func TestMintTokenVerifiesWithLiveKitAuth(t *testing.T) {
 // Our claims must be exactly what LiveKit's own builder produces for the same
 // grant, apart from the times it takes from the wall clock.
 func TestMintTokenMatchesLiveKitAccessToken(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"", "Ada Lovelace", "日本語 ✓"} {
 		ours, err := Sign(testCreds, Request{Room: "room/1?x=y", Identity: "user 42", Name: name, Lifetime: 2 * time.Hour}, time.Now())
 		if err != nil {
@@ -96,6 +99,7 @@ func TestMintTokenMatchesLiveKitAccessToken(t *testing.T) {
 }
 
 func TestMintTokenFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		creds keys.Credentials

@@ -101,6 +101,7 @@ func randClaims(r *rand.Rand) claims {
 // claims, over randomized claims covering every field it writes and the
 // fallback for those it does not; and they verify with LiveKit's own parser.
 func TestSignHS256IsByteIdentical(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 20000
 	fast := 0
@@ -148,6 +149,7 @@ func TestSignHS256IsByteIdentical(t *testing.T) {
 // for the same request (its own clock aside) and verify with
 // auth.ParseAPIToken, over randomized requests.
 func TestMintTokenMatchesAccessToken(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range 2000 {
 		req := Request{Room: randText(r, 60) + "r", Identity: randText(r, 60) + "i", Name: randText(r, 60), Lifetime: time.Duration(60+r.IntN(86341)) * time.Second}
@@ -198,6 +200,7 @@ func TestMintTokenMatchesAccessToken(t *testing.T) {
 // others are unset. A field added by a newer livekit/protocol or golang-jwt
 // must be added to one or the other, and here.
 func TestSignerKnowsEveryClaimField(t *testing.T) {
+	t.Parallel()
 	fields := func(v any) string {
 		var names []string
 		for f := range reflect.TypeOf(v).Fields() {

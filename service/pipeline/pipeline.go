@@ -247,10 +247,15 @@ func authenticated(ctx context.Context) (*authn.Principal, bool) {
 }
 
 // bindIdentity makes the verified identity the participant's: a request that
-// names none gets it; one that names another is refused.
+// names none gets it; one that names another is refused. A request without a
+// display name gets the principal's, if it has one.
 func bindIdentity(req *lktokenv1.GenerateTokenRequest, p *authn.Principal) error {
 	if p == nil || p.Identity == "" {
 		return nil
+	}
+	if req.ParticipantName == nil && p.Name != "" {
+		name := p.Name // the principal may be shared between requests
+		req.ParticipantName = &name
 	}
 	switch req.GetParticipantIdentity() {
 	case "":

@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
+	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/keys"
@@ -54,13 +55,13 @@ func (o observer) ObserveMint(_ time.Duration, outcome string) {
 	o.s.seen = append(o.s.seen, "observe "+outcome)
 }
 
-func newOp(t *testing.T) (*pipeline.Operation, *steps, *cases.LogBuffer) {
+func newOp(t *testing.T) (*pipeline.Operation, *steps, *testserver.Log) {
 	t.Helper()
 	s := &steps{}
-	logs := &cases.LogBuffer{}
+	logs := &testserver.Log{}
 	op := pipeline.New(pipeline.Options{
 		Issuer:        mint.NewIssuer(keys.NewRing(keys.Set{Signing: creds}), mint.DefaultPolicy("wss://lk.example.test"), time.Now),
-		Authenticator: fakeAuthn{s: s, p: &authn.Principal{Issuer: "https://idp.example", Subject: "sub-1", Identity: "ada"}},
+		Authenticator: fakeAuthn{s: s, p: &authn.Principal{Issuer: "https://idp.example", Subject: "sub-1", Identity: "ada", Name: "Ada L."}},
 		RoomPolicy:    fakePolicy{s: s},
 		Log:           slog.New(slog.NewJSONHandler(logs, nil)),
 		Now:           time.Now,
@@ -73,7 +74,7 @@ func call(auth string, req *lktokenv1.GenerateTokenRequest) pipeline.Call {
 	return pipeline.Call{Route: "/test", Peer: "127.0.0.1:1", Header: http.Header{"Authorization": {auth}}, Request: req}
 }
 
-func lastLine(t *testing.T, logs *cases.LogBuffer) map[string]any {
+func lastLine(t *testing.T, logs *testserver.Log) map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	var m map[string]any
@@ -94,7 +95,7 @@ func TestMintRunsEveryStepInOrder(t *testing.T) {
 	if res.Token.Identity != "ada" || res.Token.Room != "lobby" || res.ServerURL != "wss://lk.example.test" || res.Principal.Subject != "sub-1" {
 		t.Errorf("result %+v", res)
 	}
-	if g := cases.JWTPayload(t, res.Token.JWT); g["sub"] != "ada" || g["iss"] != creds.APIKey {
+	if g := cases.JWTPayload(t, res.Token.JWT); g["sub"] != "ada" || g["name"] != "Ada L." || g["iss"] != creds.APIKey {
 		t.Errorf("claims %v", g)
 	}
 	want := "authenticate Bearer ok|policy lobby ada sub-1|observe issued"

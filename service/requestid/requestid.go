@@ -20,8 +20,8 @@ func From(ctx context.Context) string {
 	return id
 }
 
-// NewContext returns ctx carrying id.
-func NewContext(ctx context.Context, id string) context.Context {
+// newContext returns ctx carrying id.
+func newContext(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, key{}, id)
 }
 
@@ -35,7 +35,7 @@ func Middleware(next http.Handler) http.Handler {
 			id = newID()
 		}
 		w.Header().Set(Header, id)
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(newContext(r.Context(), id)))
 	})
 }
 

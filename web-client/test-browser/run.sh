@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the real-browser suite inside a network namespace that has only `lo`
-# (Chromium pairs loopback ICE candidates only then; see BUILDING.md). Builds
+# (Chromium pairs loopback ICE candidates only then; see e2e/README.md). Builds
 # what it needs first, outside the namespace: lktoken (unless LKTOKEN_BIN is
 # set) and livekit-server (e2e/livekit/build.sh, cached). Needs the example
 # app built (`npm run build`), Debian's chromium, and root or user namespaces.

@@ -1,10 +1,8 @@
 package cases
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 )
 
@@ -17,23 +15,4 @@ func File(t testing.TB, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// LogBuffer collects a server's log lines: the server writes from its own
-// goroutines while the test reads.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -49,7 +49,7 @@ export function redact(line: string): string {
 
 /**
  * Starts livekit-server on 127.0.0.1 with the loopback-only configuration of
- * BUILDING.md and waits until it answers HTTP.
+ * e2e/README.md and waits until it answers HTTP.
  */
 export async function startLivekit(bin: string, apiKey: string, apiSecret: string): Promise<RunningLivekit> {
   const port = await freeTcpPort();
