@@ -12,13 +12,6 @@ import (
 	"time"
 )
 
-// The tests here that stop the binary with SIGTERM predate the drain delay
-// and pass with it too (each then takes the 5 s default longer: measured, the
-// shutdown tests took 15 s instead of 0.4 s). Tests that inherit this
-// process's environment run without it; the tests of the delay itself pass
-// --drain-delay, which wins over the variable.
-func init() { os.Setenv("LKTOKEN_DRAIN_DELAY", "0") }
-
 // On SIGTERM the binary answers not-ready at once, keeps accepting and
 // minting for the drain delay, then closes the listener and exits 0.
 func TestSIGTERMDrains(t *testing.T) {

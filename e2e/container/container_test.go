@@ -254,6 +254,7 @@ func testRun(ctx context.Context, t *testing.T, img string) {
 		"-v", keys+":/etc/lktoken/keys.yaml:ro",
 		"-e", "LIVEKIT_KEYS_FILE=/etc/lktoken/keys.yaml",
 		"-e", "LIVEKIT_URL=wss://livekit.example.com",
+		"-e", "LKTOKEN_ALLOWED_ORIGINS=https://app.example.com",
 		"-e", "LKTOKEN_LISTEN=127.0.0.1:"+strconv.Itoa(port),
 		"-e", "LKTOKEN_DRAIN_DELAY="+drainDelay.String(),
 		img); err != nil {

@@ -42,12 +42,6 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldKey, newKey := harness.NewCredentials(), harness.NewCredentials()
-	lk, err := harness.StartLiveKitWithKeys(ctx, lkBin, oldKey, newKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lk.Stop() //nolint:errcheck
-
 	// One keys.yaml and one signing-key file for all replicas.
 	dir := t.TempDir()
 	keysFile, keyIDFile := filepath.Join(dir, "keys.yaml"), filepath.Join(dir, "signing-key")
@@ -62,11 +56,21 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 		}
 	}
 	line := func(c harness.Credentials) string { return c.APIKey + ": " + c.APISecret }
+	// livekit-server holds both keys throughout, as its key_file does during
+	// a rotation (it reads the file only at start).
+	lkKeys := filepath.Join(dir, "livekit-keys.yaml")
+	write(lkKeys, line(oldKey), line(newKey))
+	lk, err := harness.StartLiveKitWithKeyFile(ctx, lkBin, lkKeys, oldKey.APISecret, newKey.APISecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Stop() //nolint:errcheck
 	write(keysFile, line(oldKey))
 	write(keyIDFile, oldKey.APIKey)
 
 	f := &fleet{t: t, bin: bin, live: make([]*harness.LKToken, replicas), opts: harness.LKTokenOptions{
-		KeysFile: keysFile, APIKeyFile: keyIDFile, Secrets: []string{oldKey.APISecret, newKey.APISecret},
+		Env:        []string{"LIVEKIT_KEYS_FILE=" + keysFile, "LIVEKIT_API_KEY_FILE=" + keyIDFile},
+		Secrets:    []string{oldKey.APISecret, newKey.APISecret},
 		LiveKitURL: lk.WSURL, Args: drainArgs()}}
 	var opts harness.HAProxyOptions
 	for i := range replicas {

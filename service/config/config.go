@@ -190,7 +190,7 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 	if err != nil {
 		fail(fmt.Errorf("%s %q: must be true or false", name("LKTOKEN_DEV"), get("LKTOKEN_DEV")))
 	}
-	listen, listenErr := resolveListen(get)
+	listen, listenErr := resolveListen(get, name)
 	if listenErr != nil {
 		fail(listenErr)
 	}
@@ -234,7 +234,7 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 		*d.dst = v
 	}
 	if cfg.DrainDelay, err = parseDelay(get("LKTOKEN_DRAIN_DELAY")); err != nil {
-		fail(fmt.Errorf("LKTOKEN_DRAIN_DELAY %q: %w", get("LKTOKEN_DRAIN_DELAY"), err))
+		fail(fmt.Errorf("%s %q: %w", name("LKTOKEN_DRAIN_DELAY"), get("LKTOKEN_DRAIN_DELAY"), err))
 	}
 	for _, c := range []struct {
 		env string
@@ -314,7 +314,7 @@ const defaultListen = "127.0.0.1:8080"
 // 127.0.0.1 at FUNCTIONS_CUSTOMHANDLER_PORT when the Azure Functions host
 // runs lktoken as its custom handler (the host forwards requests to that
 // port on the loopback interface).
-func resolveListen(get func(env string) string) (string, error) {
+func resolveListen(get, name func(env string) string) (string, error) {
 	port := get("FUNCTIONS_CUSTOMHANDLER_PORT")
 	if port == "" {
 		return get("LKTOKEN_LISTEN"), nil
@@ -323,7 +323,7 @@ func resolveListen(get func(env string) string) (string, error) {
 		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %q: must be a TCP port from 1 to 65535 (the Azure Functions host sets it)", port)
 	}
 	if l := get("LKTOKEN_LISTEN"); l != defaultListen {
-		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %s and LKTOKEN_LISTEN / --listen %q are both set: under Azure Functions the host chooses the port; leave LKTOKEN_LISTEN unset", port, l)
+		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %s and %s %q are both set: under Azure Functions the host chooses the port; leave %s unset", port, name("LKTOKEN_LISTEN"), l, name("LKTOKEN_LISTEN"))
 	}
 	return "127.0.0.1:" + port, nil
 }
@@ -350,6 +350,11 @@ func ListenAddr(args []string, getenv func(string) string) (string, error) {
 			return defaultListen
 		}
 		return getenv(env)
+	}, func(env string) string {
+		if env == "LKTOKEN_LISTEN" && *listen != "" {
+			return "--listen"
+		}
+		return env
 	})
 	if err == nil && addr == "" {
 		err = errors.New("LKTOKEN_LISTEN is empty")

@@ -52,7 +52,7 @@ func TestFunctionsCustomHandlerPort(t *testing.T) {
 		{map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "http"}, nil, `FUNCTIONS_CUSTOMHANDLER_PORT "http": must be a TCP port`},
 		{map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "70000"}, nil, `FUNCTIONS_CUSTOMHANDLER_PORT "70000": must be a TCP port`},
 		{map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "7071", "LKTOKEN_LISTEN": ":8080"}, nil, `leave LKTOKEN_LISTEN unset`},
-		{map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "7071"}, []string{"--listen", ":9000"}, `LKTOKEN_LISTEN / --listen ":9000" are both set`},
+		{map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "7071"}, []string{"--listen", ":9000"}, `and --listen ":9000" are both set`},
 	} {
 		_, err := LoadConfig(c.args, envOf(withEnv(c.env)), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -2,13 +2,14 @@ package httpserver
 
 import (
 	"context"
-	"github.com/lktoken/lktoken/internal/testserver"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lktoken/lktoken/internal/testserver"
 )
 
 // drainClient opens a new connection for every request: what a balancer
