@@ -27,6 +27,7 @@ beforeAll(async () => {
     LIVEKIT_API_KEY: apiKey,
     LIVEKIT_API_SECRET: randomBytes(32).toString("base64url"),
     LIVEKIT_URL: "ws://127.0.0.1:7880",
+    LKTOKEN_ALLOWED_ORIGINS: "http://localhost:4200", // required outside --dev
   });
   unchecked = createTokenClient(server.baseUrl);
   checked = createTokenClient(server.baseUrl, { validate: validation });
