@@ -53,11 +53,17 @@ function headers(op: Operation): Record<string, string> {
   return out;
 }
 
-/** A request body built from the documented schema: every required string property, made up. */
+/**
+ * A request body built from the documented schema: every required string
+ * property, made up. Plus participantIdentity: a server that does not verify
+ * its callers (this one) needs it even where the contract leaves it to
+ * servers that fill it in from a verified identity (its description says so).
+ */
 function minimalRequest(schema: Schema): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   const props = schema["properties"] as Record<string, Schema>;
-  for (const name of (schema["required"] as string[] | undefined) ?? []) {
+  const required = new Set([...((schema["required"] as string[] | undefined) ?? []), "participantIdentity"]);
+  for (const name of required) {
     expect(props[name]?.["type"], `${name} is a documented string`).toBe("string");
     body[name] = `openapi-${name}`;
   }
