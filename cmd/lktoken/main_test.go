@@ -290,3 +290,23 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A value's error names what the user set: the flag, or the variable.
+func TestErrorsNameWhatWasSet(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--dev", "--log-level", "loud"}, `--log-level "loud": must be debug, info, warn or error`},
+		{[]string{"LKTOKEN_LOG_LEVEL=loud"}, []string{"--dev"}, `LKTOKEN_LOG_LEVEL "loud": must be debug, info, warn or error`},
+		{nil, []string{"--dev", "--allowed-origins", "https://app.example.com/app"}, `--allowed-origins: "https://app.example.com/app" is not an origin; write scheme://host[:port], e.g. https://app.example.com`},
+		{nil, []string{"--dev", "--max-lifetime", "30m", "--default-lifetime", "2h"}, "--default-lifetime 2h0m0s: must lie within 1m0s..30m0s"},
+	} {
+		out, code := run(t, c.env, c.args...)
+		if want := "lktoken: refusing to start:\n" + c.want + "\n"; code != 2 || out != want {
+			t.Errorf("%v %v: exit %d:\n%s\nwant:\n%s", c.env, c.args, code, out, want)
+		}
+	}
+}

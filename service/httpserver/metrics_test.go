@@ -14,6 +14,7 @@ import (
 // (Connect, /api/token), grpc-status in a trailer (gRPC) or in the body's
 // trailer frame (gRPC-Web), however the body was split into writes.
 func TestRequestsCountedByTheCodeOnTheWire(t *testing.T) {
+	t.Parallel()
 	m := NewMetrics()
 	cfg := testConfig()
 	cfg.TokenEndpointPath = "/api/token"
@@ -60,6 +61,7 @@ func TestRequestsCountedByTheCodeOnTheWire(t *testing.T) {
 
 // The trailer frame is found however the writes split the envelopes.
 func TestWebTrailerAcrossWrites(t *testing.T) {
+	t.Parallel()
 	body := append([]byte{0, 0, 0, 0, 2, 'h', 'i', 0x80, 0, 0, 0, 0}, "grpc-status: 3\r\ngrpc-message: bad\r\n"...)
 	body[11] = byte(len(body) - 12)
 	for split := 1; split < len(body); split++ {

@@ -34,6 +34,7 @@ func TestSigningKeySwitchUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
+	t.Parallel()
 	dir := t.TempDir()
 	keysPath, idPath := filepath.Join(dir, "keys.yaml"), filepath.Join(dir, "signing-key")
 	// With a rename, as docs/operations.md says: never half a file.

@@ -103,6 +103,7 @@ func TestCredentialsNeverPrintTheSecret(t *testing.T) {
 // the signing key switches between the keys of the keys file, and a file
 // naming a key that is not there is refused with the old keys kept.
 func TestAPIKeyFileSwitchesTheSigningKey(t *testing.T) {
+	t.Parallel()
 	keysPath := keysFile(t, "a: "+kSecret1+"\nb: "+kSecret2+"\n")
 	idPath := filepath.Join(t.TempDir(), "signing-key")
 	write := func(content string) {

@@ -87,6 +87,7 @@ func lastLine(t *testing.T, logs *testserver.Log) map[string]any {
 // Authenticate, bind the identity, validate, room policy, sign; the outcome
 // comes back as a value and the audit line names the principal and policy.
 func TestMintRunsEveryStepInOrder(t *testing.T) {
+	t.Parallel()
 	op, s, logs := newOp(t)
 	res, err := op.Mint(context.Background(), call("Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby"}))
 	if err != nil {
@@ -110,6 +111,7 @@ func TestMintRunsEveryStepInOrder(t *testing.T) {
 }
 
 func TestMintRefusals(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, auth string
 		req        *lktokenv1.GenerateTokenRequest
@@ -153,6 +155,7 @@ func TestMintRefusals(t *testing.T) {
 // A principal the HTTP server verified is not verified again; a route's
 // decoding failure is audited and returned after authentication.
 func TestMintUsesTheServersPrincipalAndReportsDecodeErrors(t *testing.T) {
+	t.Parallel()
 	op, s, logs := newOp(t)
 	ctx := pipeline.Authenticated(context.Background(), &authn.Principal{Subject: "sub-2", Identity: "bob"})
 	res, err := op.Mint(ctx, call("", &lktokenv1.GenerateTokenRequest{RoomName: "lobby"}))

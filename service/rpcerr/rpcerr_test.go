@@ -14,6 +14,7 @@ import (
 // ErrorWriter writes for every code; CodeOfStatus inverts it for each code
 // whose status is its own.
 func TestHTTPStatusIsConnectGos(t *testing.T) {
+	t.Parallel()
 	ew := connect.NewErrorWriter()
 	// Several codes share these; 404 is also connect-go's answer to an
 	// unknown procedure, counted as unimplemented.
@@ -36,6 +37,7 @@ func TestHTTPStatusIsConnectGos(t *testing.T) {
 // as details, whatever the request's Content-Type, and WithStatus chooses
 // another status.
 func TestWriter(t *testing.T) {
+	t.Parallel()
 	cerr := connect.NewError(connect.CodeInvalidArgument, errors.New("room_name: value is required"))
 	if d, err := connect.NewErrorDetail(Violation("required", "value is required", Field("room_name"))); err == nil {
 		cerr.AddDetail(d)
