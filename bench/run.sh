@@ -32,6 +32,8 @@
 # Knobs (environment): ROUNDS (3), DURATION seconds per run (5), WARMUP (1),
 # SERVER_CPU (0), LOAD_CPU (1), STARTUP_RUNS (10), OUT (a temp dir),
 # LKTOKEN_BIN (a binary to measure instead of building ./cmd/lktoken),
+# LKTOKEN_GOGC (GOGC for lktoken alone, e.g. 100 to measure it with Go's
+# default instead of its own, cmd/lktoken/gc.go),
 # TARGETS ("ceiling connect-floor lktoken"; the summary needs connect-floor
 # and ceiling for its ratios and leaves out those it cannot compute).
 set -euo pipefail
@@ -91,7 +93,7 @@ start_server() {
   local kind=$1 log=$2
   : >"$log"
   case $kind in
-    lktoken) taskset -c "$SERVER_CPU" "$OUT/lktoken" --listen 127.0.0.1:0 2>"$log" & ;;
+    lktoken) ${LKTOKEN_GOGC:+env GOGC=$LKTOKEN_GOGC} taskset -c "$SERVER_CPU" "$OUT/lktoken" --listen 127.0.0.1:0 2>"$log" & ;;
     ceiling) taskset -c "$SERVER_CPU" "$OUT/ceiling" -json-size "$JSON_SIZE" -proto-size "$PROTO_SIZE" 2>"$log" & ;;
     connect-floor) taskset -c "$SERVER_CPU" "$OUT/connectfloor" -json-size "$JSON_SIZE" 2>"$log" & ;;
   esac
