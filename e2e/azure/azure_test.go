@@ -57,8 +57,10 @@ func lktoken(t *testing.T) (string, string) {
 			buildErr = err
 			return
 		}
-		if bin, buildErr = harness.BuildLKToken(context.Background(), dir); buildErr != nil {
-			return
+		if bin = os.Getenv("LKTOKEN_BIN"); bin == "" {
+			if bin, buildErr = harness.BuildLKToken(context.Background(), dir); buildErr != nil {
+				return
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -74,8 +76,13 @@ func lktoken(t *testing.T) (string, string) {
 	return bin, help
 }
 
+// deployDir is deploy/<name>, or $LKTOKEN_DEPLOY_DIR/<name>: a broken copy,
+// when TestChecksCatchBreakage runs this test binary against one.
 func deployDir(t *testing.T, name string) string {
 	t.Helper()
+	if d := os.Getenv("LKTOKEN_DEPLOY_DIR"); d != "" {
+		return filepath.Join(d, name)
+	}
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

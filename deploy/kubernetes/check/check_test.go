@@ -12,6 +12,7 @@ package check
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,8 +44,13 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// manifestsDir is deploy/kubernetes, seen from this package's directory.
-const manifestsDir = ".."
+// manifestsDir is deploy/kubernetes, seen from this package's directory, or
+// $LKTOKEN_K8S_DIR: a broken copy, when TestChecksCatchBreakage runs this
+// test binary against one.
+var manifestsDir = cmp.Or(os.Getenv("LKTOKEN_K8S_DIR"), "..")
+
+// repoDir is the repository's root, seen from this package's directory.
+const repoDir = "../../.."
 
 // imageUser is the numeric user the image runs as (deploy/container/Containerfile).
 const imageUser = 65532
@@ -224,13 +230,17 @@ func binary(t *testing.T) (bin, help string) {
 			return
 		}
 		lktokenBin = filepath.Join(dir, "lktoken")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", lktokenBin, "./cmd/lktoken")
-		build.Dir = filepath.Join(manifestsDir, "..", "..")
-		if out, err := build.CombinedOutput(); err != nil {
-			lktokenErr = fmt.Errorf("go build ./cmd/lktoken: %v\n%s", err, out)
-			return
+		if b := os.Getenv("LKTOKEN_BIN"); b != "" {
+			lktokenBin = b // built once by TestChecksCatchBreakage
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", lktokenBin, "./cmd/lktoken")
+			build.Dir = repoDir
+			if out, err := build.CombinedOutput(); err != nil {
+				lktokenErr = fmt.Errorf("go build ./cmd/lktoken: %v\n%s", err, out)
+				return
+			}
 		}
 		hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer hcancel()
