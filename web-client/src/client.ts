@@ -13,7 +13,7 @@ export type TokenClient = Client<typeof TokenService>;
  * server would answer for a request that breaks the contract.
  */
 export interface RequestChecker {
-  checkRequest(message: Message): void;
+  checkRequest(message: Message, options?: { identityFromToken?: boolean }): void;
 }
 
 /**
@@ -43,6 +43,16 @@ export interface TokenClientOptions extends Omit<ConnectTransportOptions, "baseU
    * out unchecked (and the load is retried next time).
    */
   validate?: RequestChecker | (() => Promise<RequestChecker>);
+  /**
+   * For `validate`: the server fills an empty `participantIdentity` with the
+   * caller's verified identity (lktoken with OpenID Connect,
+   * LKTOKEN_OIDC_ISSUER), so the client-side check lets an empty identity
+   * through. Default: `true` when `getAccessToken` is given, else `false`
+   * (an empty identity is refused with the server's "value is required").
+   * Set it to `false` for a server in static bearer-token mode
+   * (LKTOKEN_BEARER_TOKEN), which requires the identity.
+   */
+  identityFromToken?: boolean;
 }
 
 /**
@@ -58,10 +68,10 @@ export interface TokenClientOptions extends Omit<ConnectTransportOptions, "baseU
  *   the page's origin must be in its LKTOKEN_ALLOWED_ORIGINS.
  */
 export function createTokenClient(baseUrl: string, options: TokenClientOptions = {}): TokenClient {
-  const { validate, getAccessToken, interceptors = [], ...transportOptions } = options;
+  const { validate, getAccessToken, identityFromToken, interceptors = [], ...transportOptions } = options;
   const chain: Interceptor[] = [typedErrors];
   if (validate !== undefined) {
-    chain.push(checkRequests(validate));
+    chain.push(checkRequests(validate, { identityFromToken: identityFromToken ?? getAccessToken !== undefined }));
   }
   if (getAccessToken !== undefined) {
     chain.push(bearer(getAccessToken));
@@ -88,7 +98,10 @@ function bearer(getAccessToken: AccessTokenGetter): Interceptor {
   };
 }
 
-function checkRequests(source: RequestChecker | (() => Promise<RequestChecker>)): Interceptor {
+function checkRequests(
+  source: RequestChecker | (() => Promise<RequestChecker>),
+  options: { identityFromToken: boolean },
+): Interceptor {
   let loading: Promise<RequestChecker> | undefined;
   return (next) => async (req) => {
     if (!req.stream) {
@@ -103,7 +116,7 @@ function checkRequests(source: RequestChecker | (() => Promise<RequestChecker>))
       } else {
         checker = source;
       }
-      checker?.checkRequest(req.message);
+      checker?.checkRequest(req.message, options);
     }
     return next(req);
   };

@@ -2,10 +2,16 @@
 // browser, with the server's exact messages. Its own entry point because
 // protovalidate (a CEL interpreter) and the full descriptors weigh ~70 KB
 // gzipped: load it when a form is first used, not with the app.
-import { createRegistry, type DescMessage, type Message, type MessageInitShape, create, isMessage } from "@bufbuild/protobuf";
+import { clearField, createRegistry, type DescMessage, type Message, type MessageInitShape, create, isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createValidator, violationsToProto, type Validator, type Violation } from "@bufbuild/protovalidate";
-import { ViolationsSchema, type Violations } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { createValidator, violationsToProto, type Validator } from "@bufbuild/protovalidate";
+import { Violation } from "@bufbuild/protovalidate";
+import {
+  FieldRulesSchema,
+  ViolationSchema,
+  ViolationsSchema,
+  type Violations,
+} from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 // The full descriptors (gen/ts-validation): the same messages as the core's,
 // with their protovalidate options.
 import {
@@ -36,6 +42,22 @@ export function tokenRequestValidator(): Validator {
 const full = createRegistry(file_lktoken_v1_token_service);
 
 /**
+ * How the server that will answer treats the request: the one rule that
+ * depends on its configuration.
+ */
+export interface ValidationOptions {
+  /**
+   * The server verifies its callers with OpenID Connect (LKTOKEN_OIDC_ISSUER)
+   * and fills an empty `participantIdentity` with the verified subject, so an
+   * empty identity is allowed. Default `false`: like a server without OpenID
+   * Connect (no authentication, or the static LKTOKEN_BEARER_TOKEN), an empty
+   * identity is refused with "value is required" (rule id `required`). Either
+   * way, an identity that is given must satisfy the contract's rules.
+   */
+  identityFromToken?: boolean;
+}
+
+/**
  * Checks a GenerateToken request against the same rules the server applies
  * (the protovalidate annotations in proto/) and returns its field errors;
  * `{}` means the server's validation will accept it. The server stays the
@@ -45,8 +67,10 @@ const full = createRegistry(file_lktoken_v1_token_service);
  */
 export function validateTokenRequest(
   request: GenerateTokenRequest | MessageInitShape<typeof GenerateTokenRequestSchema>,
+  options: ValidationOptions = {},
 ): FieldErrors {
-  const result = validateMessage(GenerateTokenRequestSchema, isMessage(request) ? request : create(GenerateTokenRequestSchema, request));
+  const message = isMessage(request) ? request : create(GenerateTokenRequestSchema, request);
+  const result = validateMessage(GenerateTokenRequestSchema, message, options);
   switch (result.kind) {
     case "valid":
       return {};
@@ -63,14 +87,15 @@ export function validateTokenRequest(
  * The hook createTokenClient's `validate` option calls for every request:
  * throws the `invalid_argument` ConnectError the server would answer when
  * `message` breaks the contract. A message type this module does not know
- * passes (the server decides).
+ * passes (the server decides). With `{ identityFromToken: true }` an empty
+ * participant identity passes (see {@link ValidationOptions}).
  */
-export function checkRequest(message: Message): void {
+export function checkRequest(message: Message, options: ValidationOptions = {}): void {
   const schema = full.getMessage(message.$typeName);
   if (schema === undefined) {
     return;
   }
-  const result = validateMessage(schema, message);
+  const result = validateMessage(schema, message, options);
   if (result.kind === "invalid") {
     throw invalidArgumentError(result.violations);
   }
@@ -80,13 +105,61 @@ export function checkRequest(message: Message): void {
   }
 }
 
+type Result =
+  | { kind: "valid" }
+  | { kind: "invalid"; violations: Violation[] }
+  | { kind: "error"; error: Error };
+
 /**
  * Validates with the full descriptor of the message's type. The message may
  * have been made with the core's descriptor (the same fields, without the
- * rules): protovalidate reads it through the schema it is given.
+ * rules): protovalidate reads it through the schema it is given. Then adds
+ * the server's own rule for a GenerateTokenRequest (see identityRequired).
  */
-function validateMessage(schema: DescMessage, message: Message) {
-  return tokenRequestValidator().validate(schema, message);
+function validateMessage(schema: DescMessage, message: Message, options: ValidationOptions): Result {
+  const result: Result = tokenRequestValidator().validate(schema, message);
+  if (
+    options.identityFromToken === true ||
+    result.kind === "error" ||
+    !isMessage(message, GenerateTokenRequestSchema) ||
+    message.participantIdentity !== ""
+  ) {
+    return result;
+  }
+  return { kind: "invalid", violations: withIdentityRequired(result.kind === "invalid" ? result.violations : []) };
+}
+
+/**
+ * The violation a server without OpenID Connect answers for an empty
+ * participant identity (service/contract's identityRequired): what
+ * protovalidate reported while the contract marked the field required —
+ * field participant_identity (2), rule `required` (FieldRules field 25),
+ * rule id "required", "value is required".
+ */
+function identityRequired(): Violation {
+  return new Violation(
+    "value is required",
+    "required",
+    [GenerateTokenRequestSchema.field.participantIdentity],
+    [FieldRulesSchema.field.required],
+    false,
+  );
+}
+
+/**
+ * Puts identityRequired where the server does: after the violations of
+ * room_name (field 1), before the others.
+ */
+function withIdentityRequired(violations: readonly Violation[]): Violation[] {
+  const fieldNumber = (v: Violation) => {
+    const first = v.field[0];
+    return first !== undefined && first.kind === "field" ? first.number : 0;
+  };
+  return [
+    ...violations.filter((v) => fieldNumber(v) <= 1),
+    identityRequired(),
+    ...violations.filter((v) => fieldNumber(v) > 1),
+  ];
 }
 
 /** Maps protovalidate's violations onto the top-level field each one names. */
@@ -108,6 +181,13 @@ export function fieldErrorsFromViolations<T = GenerateTokenRequest>(violations: 
  */
 export function invalidArgumentError(violations: readonly Violation[]): ConnectError {
   const [proto] = violationsToProto([...violations]);
+  for (const v of proto.violations) {
+    // protovalidate-es sets for_key to false; lktoken's server (protovalidate-go)
+    // leaves it unset. Unset it too, so the detail is the server's, field for field.
+    if (!v.forKey) {
+      clearField(v, ViolationSchema.field.forKey);
+    }
+  }
   return new ConnectError(violationsMessage(proto), Code.InvalidArgument, undefined, [
     { desc: ViolationsSchema, value: proto },
   ]);

@@ -16,6 +16,7 @@ import { RoomServiceClient, TrackSource, TrackType, type ParticipantInfo } from 
 import { lktokenBinary, repoRoot, startLktoken, type RunningLktoken } from "../test/support/lktoken.js";
 import { startLivekit, redact, type RunningLivekit } from "../test/support/livekit.js";
 import { serveStatic, type RunningStatic } from "../test/support/static.js";
+import { startHydra, TEST_USER, type RunningHydra } from "../test/support/hydra.js";
 
 const webClient = resolve(repoRoot, "web-client");
 const resultsDir = join(webClient, "test-results");
@@ -82,7 +83,11 @@ async function validationChunk(): Promise<string> {
   return `/${found[0]}`;
 }
 
-async function openApp(query: Record<string, string>, origin = site.origin): Promise<{ page: Page; traffic: Traffic }> {
+async function openApp(
+  query: Record<string, string>,
+  origin = site.origin,
+  server: RunningLktoken = lktoken,
+): Promise<{ page: Page; traffic: Traffic }> {
   const page = await browser.newPage();
   const traffic: Traffic = { lktoken: [], scripts: [], tokens: [], console: [] };
   page.on("console", (m) => traffic.console.push(redact(`${m.type()}: ${m.text()}`)));
@@ -91,10 +96,10 @@ async function openApp(query: Record<string, string>, origin = site.origin): Pro
     if (res.url().startsWith(origin) && res.url().endsWith(".js")) {
       traffic.scripts.push(new URL(res.url()).pathname);
     }
-    if (res.url().startsWith(lktoken.baseUrl) && res.request().method() === "POST" && res.status() === 200) {
+    if (res.url().startsWith(server.baseUrl) && res.request().method() === "POST" && res.status() === 200) {
       traffic.tokens.push(res.json().then((b: { token: string }) => b.token));
     }
-    if (res.url().startsWith(lktoken.baseUrl)) {
+    if (res.url().startsWith(server.baseUrl)) {
       traffic.lktoken.push({
         method: res.request().method(),
         status: res.status(),
@@ -102,7 +107,7 @@ async function openApp(query: Record<string, string>, origin = site.origin): Pro
       });
     }
   });
-  await page.goto(`${origin}/?${new URLSearchParams({ tokens: lktoken.baseUrl, ...query })}`);
+  await page.goto(`${origin}/?${new URLSearchParams({ tokens: server.baseUrl, ...query })}`);
   await page.locator("app-root h1").waitFor({ timeout: 30_000 });
   return { page, traffic };
 }
@@ -378,5 +383,99 @@ describe("the example app in Chromium", () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe("signed in with an OpenID Connect provider (Ory Hydra)", () => {
+  // Hydra with a login-and-consent app that signs in one fixed user; lktoken
+  // trusting it (LKTOKEN_OIDC_ISSUER/AUDIENCE); the example app signing in
+  // with the authorization code flow and PKCE, then sending the access token
+  // through the typed client's getAccessToken and leaving the identity to lktoken.
+  const audience = `lktoken-web-${run}`;
+  let hydra: RunningHydra;
+  let verified: RunningLktoken;
+  let clientId: string;
+
+  beforeAll(async () => {
+    const hydraBin = process.env["HYDRA_BIN"];
+    if (!hydraBin) {
+      throw new Error("HYDRA_BIN is not set: run this suite through test-browser/run.sh (npm run test:browser)");
+    }
+    await timed("start hydra", async () => {
+      hydra = await startHydra(hydraBin, site.origin);
+      clientId = await hydra.createPublicClient(`${site.origin}/`, audience);
+    });
+    await timed("start lktoken with OIDC", async () => {
+      verified = await startLktoken(await lktokenBinary(), {
+        LIVEKIT_API_KEY: apiKey,
+        LIVEKIT_API_SECRET: apiSecret,
+        LIVEKIT_URL: livekit.wsUrl,
+        LKTOKEN_ALLOWED_ORIGINS: site.origin,
+        LKTOKEN_OIDC_ISSUER: hydra.issuer,
+        LKTOKEN_OIDC_AUDIENCE: audience,
+      });
+      // Ready once the provider's keys are loaded (503 before).
+      await eventually("lktoken ready with Hydra's keys", 30_000, async () =>
+        (await fetch(`${verified.baseUrl}/readyz`)).ok ? true : undefined,
+      );
+    });
+  });
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      console.log(`hydra output (last 20 lines):\n${hydra?.output.slice(-20).map(redact).join("\n")}`);
+      console.log(`OIDC lktoken log (last 20 lines):\n${verified?.logs.slice(-20).map((l) => JSON.stringify(l)).join("\n")}`);
+    });
+  });
+
+  afterAll(async () => {
+    await verified?.stop();
+    await hydra?.stop();
+  });
+
+  it("signs in (authorization code + PKCE), gets a token with the access token, and joins as the Hydra subject", async () => {
+    const { page, traffic } = await openApp({ issuer: hydra.issuer, client_id: clientId, audience }, site.origin, verified);
+    const roomName = `signed-in-${run}`;
+    await timed("sign in through Hydra", async () => {
+      await page.getByTestId("sign-in").click();
+      // Hydra, the login app, Hydra, the consent app, Hydra, back to the app.
+      await page.getByTestId("signed-in").waitFor({ timeout: 30_000 });
+    });
+    expect(await page.getByTestId("signed-in").textContent(), traffic.console.join("\n")).toBe(`signed in as ${TEST_USER.subject}`);
+    expect(new URL(page.url()).searchParams.get("code"), "the code is gone from the address").toBeNull();
+
+    // No identity typed: lktoken takes it from the verified token.
+    await fill(page, { room: roomName, identity: "" });
+    await timed("signed in: click Join → joined", async () => {
+      await page.click("button[type=submit]");
+      await page.getByTestId("phase").filter({ hasText: /^(joined|idle)$/ }).waitFor({ timeout: 60_000 });
+    });
+    expect(await page.getByTestId("failure").count(), `page failure; console:\n${traffic.console.join("\n")}`).toBe(0);
+    expect(await page.getByTestId("joined-as").textContent()).toBe(`${TEST_USER.subject} in ${roomName}`);
+    expect(traffic.lktoken).toEqual([{ method: "POST", status: 200, allowOrigin: site.origin }]);
+
+    const listed = await eventually("the signed-in participant's track in ListParticipants", 30_000, async () => {
+      const ps = await participants(roomName);
+      return ps.length === 1 && ps[0]!.tracks.length > 0 ? ps : undefined;
+    });
+    expect(listed.map((p) => p.identity)).toEqual([TEST_USER.subject]);
+    // The display name came from the token's name claim (the request sent none).
+    expect(listed[0]!.name).toBe(TEST_USER.name);
+    // lktoken's audit line names the principal: Hydra's issuer and the subject.
+    const audit = verified.logs.find((l) => JSON.stringify(l).includes(roomName));
+    expect(JSON.stringify(audit)).toContain(TEST_USER.subject);
+    await page.screenshot({ path: join(resultsDir, "signed-in.png"), fullPage: true });
+
+    // The same app without signing in gets no token from this lktoken.
+    const anon = await openApp({}, site.origin, verified);
+    await fill(anon.page, { room: roomName, identity: "mallory" });
+    await anon.page.click("button[type=submit]");
+    await anon.page.getByTestId("failure").waitFor({ timeout: 30_000 });
+    expect(await anon.page.getByTestId("failure").textContent()).toMatch(/^sign in again: this server requires "Authorization: Bearer/);
+    await anon.page.close();
+
+    await page.getByRole("button", { name: "Leave", exact: true }).click();
+    await page.getByTestId("phase").filter({ hasText: "left" }).waitFor({ timeout: 30_000 });
+    await page.close();
   });
 });

@@ -20,6 +20,10 @@ if [[ -z "${LKTOKEN_IN_NETNS:-}" ]]; then
   fi
   LIVEKIT_BIN="$("$repo/e2e/livekit/build.sh")"
   export LIVEKIT_BIN
+  if [[ -z "${HYDRA_BIN:-}" ]]; then
+    HYDRA_BIN="$("$repo/e2e/hydra/build.sh")" # Ory Hydra for the sign-in test (cached)
+    export HYDRA_BIN
+  fi
   userns=()
   [[ "$(id -u)" == 0 ]] || userns=(--user --map-root-user)
   # Not exec: the trap above removes the temporary lktoken afterwards.

@@ -33,10 +33,20 @@ export const cases: Case[] = [
     request: { roomName: "café ☕ #1 / 会议", participantIdentity: "ада@example.com", participantName: "Ada Lovelace", expirationSeconds: 60 },
     errors: {},
   },
-  // An empty participantIdentity is left to the server: one that verifies its
-  // callers (OpenID Connect) fills it in, one that does not refuses it
-  // ("value is required"); the contract itself no longer requires it.
   { name: "room empty", request: { roomName: "", participantIdentity: "u" }, errors: { roomName: REQUIRED } },
+  // An empty participantIdentity: the contract leaves it to the server. One
+  // without OpenID Connect (this table's server, and the validator's default)
+  // refuses it with "value is required"; one that verifies its callers fills
+  // it in (validateTokenRequest(req, { identityFromToken: true }), see
+  // validation.test.ts).
+  { name: "identity empty", request: { roomName: "r", participantIdentity: "" }, errors: { participantIdentity: REQUIRED } },
+  { name: "identity left out", request: { roomName: "r" }, errors: { participantIdentity: REQUIRED } },
+  { name: "both required fields empty", request: { roomName: "", participantIdentity: "" }, errors: { roomName: REQUIRED, participantIdentity: REQUIRED } },
+  {
+    name: "identity empty, every other field wrong",
+    request: { roomName: " ", participantIdentity: "", participantName: "\u202e", expirationSeconds: 0 },
+    errors: { roomName: BLANK, participantIdentity: REQUIRED, participantName: CONTROL, expirationSeconds: LIFETIME },
+  },
   { name: "blank room (spaces)", request: { roomName: "   ", participantIdentity: "u" }, errors: { roomName: BLANK } },
   {
     name: "a tab is blank and a control character",

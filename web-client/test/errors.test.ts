@@ -98,6 +98,59 @@ describe("createTokenClient client-side validation", () => {
     expect(calls).toHaveLength(2);
   });
 
+  // An empty participantIdentity is the one rule that depends on the server:
+  // one with OpenID Connect fills it from the caller's access token.
+  it("with getAccessToken, an empty identity goes out (the server fills it from the token)", async () => {
+    const calls: string[] = [];
+    const client = createTokenClient("http://127.0.0.1:9", {
+      fetch: recordingFetch(calls),
+      validate: validation,
+      getAccessToken: () => "access-token",
+    });
+    await expect(client.generateToken({ roomName: "standup" })).rejects.toThrow("the network must not be used");
+    // An identity that is given is still checked.
+    await expect(client.generateToken({ roomName: "standup", participantIdentity: "a#b" })).rejects.toThrow(
+      "participant_identity: must not contain '#'",
+    );
+    expect(calls).toHaveLength(1);
+  });
+
+  it("without getAccessToken, or with identityFromToken: false, an empty identity is refused as the server refuses it", async () => {
+    const calls: string[] = [];
+    const clients = [
+      createTokenClient("http://127.0.0.1:9", { fetch: recordingFetch(calls), validate: validation }),
+      // A server in static bearer-token mode (LKTOKEN_BEARER_TOKEN) has no verified identity.
+      createTokenClient("http://127.0.0.1:9", {
+        fetch: recordingFetch(calls),
+        validate: validation,
+        getAccessToken: () => "static-token",
+        identityFromToken: false,
+      }),
+    ];
+    for (const client of clients) {
+      const err = await client.generateToken({ roomName: "standup", participantIdentity: "" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((err as ConnectError).rawMessage).toBe("participant_identity: value is required");
+      expect(violationsFromError(err)).toEqual({ participantIdentity: "value is required" });
+    }
+    expect(calls).toEqual([]);
+  });
+
+  it("identityFromToken: true without getAccessToken (a token sent by an interceptor)", async () => {
+    const calls: string[] = [];
+    const client = createTokenClient("http://127.0.0.1:9", {
+      fetch: recordingFetch(calls),
+      validate: () => import("../src/validation.js"),
+      identityFromToken: true,
+    });
+    await expect(client.generateToken({ roomName: "standup" })).rejects.toThrow("the network must not be used");
+    expect(calls).toHaveLength(1);
+  });
+
   it("sends a valid request, and a bad one when validation is off (the default)", async () => {
     const calls: string[] = [];
     const on = createTokenClient("http://127.0.0.1:9", { fetch: recordingFetch(calls), validate: validation });

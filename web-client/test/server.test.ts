@@ -2,6 +2,8 @@
 // case of the table is the client's, field for field.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
+import { toJson } from "@bufbuild/protobuf";
+import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import {
   Code,
   ConnectError,
@@ -61,6 +63,11 @@ describe("the server's verdict equals the client's", () => {
     );
     expect(local?.code).toBe(Code.InvalidArgument);
     expect(local?.rawMessage).toBe(got.err?.rawMessage);
+    // And the same buf.validate.Violations detail: field and rule paths, rule
+    // ids and messages, in the server's order.
+    const detail = (e: ConnectError | undefined) => e?.findDetails(ViolationsSchema).map((v) => toJson(ViolationsSchema, v));
+    expect(detail(local)).toEqual(detail(got.err));
+    expect(detail(local)).toHaveLength(1);
   });
 });
 

@@ -4,6 +4,7 @@ import { TOKEN_CLIENT } from "@lktoken/web-client/angular";
 import { tokenSource } from "@lktoken/web-client/livekit";
 import type { Room } from "livekit-client";
 import { loadValidation } from "./validation";
+import { SIGN_IN } from "./sign-in";
 
 // livekit-client (~550 KB) loads when the user joins, so the app's initial
 // bundle stays within Angular's default budgets.
@@ -23,13 +24,20 @@ type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <h1>Voice room</h1>
+    @if (signIn) {
+      @if (signedInAs(); as sub) {
+        <p data-testid="signed-in">signed in as {{ sub }}</p>
+      } @else {
+        <button type="button" data-testid="sign-in" (click)="startSignIn()">Sign in</button>
+      }
+    }
     <form (submit)="$event.preventDefault(); join()" (focusin)="preloadValidation()" novalidate>
       <label for="room">Room</label>
       <input id="room" name="room" [value]="room()" (input)="room.set(value($event))"
              [attr.aria-invalid]="!!errors().roomName" />
       @if (errors().roomName; as e) { <p class="field-error" data-testid="error-roomName">{{ e }}</p> }
 
-      <label for="identity">Your id</label>
+      <label for="identity">Your id{{ signIn ? " (empty: the one you signed in with)" : "" }}</label>
       <input id="identity" name="identity" [value]="identity()" (input)="identity.set(value($event))"
              [attr.aria-invalid]="!!errors().participantIdentity" />
       @if (errors().participantIdentity; as e) { <p class="field-error" data-testid="error-participantIdentity">{{ e }}</p> }
@@ -68,6 +76,9 @@ export class AppComponent implements OnDestroy {
     this.params.has("lifetime") ? { expirationSeconds: Number(this.params.get("lifetime")) } : {},
   );
   private lkRoom: Room | undefined;
+  /** Set when the page signs in with an OpenID Connect provider (?issuer=...). */
+  protected readonly signIn = inject(SIGN_IN, { optional: true });
+  protected readonly signedInAs = signal(this.signIn?.subject() ?? "");
 
   protected readonly room = signal("");
   protected readonly identity = signal("");
@@ -91,6 +102,10 @@ export class AppComponent implements OnDestroy {
     }
   }
   private validationRequested = false;
+
+  protected startSignIn(): void {
+    this.signIn?.start().catch((err: unknown) => this.failure.set(`sign-in failed: ${String(err)}`));
+  }
 
   protected value(event: Event): string {
     return (event.target as HTMLInputElement).value;
