@@ -308,7 +308,7 @@ func TestFunctionsCustomHandlerMints(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	creds := harness.NewCredentials()
-	port := freePort(t)
+	port := harness.FreePort(t)
 	// The app settings of local.settings.json.example, with real credentials,
 	// and the variable the host sets; no LKTOKEN_LISTEN.
 	env := []string{"FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port), "LKTOKEN_LISTEN="}
@@ -397,16 +397,6 @@ func post(t *testing.T, client *http.Client, url, body string, want int, into an
 	if err := json.Unmarshal(b, into); err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // containerApp is the part of the Container Apps resource the YAML uses,

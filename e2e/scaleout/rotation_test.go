@@ -29,18 +29,7 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	lkBin, err := harness.LiveKitBinary(ctx)
-	if err != nil {
-		harness.Unavailable(t, err)
-	}
-	hapBin, err := harness.HAProxyBinary()
-	if err != nil {
-		unavailable(t, err)
-	}
-	bin, err := harness.BuildLKToken(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lkBin, hapBin, bin := binaries(ctx, t)
 	oldKey, newKey := harness.NewCredentials(), harness.NewCredentials()
 	// One keys.yaml and one signing-key file for all replicas.
 	dir := t.TempDir()
@@ -74,7 +63,7 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 		LiveKitURL: lk.WSURL, Args: drainArgs()}}
 	var opts harness.HAProxyOptions
 	for i := range replicas {
-		f.ports = append(f.ports, freePort(t))
+		f.ports = append(f.ports, harness.FreePort(t))
 		opts.Backends = append(opts.Backends, "127.0.0.1:"+strconv.Itoa(f.ports[i]))
 		f.start(ctx, i)
 	}

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -133,14 +132,24 @@ func (l *load) count() int {
 	return len(l.results)
 }
 
-func freePort(t *testing.T) int {
+// binaries returns the paths of livekit-server, haproxy and an lktoken
+// built for this test; either server missing skips loudly (fails under
+// CI=true).
+func binaries(ctx context.Context, t *testing.T) (lkBin, hapBin, bin string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lkBin, err := harness.LiveKitBinary(ctx)
+	if err != nil {
+		harness.Unavailable(t, err)
+	}
+	hapBin, err = harness.HAProxyBinary()
+	if err != nil {
+		unavailable(t, err)
+	}
+	bin, err = harness.BuildLKToken(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return lkBin, hapBin, bin
 }
 
 func unavailable(t *testing.T, err error) {
@@ -201,18 +210,7 @@ func rollingRestart(t *testing.T, opts harness.HAProxyOptions) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	lkBin, err := harness.LiveKitBinary(ctx)
-	if err != nil {
-		harness.Unavailable(t, err)
-	}
-	hapBin, err := harness.HAProxyBinary()
-	if err != nil {
-		unavailable(t, err)
-	}
-	bin, err := harness.BuildLKToken(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lkBin, hapBin, bin := binaries(ctx, t)
 	creds := harness.NewCredentials()
 	lk, err := harness.StartLiveKit(ctx, lkBin, creds)
 	if err != nil {
@@ -223,7 +221,7 @@ func rollingRestart(t *testing.T, opts harness.HAProxyOptions) {
 	f := &fleet{t: t, bin: bin, live: make([]*harness.LKToken, replicas),
 		opts: harness.LKTokenOptions{Credentials: creds, LiveKitURL: lk.WSURL, Args: drainArgs()}}
 	for i := range replicas {
-		f.ports = append(f.ports, freePort(t))
+		f.ports = append(f.ports, harness.FreePort(t))
 		opts.Backends = append(opts.Backends, "127.0.0.1:"+strconv.Itoa(f.ports[i]))
 		f.start(ctx, i)
 	}
