@@ -15,8 +15,9 @@ import (
 // livekit-server or Hydra, then starting them.
 const setupTimeout = 14 * time.Minute
 
-// Suite is a test package's servers of type T, started once on first use
-// (Get) and stopped when the package's tests are done (Main, from TestMain).
+// Suite is what a test package shares, of type T (its servers, or a binary
+// built once), set up on first use (Get) and stopped or removed when the
+// package's tests are done (Main, from TestMain).
 type Suite[T any] struct {
 	once     sync.Once
 	val      T
@@ -64,7 +65,7 @@ func (e unavailableError) Unwrap() error { return e.err }
 // cannot be had. Get then calls Unavailable, which fails under CI=true.
 func ServersUnavailable(err error) error { return unavailableError{err} }
 
-// Get returns the suite's servers, calling setup (with a 14-minute context)
+// Get returns what the suite shares, calling setup (with a 14-minute context)
 // on first use. If setup failed, the test skips or fails through
 // Unavailable when the error is ServersUnavailable, and fails otherwise.
 func (s *Suite[T]) Get(t testing.TB, setup func(ctx context.Context, td *Teardown) (T, error)) T {
@@ -78,7 +79,7 @@ func (s *Suite[T]) Get(t testing.TB, setup func(ctx context.Context, td *Teardow
 		Unavailable(t, u.err)
 	}
 	if s.err != nil {
-		t.Fatalf("start servers: %v", s.err)
+		t.Fatalf("shared setup: %v", s.err)
 	}
 	return s.val
 }
