@@ -27,7 +27,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,41 +38,42 @@ import (
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 )
 
-var (
-	buildOnce sync.Once
-	bin, help string
-	buildErr  error
-)
+// built is the lktoken binary the tests run, with its --help text.
+type built struct{ bin, help string }
 
-// lktoken builds the binary once and returns it with its --help text.
+// suite builds lktoken once for the package; TestMain removes it.
+var suite harness.Suite[built]
+
+func TestMain(m *testing.M) { suite.Main(m) }
+
+// lktoken builds the binary once ($LKTOKEN_BIN if set) and returns it with
+// its --help text.
 func lktoken(t *testing.T) (string, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs lktoken: skipped under -short")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lktoken-e2e-azure-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		if bin = os.Getenv("LKTOKEN_BIN"); bin == "" {
-			if bin, buildErr = harness.BuildLKToken(context.Background(), dir); buildErr != nil {
-				return
+	b := suite.Get(t, func(ctx context.Context, td *harness.Teardown) (built, error) {
+		var b built
+		if b.bin = os.Getenv("LKTOKEN_BIN"); b.bin == "" {
+			dir, err := td.TempDir("lktoken-e2e-azure-")
+			if err != nil {
+				return b, err
+			}
+			if b.bin, err = harness.BuildLKToken(ctx, dir); err != nil {
+				return b, err
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
+		out, err := exec.CommandContext(ctx, b.bin, "--help").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("lktoken --help: %v\n%s", err, out)
+			return b, fmt.Errorf("lktoken --help: %v\n%s", err, out)
 		}
-		help = string(out)
+		b.help = string(out)
+		return b, nil
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return bin, help
+	return b.bin, b.help
 }
 
 // deployDir is deploy/<name>, or $LKTOKEN_DEPLOY_DIR/<name>: a broken copy,
@@ -308,7 +308,7 @@ func TestFunctionsCustomHandlerMints(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	creds := harness.NewCredentials()
-	port := freePort(t)
+	port := harness.FreePort(t)
 	// The app settings of local.settings.json.example, with real credentials,
 	// and the variable the host sets; no LKTOKEN_LISTEN.
 	env := []string{"FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port), "LKTOKEN_LISTEN="}
@@ -397,16 +397,6 @@ func post(t *testing.T, client *http.Client, url, body string, want int, into an
 	if err := json.Unmarshal(b, into); err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // containerApp is the part of the Container Apps resource the YAML uses,

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -246,7 +245,7 @@ func testRun(ctx context.Context, t *testing.T, img string) {
 	name := "lktoken-e2e-" + randomHex(4)
 	// --network=host, so the server listens on the host's loopback only. A
 	// fixed port (not 0): the HEALTHCHECK probes the address it is given.
-	port := freePort(t)
+	port := harness.FreePort(t)
 	const drainDelay = 2 * time.Second
 	if _, err := podman(ctx, 2*time.Minute, "run", "-d", "--name", name, "--label", "lktoken-e2e=1",
 		"--network=host", "--read-only", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
@@ -384,16 +383,6 @@ func verify(token, secret string) (*auth.APIKeyTokenVerifier, *auth.ClaimGrants,
 	}
 	_, grants, err := v.Verify(secret)
 	return v, grants, err
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // waitListening reads the server's address from its "listening" log line.

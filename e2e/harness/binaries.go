@@ -56,9 +56,17 @@ func modulePath(gomod []byte) string {
 // by $LIVEKIT_SERVER_BIN, else the one e2e/livekit/build.sh prints, building
 // it (3-6 minutes cold) when it is not cached yet.
 func LiveKitBinary(ctx context.Context) (string, error) {
-	if p := os.Getenv("LIVEKIT_SERVER_BIN"); p != "" {
+	return cachedBinary(ctx, "LIVEKIT_SERVER_BIN", "livekit")
+}
+
+// cachedBinary returns the path of a program the suites run but do not
+// build from this repository: the one named by $envVar, else the one
+// e2e/<dir>/build.sh prints (the script builds it into e2e/<dir>/bin/ unless
+// it is cached there already).
+func cachedBinary(ctx context.Context, envVar, dir string) (string, error) {
+	if p := os.Getenv(envVar); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("LIVEKIT_SERVER_BIN: %w", err)
+			return "", fmt.Errorf("%s: %w", envVar, err)
 		}
 		return p, nil
 	}
@@ -68,15 +76,16 @@ func LiveKitBinary(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 12*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "e2e", "livekit", "build.sh"))
+	script := "e2e/" + dir + "/build.sh"
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "e2e", dir, "build.sh"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("e2e/livekit/build.sh: %w\n%s", err, tail(stderr.String(), 40))
+		return "", fmt.Errorf("%s: %w\n%s", script, err, tail(stderr.String(), 40))
 	}
 	p := strings.TrimSpace(stdout.String())
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("e2e/livekit/build.sh printed %q: %w", p, err)
+		return "", fmt.Errorf("%s printed %q: %w", script, p, err)
 	}
 	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"testing"
 )
 
 // Credentials are a LiveKit API key and secret.
@@ -34,6 +35,17 @@ func freeTCPPort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for a
+// server a test starts itself; it fails t if there is none.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := freeTCPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // freeUDPPort is freeTCPPort for UDP.

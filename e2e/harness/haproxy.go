@@ -50,18 +50,7 @@ type HAProxyOptions struct {
 // StartHAProxy starts haproxy in the foreground on a free 127.0.0.1 port and
 // returns once its frontend answers.
 func StartHAProxy(ctx context.Context, bin string, opts HAProxyOptions) (*HAProxy, error) {
-	var errs []error
-	for range startTries {
-		h, err := startHAProxyOnce(ctx, bin, opts)
-		if err == nil {
-			return h, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, errors.Join(errs...)
+	return retryStart(ctx, func() (*HAProxy, error) { return startHAProxyOnce(ctx, bin, opts) })
 }
 
 func startHAProxyOnce(ctx context.Context, bin string, opts HAProxyOptions) (*HAProxy, error) {

@@ -21,29 +21,7 @@ import (
 // $HYDRA_BIN, else the one e2e/hydra/build.sh prints, building it (a few
 // minutes cold) when it is not cached yet.
 func HydraBinary(ctx context.Context) (string, error) {
-	if p := os.Getenv("HYDRA_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("HYDRA_BIN: %w", err)
-		}
-		return p, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 12*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "e2e", "hydra", "build.sh"))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("e2e/hydra/build.sh: %w\n%s", err, tail(stderr.String(), 40))
-	}
-	p := strings.TrimSpace(stdout.String())
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("e2e/hydra/build.sh printed %q: %w", p, err)
-	}
-	return p, nil
+	return cachedBinary(ctx, "HYDRA_BIN", "hydra")
 }
 
 // Hydra is a running Ory Hydra (OAuth 2.0 and OpenID Connect provider) on
@@ -81,18 +59,7 @@ type HydraClient struct {
 // once both answer /health/ready. A start that loses a port is retried on
 // new ones.
 func StartHydra(ctx context.Context, bin string) (*Hydra, error) {
-	var errs []error
-	for range startTries {
-		h, err := startHydraOnce(ctx, bin)
-		if err == nil {
-			return h, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, errors.Join(errs...)
+	return retryStart(ctx, func() (*Hydra, error) { return startHydraOnce(ctx, bin) })
 }
 
 func startHydraOnce(ctx context.Context, bin string) (*Hydra, error) {

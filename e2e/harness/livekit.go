@@ -54,18 +54,7 @@ func StartLiveKitWithKeyFile(ctx context.Context, bin, keyFile string, secrets .
 }
 
 func startLiveKit(ctx context.Context, bin, keys string, creds Credentials, secrets ...string) (*LiveKit, error) {
-	var errs []error
-	for range startTries {
-		lk, err := startLiveKitOnce(ctx, bin, keys, creds, secrets)
-		if err == nil {
-			return lk, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, errors.Join(errs...)
+	return retryStart(ctx, func() (*LiveKit, error) { return startLiveKitOnce(ctx, bin, keys, creds, secrets) })
 }
 
 func startLiveKitOnce(ctx context.Context, bin, keys string, creds Credentials, secrets []string) (*LiveKit, error) {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -101,4 +102,23 @@ func Redact(s string, secrets ...string) string {
 		}
 	}
 	return s
+}
+
+// retryStart calls start up to startTries times, until it succeeds or ctx
+// ends: a start that loses a free port to another process gets new ports on
+// the next try. It returns the errors of every failed try.
+func retryStart[T any](ctx context.Context, start func() (T, error)) (T, error) {
+	var errs []error
+	for range startTries {
+		v, err := start()
+		if err == nil {
+			return v, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	var zero T
+	return zero, errors.Join(errs...)
 }

@@ -4,15 +4,6 @@
 # suite runs Hydra on a throwaway sqlite file. A cold build takes a few minutes.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-bin="$here/bin/hydra"
-want="$(cd "$here" && go list -m -f '{{.Version}}' github.com/ory/hydra/v2)"
-if [[ -x "$bin" && -f "$bin.version" && "$(cat "$bin.version")" == "$want" ]]; then
-  echo "$bin"
-  exit 0
-fi
-echo "building Ory Hydra $want (first time only, a few minutes)..." >&2
-mkdir -p "$here/bin"
-(cd "$here" && CGO_ENABLED=1 go build -tags sqlite,sqlite_omit_load_extension -o "$bin.tmp" github.com/ory/hydra/v2)
-mv "$bin.tmp" "$bin"
-echo "$want" > "$bin.version"
-echo "$bin"
+source "$here/../cached-build.sh"
+cached_build "$here" hydra github.com/ory/hydra/v2 github.com/ory/hydra/v2 "a few minutes" \
+  env CGO_ENABLED=1 go build -tags sqlite,sqlite_omit_load_extension

@@ -8,10 +8,6 @@ package oidc
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,83 +35,56 @@ type servers struct {
 	creds   harness.Credentials
 }
 
-var (
-	setupOnce sync.Once
-	shared    *servers
-	// unavailable is set when Hydra or livekit-server cannot be had: the only
-	// case in which a test may skip (never under CI=true).
-	unavailable error
-	setupErr    error
-	binDir      string
-)
+// suite starts the servers once for the package; TestMain stops them.
+var suite harness.Suite[*servers]
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := teardown(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e teardown:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { suite.Main(m) }
 
 func env(t *testing.T) *servers {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts Ory Hydra, livekit-server and lktoken (-short)")
 	}
-	setupOnce.Do(setup)
-	if unavailable != nil {
-		harness.Unavailable(t, unavailable)
-	}
-	if setupErr != nil {
-		t.Fatalf("start servers: %v", setupErr)
-	}
+	s := suite.Get(t, setup)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("lktoken output (last lines, redacted):\n%s", harness.Tail(shared.lktoken.Logs(), 30))
-			t.Logf("hydra output (last lines, redacted):\n%s", harness.Tail(shared.hydra.Logs(), 20))
-			t.Logf("livekit-server output (last lines, redacted):\n%s", harness.Tail(shared.livekit.Logs(), 20))
+			t.Logf("lktoken output (last lines, redacted):\n%s", harness.Tail(s.lktoken.Logs(), 30))
+			t.Logf("hydra output (last lines, redacted):\n%s", harness.Tail(s.hydra.Logs(), 20))
+			t.Logf("livekit-server output (last lines, redacted):\n%s", harness.Tail(s.livekit.Logs(), 20))
 		}
 	})
-	return shared
+	return s
 }
 
-func setup() {
-	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
-	defer cancel()
+func setup(ctx context.Context, td *harness.Teardown) (*servers, error) {
 	hydraBin, err := harness.HydraBinary(ctx)
 	if err != nil {
-		unavailable = err
-		return
+		return nil, harness.ServersUnavailable(err)
 	}
 	lkBin, err := harness.LiveKitBinary(ctx)
 	if err != nil {
-		unavailable = err
-		return
+		return nil, harness.ServersUnavailable(err)
 	}
-	if binDir, err = os.MkdirTemp("", "lktoken-e2e-oidc-bin-"); err != nil {
-		setupErr = err
-		return
+	binDir, err := td.TempDir("lktoken-e2e-oidc-bin-")
+	if err != nil {
+		return nil, err
 	}
 	ltBin, err := harness.BuildLKToken(ctx, binDir)
 	if err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
 	s := &servers{creds: harness.NewCredentials()}
-	shared = s
 	if s.hydra, err = harness.StartHydra(ctx, hydraBin); err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
+	td.Add(s.hydra.Stop)
 	if s.client, err = s.hydra.CreateClient(ctx, audience, otherAudience); err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
 	if s.livekit, err = harness.StartLiveKit(ctx, lkBin, s.creds); err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
+	td.Add(s.livekit.Stop)
 	s.lktoken, err = harness.StartLKToken(ctx, ltBin, harness.LKTokenOptions{
 		Credentials: s.creds,
 		LiveKitURL:  s.livekit.WSURL,
@@ -127,29 +96,11 @@ func setup() {
 		},
 	})
 	if err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
+	td.Add(s.lktoken.Stop)
 	if err := waitReadyz(ctx, s.lktoken.URL); err != nil {
-		setupErr = err
+		return nil, err
 	}
-}
-
-func teardown() error {
-	var errs []error
-	if s := shared; s != nil {
-		if s.lktoken != nil {
-			errs = append(errs, s.lktoken.Stop())
-		}
-		if s.livekit != nil {
-			errs = append(errs, s.livekit.Stop())
-		}
-		if s.hydra != nil {
-			errs = append(errs, s.hydra.Stop())
-		}
-	}
-	if binDir != "" {
-		errs = append(errs, os.RemoveAll(binDir))
-	}
-	return errors.Join(errs...)
+	return s, nil
 }

@@ -29,18 +29,7 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	lkBin, err := harness.LiveKitBinary(ctx)
-	if err != nil {
-		harness.Unavailable(t, err)
-	}
-	hapBin, err := harness.HAProxyBinary()
-	if err != nil {
-		unavailable(t, err)
-	}
-	bin, err := harness.BuildLKToken(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lkBin, hapBin, bin := binaries(ctx, t)
 	oldKey, newKey := harness.NewCredentials(), harness.NewCredentials()
 	// One keys.yaml and one signing-key file for all replicas.
 	dir := t.TempDir()
@@ -72,27 +61,7 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 		Env:        []string{"LIVEKIT_KEYS_FILE=" + keysFile, "LIVEKIT_API_KEY_FILE=" + keyIDFile},
 		Secrets:    []string{oldKey.APISecret, newKey.APISecret},
 		LiveKitURL: lk.WSURL, Args: drainArgs()}}
-	var opts harness.HAProxyOptions
-	for i := range replicas {
-		f.ports = append(f.ports, freePort(t))
-		opts.Backends = append(opts.Backends, "127.0.0.1:"+strconv.Itoa(f.ports[i]))
-		f.start(ctx, i)
-	}
-	defer func() {
-		for _, lt := range f.live {
-			_ = lt.Stop()
-		}
-	}()
-	hap, err := harness.StartHAProxy(ctx, hapBin, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hap.Stop() //nolint:errcheck
-	for i := range replicas {
-		if err := hap.WaitServer(ctx, fmt.Sprintf("s%d", i+1), "UP", 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hap := f.startBehind(ctx, hapBin, harness.HAProxyOptions{})
 	defer func() {
 		if t.Failed() {
 			for i, lt := range f.live {

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -133,14 +132,24 @@ func (l *load) count() int {
 	return len(l.results)
 }
 
-func freePort(t *testing.T) int {
+// binaries returns the paths of livekit-server, haproxy and an lktoken
+// built for this test; either server missing skips loudly (fails under
+// CI=true).
+func binaries(ctx context.Context, t *testing.T) (lkBin, hapBin, bin string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lkBin, err := harness.LiveKitBinary(ctx)
+	if err != nil {
+		harness.Unavailable(t, err)
+	}
+	hapBin, err = harness.HAProxyBinary()
+	if err != nil {
+		unavailable(t, err)
+	}
+	bin, err = harness.BuildLKToken(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return lkBin, hapBin, bin
 }
 
 func unavailable(t *testing.T, err error) {
@@ -173,6 +182,38 @@ func (f *fleet) start(ctx context.Context, i int) {
 	f.live[i] = lt
 }
 
+// startBehind starts every replica on a free port and haproxy, configured
+// by opts with the replicas as its Backends, in front of them, and waits
+// until haproxy has each UP. The replicas and haproxy stop when the test
+// ends.
+func (f *fleet) startBehind(ctx context.Context, hapBin string, opts harness.HAProxyOptions) *harness.HAProxy {
+	t := f.t
+	t.Helper()
+	t.Cleanup(func() {
+		for _, lt := range f.live {
+			if lt != nil {
+				_ = lt.Stop()
+			}
+		}
+	})
+	for i := range replicas {
+		f.ports = append(f.ports, harness.FreePort(t))
+		opts.Backends = append(opts.Backends, "127.0.0.1:"+strconv.Itoa(f.ports[i]))
+		f.start(ctx, i)
+	}
+	hap, err := harness.StartHAProxy(ctx, hapBin, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hap.Stop() })
+	for i := range replicas {
+		if err := hap.WaitServer(ctx, fmt.Sprintf("s%d", i+1), "UP", 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hap
+}
+
 func (f *fleet) all() []*harness.LKToken {
 	return append(append([]*harness.LKToken(nil), f.retired...), f.live...)
 }
@@ -201,18 +242,7 @@ func rollingRestart(t *testing.T, opts harness.HAProxyOptions) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	lkBin, err := harness.LiveKitBinary(ctx)
-	if err != nil {
-		harness.Unavailable(t, err)
-	}
-	hapBin, err := harness.HAProxyBinary()
-	if err != nil {
-		unavailable(t, err)
-	}
-	bin, err := harness.BuildLKToken(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lkBin, hapBin, bin := binaries(ctx, t)
 	creds := harness.NewCredentials()
 	lk, err := harness.StartLiveKit(ctx, lkBin, creds)
 	if err != nil {
@@ -222,28 +252,7 @@ func rollingRestart(t *testing.T, opts harness.HAProxyOptions) {
 
 	f := &fleet{t: t, bin: bin, live: make([]*harness.LKToken, replicas),
 		opts: harness.LKTokenOptions{Credentials: creds, LiveKitURL: lk.WSURL, Args: drainArgs()}}
-	for i := range replicas {
-		f.ports = append(f.ports, freePort(t))
-		opts.Backends = append(opts.Backends, "127.0.0.1:"+strconv.Itoa(f.ports[i]))
-		f.start(ctx, i)
-	}
-	defer func() {
-		for _, lt := range f.live {
-			if lt != nil {
-				_ = lt.Stop()
-			}
-		}
-	}()
-	hap, err := harness.StartHAProxy(ctx, hapBin, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hap.Stop() //nolint:errcheck
-	for i := range replicas {
-		if err := hap.WaitServer(ctx, fmt.Sprintf("s%d", i+1), "UP", 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hap := f.startBehind(ctx, hapBin, opts)
 	defer func() {
 		if t.Failed() {
 			for i, lt := range f.all() {

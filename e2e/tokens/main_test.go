@@ -5,12 +5,7 @@ package tokens
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/lktoken/lktoken/e2e/harness"
 )
@@ -27,97 +22,54 @@ type servers struct {
 	creds harness.Credentials
 }
 
-var (
-	setupOnce sync.Once
-	shared    *servers
-	// liveKitErr is set when the livekit-server binary cannot be had: the
-	// only case in which a test may skip (and never under CI=true).
-	liveKitErr error
-	setupErr   error
-	binDir     string
-)
+// suite starts the servers once for the package; TestMain stops them.
+var suite harness.Suite[*servers]
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := teardown(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e teardown:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { suite.Main(m) }
 
 // env returns the shared servers, starting them on first use.
 func env(t *testing.T) *servers {
 	t.Helper()
-	setupOnce.Do(setup)
-	if liveKitErr != nil {
-		harness.Unavailable(t, liveKitErr)
-	}
-	if setupErr != nil {
-		t.Fatalf("start servers: %v", setupErr)
-	}
+	s := suite.Get(t, setup)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("livekit-server output (last lines, redacted):\n%s", harness.Tail(shared.livekit.Logs(), 40))
-			t.Logf("lktoken output (last lines, redacted):\n%s", harness.Tail(shared.lktoken.Logs(), 20))
+			t.Logf("livekit-server output (last lines, redacted):\n%s", harness.Tail(s.livekit.Logs(), 40))
+			t.Logf("lktoken output (last lines, redacted):\n%s", harness.Tail(s.lktoken.Logs(), 20))
 		}
 	})
-	return shared
+	return s
 }
 
-func setup() {
-	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
-	defer cancel()
+func setup(ctx context.Context, td *harness.Teardown) (*servers, error) {
 	lkBin, err := harness.LiveKitBinary(ctx)
 	if err != nil {
-		liveKitErr = err
-		return
+		return nil, harness.ServersUnavailable(err)
 	}
-	binDir, err = os.MkdirTemp("", "lktoken-e2e-bin-")
+	binDir, err := td.TempDir("lktoken-e2e-bin-")
 	if err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
 	ltBin, err := harness.BuildLKToken(ctx, binDir)
 	if err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
 	s := &servers{creds: harness.NewCredentials()}
-	shared = s
 	if s.livekit, err = harness.StartLiveKit(ctx, lkBin, s.creds); err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
+	td.Add(s.livekit.Stop)
 	if s.lktoken, err = harness.StartLKToken(ctx, ltBin, harness.LKTokenOptions{
 		Credentials: s.creds, LiveKitURL: s.livekit.WSURL,
 	}); err != nil {
-		setupErr = err
-		return
+		return nil, err
 	}
+	td.Add(s.lktoken.Stop)
 	wrong := harness.Credentials{APIKey: s.creds.APIKey, APISecret: harness.NewCredentials().APISecret}
 	if s.rogue, err = harness.StartLKToken(ctx, ltBin, harness.LKTokenOptions{
 		Credentials: wrong, LiveKitURL: s.livekit.WSURL,
 	}); err != nil {
-		setupErr = err
+		return nil, err
 	}
-}
-
-// teardown stops whatever setup started, by PID.
-func teardown() error {
-	var errs []error
-	if s := shared; s != nil {
-		for _, lt := range []*harness.LKToken{s.lktoken, s.rogue} {
-			if lt != nil {
-				errs = append(errs, lt.Stop())
-			}
-		}
-		if s.livekit != nil {
-			errs = append(errs, s.livekit.Stop())
-		}
-	}
-	if binDir != "" {
-		errs = append(errs, os.RemoveAll(binDir))
-	}
-	return errors.Join(errs...)
+	td.Add(s.rogue.Stop)
+	return s, nil
 }

@@ -2,7 +2,6 @@ package check
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,23 +91,13 @@ func TestChecksCatchBreakage(t *testing.T) {
 	t.Logf("%d deliberate breakages, each caught with its reason", len(breakages))
 }
 
-// copyManifests copies deploy/kubernetes, without this package, to dir.
+// copyManifests copies deploy/kubernetes, without this package and a
+// user's own files (render makes those from the examples), to dir.
 func copyManifests(t *testing.T, dir string) {
 	t.Helper()
-	err := filepath.WalkDir(manifestsDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(manifestsDir, path)
-		if d.IsDir() {
-			if rel == "check" {
-				return filepath.SkipDir
-			}
+	err := eachManifest(func(rel string, isDir bool, b []byte) error {
+		if isDir {
 			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
 		}
 		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
 	})

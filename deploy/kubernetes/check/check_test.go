@@ -75,13 +75,12 @@ type rendered struct {
 	monitors   []*monitoringv1.ServiceMonitor
 }
 
-// render builds deploy/kubernetes with kustomize in memory: the tree is copied
-// into an in-memory filesystem with keys.yaml.example as keys.yaml (the real
-// one is the user's, git-ignored). With components, an overlay enables them.
-func render(t *testing.T, components ...string) *rendered {
-	t.Helper()
-	mem := filesys.MakeFsInMemory()
-	err := filepath.WalkDir(manifestsDir, func(path string, d fs.DirEntry, err error) error {
+// eachManifest calls fn for every directory (b nil) and file of
+// deploy/kubernetes, with its path relative to manifestsDir, except this
+// package and a user's own files (userFiles): a user's keys never enter a
+// test.
+func eachManifest(fn func(rel string, isDir bool, b []byte) error) error {
+	return filepath.WalkDir(manifestsDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -90,14 +89,28 @@ func render(t *testing.T, components ...string) *rendered {
 			if rel == "check" {
 				return filepath.SkipDir
 			}
-			return nil
+			return fn(rel, true, nil)
 		}
-		if slices.Contains(userFiles, rel) { // a user's own keys never enter a test
+		if slices.Contains(userFiles, rel) {
 			return nil
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
+		}
+		return fn(rel, false, b)
+	})
+}
+
+// render builds deploy/kubernetes with kustomize in memory: the tree is copied
+// into an in-memory filesystem with keys.yaml.example as keys.yaml (the real
+// one is the user's, git-ignored). With components, an overlay enables them.
+func render(t *testing.T, components ...string) *rendered {
+	t.Helper()
+	mem := filesys.MakeFsInMemory()
+	err := eachManifest(func(rel string, isDir bool, b []byte) error {
+		if isDir {
+			return nil
 		}
 		return mem.WriteFile(filepath.Join("/k", rel), b)
 	})
