@@ -185,7 +185,7 @@ bench-deps: ## install wrk and h2load when missing (as root)
 	@$(call apt_install,$(BENCH_APT_PACKAGES))
 
 .PHONY: bench
-bench: bench-deps ## load benchmark: the real binary vs a bare net/http ceiling (~3 min)
+bench: bench-deps ## load benchmark: the real binary vs the connect-go floor and a net/http ceiling (~4 min)
 	bench/run.sh
 	bench/oidc.sh
 
