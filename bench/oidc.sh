@@ -30,6 +30,7 @@ export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 export LIVEKIT_URL=wss://livekit.example.test
 export LKTOKEN_LOG_LEVEL=info
 export LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200 # required outside --dev
+export LKTOKEN_DRAIN_DELAY=0 # no balancer here: stop at once after SIGTERM
 
 echo "== building into $OUT"
 if [ -n "${LKTOKEN_BIN:-}" ]; then cp "$LKTOKEN_BIN" "$OUT/lktoken"; else go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken; fi

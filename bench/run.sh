@@ -60,6 +60,7 @@ export LIVEKIT_API_KEY=bench-key
 export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 export LIVEKIT_URL=wss://livekit.example.test
 export LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200
+export LKTOKEN_DRAIN_DELAY=0 # no balancer here: stop at once after SIGTERM
 export LKTOKEN_LOG_LEVEL=info
 
 echo "== building into $OUT"
