@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,19 +168,6 @@ func (c Config) Name(env string) string {
 	return c.name(env)
 }
 
-// named rewrites an error of another package (keys.Source.Load,
-// mint.Policy.Check), which speaks of the variables envs, to name the flags
-// the user set instead.
-func named(err error, name func(string) string, envs ...string) error {
-	msg := err.Error()
-	for _, env := range envs {
-		if n := name(env); n != env {
-			msg = regexp.MustCompile(`\b`+env+`\b`).ReplaceAllLiteralString(msg, n)
-		}
-	}
-	return errors.New(msg)
-}
-
 func buildConfig(get, name func(env string) string) (Config, error) {
 	var errs []error
 	fail := func(err error) { errs = append(errs, err) }
@@ -203,8 +189,12 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 
 	cfg.Keys = keys.Source{APIKey: get("LIVEKIT_API_KEY"), APIKeyFile: get("LIVEKIT_API_KEY_FILE"), Secret: get("LIVEKIT_API_SECRET"),
 		SecretFile: get("LIVEKIT_API_SECRET_FILE"), KeysFile: get("LIVEKIT_KEYS_FILE"), Dev: dev}
-	if keys, err := cfg.Keys.Load(); err != nil {
-		fail(named(err, name, "LIVEKIT_KEYS_FILE", "LIVEKIT_API_KEY", "LIVEKIT_API_KEY_FILE"))
+	// At start errors name what the user set; a SIGHUP reload (cfg.Keys,
+	// without Name) names the variables, the files being what changed.
+	named := cfg.Keys
+	named.Name = name
+	if keys, err := named.Load(); err != nil {
+		fail(err)
 	} else {
 		cfg.Credentials, cfg.KeyIDs = keys.Signing, keys.IDs
 	}
@@ -257,8 +247,8 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 	}
 	cfg.Policy.AllowedAgents = agents
 	if len(errs) == 0 {
-		if err := cfg.Policy.Check(); err != nil {
-			fail(named(err, name, "LKTOKEN_DEFAULT_LIFETIME", "LKTOKEN_MIN_LIFETIME", "LKTOKEN_MAX_LIFETIME"))
+		if err := cfg.Policy.Check(name); err != nil {
+			fail(err)
 		}
 	}
 

@@ -32,9 +32,10 @@ func (c Credentials) String() string {
 // GoString returns the key with the secret redacted.
 func (c Credentials) GoString() string { return c.String() }
 
-// check reports what is missing or unsafe, naming the variable to set.
-func (c Credentials) check() error {
-	errs := []error{c.checkKey()}
+// check reports what is missing or unsafe, naming the setting to set as
+// name calls it.
+func (c Credentials) check(name func(string) string) error {
+	errs := []error{c.checkKey(name)}
 	switch {
 	case c.APISecret == "":
 		errs = append(errs, errors.New("LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)"))
@@ -45,9 +46,9 @@ func (c Credentials) check() error {
 }
 
 // checkKey reports a missing key.
-func (c Credentials) checkKey() error {
+func (c Credentials) checkKey(name func(string) string) error {
 	if c.APIKey == "" {
-		return errors.New("LIVEKIT_API_KEY is not set: set it to your LiveKit API key (or run with --dev for local development)")
+		return fmt.Errorf("%s is not set: set it to your LiveKit API key (or run with --dev for local development)", name("LIVEKIT_API_KEY"))
 	}
 	return nil
 }

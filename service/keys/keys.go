@@ -53,6 +53,18 @@ type Source struct {
 	KeysFile string
 	// Dev allows LiveKit's dev pair when nothing else is set.
 	Dev bool
+	// Name, when set, is how errors call the setting of a variable: the
+	// flag the user gave instead of it (config.Config.Name). nil names the
+	// variable.
+	Name func(env string) string
+}
+
+// name is how errors call the setting of variable env.
+func (s Source) name(env string) string {
+	if s.Name == nil {
+		return env
+	}
+	return s.Name(env)
 }
 
 // String never shows a secret.
@@ -72,9 +84,9 @@ func (s Source) Reloadable() bool {
 // keyVar names where the signing key's id was set, for error messages.
 func (s Source) keyVar() string {
 	if s.APIKeyFile != "" {
-		return "LIVEKIT_API_KEY_FILE " + s.APIKeyFile + ": key"
+		return s.name("LIVEKIT_API_KEY_FILE") + " " + s.APIKeyFile + ": key"
 	}
-	return "LIVEKIT_API_KEY"
+	return s.name("LIVEKIT_API_KEY")
 }
 
 // ReadFile reads the file that the setting variable names, without the
@@ -89,16 +101,17 @@ func ReadFile(variable, path string) (string, error) {
 }
 
 // readAPIKeyFile reads the signing key's id from LIVEKIT_API_KEY_FILE.
-func readAPIKeyFile(path string) (string, error) {
-	id, err := ReadFile("LIVEKIT_API_KEY_FILE", path)
+func (s Source) readAPIKeyFile() (string, error) {
+	variable, path := s.name("LIVEKIT_API_KEY_FILE"), s.APIKeyFile
+	id, err := ReadFile(variable, path)
 	if err != nil {
 		return "", err
 	}
 	if id == "" {
-		return "", fmt.Errorf("LIVEKIT_API_KEY_FILE %s is empty: write the id of the key that signs into it", path)
+		return "", fmt.Errorf("%s %s is empty: write the id of the key that signs into it", variable, path)
 	}
 	if strings.ContainsAny(id, " \t\r\n:") {
-		return "", fmt.Errorf("LIVEKIT_API_KEY_FILE %s: want one key id on one line (not a `key: secret` line)", path)
+		return "", fmt.Errorf("%s %s: want one key id on one line (not a `key: secret` line)", variable, path)
 	}
 	return id, nil
 }
@@ -119,9 +132,9 @@ func (s Source) Load() (Set, error) {
 	creds := Credentials{APIKey: s.APIKey, APISecret: s.Secret}
 	if s.APIKeyFile != "" {
 		if s.APIKey != "" {
-			return Set{}, errors.New("both LIVEKIT_API_KEY and LIVEKIT_API_KEY_FILE are set: set only one")
+			return Set{}, fmt.Errorf("both %s and %s are set: set only one", s.name("LIVEKIT_API_KEY"), s.name("LIVEKIT_API_KEY_FILE"))
 		}
-		id, err := readAPIKeyFile(s.APIKeyFile)
+		id, err := s.readAPIKeyFile()
 		if err != nil {
 			return Set{}, err
 		}
@@ -131,16 +144,16 @@ func (s Source) Load() (Set, error) {
 	switch {
 	case s.KeysFile != "":
 		if s.Secret != "" || s.SecretFile != "" {
-			return Set{}, errors.New("LIVEKIT_KEYS_FILE is set together with LIVEKIT_API_SECRET or LIVEKIT_API_SECRET_FILE: set only one source of secrets")
+			return Set{}, fmt.Errorf("%s is set together with LIVEKIT_API_SECRET or LIVEKIT_API_SECRET_FILE: set only one source of secrets", s.name("LIVEKIT_KEYS_FILE"))
 		}
-		keys, err := readKeysFile(s.KeysFile)
+		keys, err := readKeysFile(s.name("LIVEKIT_KEYS_FILE"), s.KeysFile)
 		if err != nil {
 			return Set{}, err
 		}
 		for id, secret := range keys {
 			ids = append(ids, id)
 			if why := WeakSecret(secret); why != "" && !s.Dev {
-				fail(fmt.Errorf("LIVEKIT_KEYS_FILE %s: the secret of key %q is too weak: %s (generate one with `openssl rand -base64 48`)", s.KeysFile, id, why))
+				fail(fmt.Errorf("%s %s: the secret of key %q is too weak: %s (generate one with `openssl rand -base64 48`)", s.name("LIVEKIT_KEYS_FILE"), s.KeysFile, id, why))
 			}
 		}
 		sort.Strings(ids)
@@ -149,9 +162,9 @@ func (s Source) Load() (Set, error) {
 		}
 		switch secret, ok := keys[creds.APIKey]; {
 		case creds.APIKey == "":
-			fail(fmt.Errorf("LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (%s) it must name the one that signs", strings.Join(ids, ", ")))
+			fail(fmt.Errorf("%s is not set: with several keys in %s (%s) it must name the one that signs", s.name("LIVEKIT_API_KEY"), s.name("LIVEKIT_KEYS_FILE"), strings.Join(ids, ", ")))
 		case !ok:
-			fail(fmt.Errorf("%s %q is not in LIVEKIT_KEYS_FILE %s (it holds %s): add it or name one of those", s.keyVar(), creds.APIKey, s.KeysFile, strings.Join(ids, ", ")))
+			fail(fmt.Errorf("%s %q is not in %s %s (it holds %s): add it or name one of those", s.keyVar(), creds.APIKey, s.name("LIVEKIT_KEYS_FILE"), s.KeysFile, strings.Join(ids, ", ")))
 		default:
 			creds.APISecret = secret
 		}
@@ -167,7 +180,7 @@ func (s Source) Load() (Set, error) {
 		creds.APISecret = secret
 		var keyErr error
 		if !s.Dev {
-			keyErr = creds.checkKey()
+			keyErr = creds.checkKey(s.name)
 		}
 		switch {
 		case err != nil:
@@ -182,9 +195,9 @@ func (s Source) Load() (Set, error) {
 			creds = Credentials{APIKey: DevAPIKey, APISecret: DevAPISecret}
 		}
 		if creds.APIKey == "" || creds.APISecret == "" {
-			fail(errors.New("--dev with only one of LIVEKIT_API_KEY and LIVEKIT_API_SECRET set: set both, or neither to use devkey/secret"))
+			fail(fmt.Errorf("--dev with only one of %s and LIVEKIT_API_SECRET set: set both, or neither to use devkey/secret", s.name("LIVEKIT_API_KEY")))
 		}
-	} else if err := creds.check(); err != nil {
+	} else if err := creds.check(s.name); err != nil {
 		fail(err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -197,10 +210,10 @@ func (s Source) Load() (Set, error) {
 // lines and "#" comments ignored. It is the subset of YAML that livekit-server
 // and `livekit-server generate-keys` use; anything else is refused with its
 // line number (never its content, which may hold a secret).
-func readKeysFile(path string) (map[string]string, error) {
+func readKeysFile(variable, path string) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("LIVEKIT_KEYS_FILE: cannot read %s: %w", path, errors.Unwrap(err))
+		return nil, fmt.Errorf("%s: cannot read %s: %w", variable, path, errors.Unwrap(err))
 	}
 	keys := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -212,18 +225,18 @@ func readKeysFile(path string) (map[string]string, error) {
 		id, secret, ok := strings.Cut(line, ":")
 		id, secret = unquote(strings.TrimSpace(id)), unquote(strings.TrimSpace(secret))
 		if !ok || id == "" || secret == "" || strings.ContainsAny(id, " \t") {
-			return nil, fmt.Errorf("LIVEKIT_KEYS_FILE %s line %d: want `key: secret`", path, n)
+			return nil, fmt.Errorf("%s %s line %d: want `key: secret`", variable, path, n)
 		}
 		if _, dup := keys[id]; dup {
-			return nil, fmt.Errorf("LIVEKIT_KEYS_FILE %s line %d: key %q appears twice", path, n, id)
+			return nil, fmt.Errorf("%s %s line %d: key %q appears twice", variable, path, n, id)
 		}
 		keys[id] = secret
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("LIVEKIT_KEYS_FILE %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", variable, path, err)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("LIVEKIT_KEYS_FILE %s holds no keys: want `key: secret` lines", path)
+		return nil, fmt.Errorf("%s %s holds no keys: want `key: secret` lines", variable, path)
 	}
 	return keys, nil
 }

@@ -64,23 +64,28 @@ func DefaultPolicy(serverURL string) Policy {
 	}
 }
 
-// Check reports a policy that contradicts itself or the contract.
-func (p Policy) Check() error {
+// Check reports a policy that contradicts itself or the contract, calling
+// each setting as name does (nil: by its variable).
+func (p Policy) Check(name func(env string) string) error {
+	if name == nil {
+		name = func(env string) string { return env }
+	}
 	if p.MinLifetime < ContractMinLifetime || p.MaxLifetime > ContractMaxLifetime || p.MinLifetime > p.MaxLifetime {
-		return fmt.Errorf("lifetime bounds %s..%s: must satisfy %s <= min <= max <= %s (LKTOKEN_MIN_LIFETIME, LKTOKEN_MAX_LIFETIME)",
-			p.MinLifetime, p.MaxLifetime, ContractMinLifetime, ContractMaxLifetime)
+		return fmt.Errorf("lifetime bounds %s..%s: must satisfy %s <= min <= max <= %s (%s, %s)",
+			p.MinLifetime, p.MaxLifetime, ContractMinLifetime, ContractMaxLifetime, name("LKTOKEN_MIN_LIFETIME"), name("LKTOKEN_MAX_LIFETIME"))
 	}
 	if p.MinLifetime%time.Second != 0 || p.MaxLifetime%time.Second != 0 || p.DefaultLifetime%time.Second != 0 {
-		return fmt.Errorf("lifetimes must be whole seconds (LKTOKEN_DEFAULT_LIFETIME, LKTOKEN_MIN_LIFETIME, LKTOKEN_MAX_LIFETIME)")
+		return fmt.Errorf("lifetimes must be whole seconds (%s, %s, %s)",
+			name("LKTOKEN_DEFAULT_LIFETIME"), name("LKTOKEN_MIN_LIFETIME"), name("LKTOKEN_MAX_LIFETIME"))
 	}
 	if p.DefaultLifetime < p.MinLifetime || p.DefaultLifetime > p.MaxLifetime {
-		return fmt.Errorf("LKTOKEN_DEFAULT_LIFETIME %s: must lie within %s..%s", p.DefaultLifetime, p.MinLifetime, p.MaxLifetime)
+		return fmt.Errorf("%s %s: must lie within %s..%s", name("LKTOKEN_DEFAULT_LIFETIME"), p.DefaultLifetime, p.MinLifetime, p.MaxLifetime)
 	}
 	if p.MaxMetadataBytes < 0 || p.MaxMetadataBytes > ContractMaxMetadataBytes {
-		return fmt.Errorf("LKTOKEN_MAX_METADATA_BYTES %d: must be from 0 to %d", p.MaxMetadataBytes, ContractMaxMetadataBytes)
+		return fmt.Errorf("%s %d: must be from 0 to %d", name("LKTOKEN_MAX_METADATA_BYTES"), p.MaxMetadataBytes, ContractMaxMetadataBytes)
 	}
 	if p.MaxAttributesBytes < 0 || p.MaxAttributesBytes > ContractMaxAttributesBytes {
-		return fmt.Errorf("LKTOKEN_MAX_ATTRIBUTES_BYTES %d: must be from 0 to %d", p.MaxAttributesBytes, ContractMaxAttributesBytes)
+		return fmt.Errorf("%s %d: must be from 0 to %d", name("LKTOKEN_MAX_ATTRIBUTES_BYTES"), p.MaxAttributesBytes, ContractMaxAttributesBytes)
 	}
 	return nil
 }
