@@ -12,8 +12,8 @@ import (
 )
 
 // The settings of caller authentication by OpenID Connect and of the room
-// policy (issue 11), appended to the table so that --help lists them after
-// the bearer token they exclude.
+// policy, appended to the table (--help lists them last); buildAuthConfig
+// also walks them to refuse any that is set without an issuer.
 var authSettings = []setting{
 	{"oidc-issuer", "LKTOKEN_OIDC_ISSUER", "", "OpenID Connect issuer URL, exactly as its tokens' iss (e.g. https://tenant.eu.auth0.com/): every API call must then send `Authorization: Bearer <access token>` from it, and the LiveKit identity is the token's verified subject. Exclusive with LKTOKEN_BEARER_TOKEN"},
 	{"oidc-audience", "LKTOKEN_OIDC_AUDIENCE", "", "the aud value the access tokens carry for lktoken (required with --oidc-issuer)"},

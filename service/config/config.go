@@ -97,7 +97,7 @@ var settings = []setting{
 	{"metrics-listen", "LKTOKEN_METRICS_LISTEN", "", "address for Prometheus /metrics, e.g. 127.0.0.1:9090; off when empty. Keep it private"},
 	{"", "LKTOKEN_BEARER_TOKEN", "", "when set, every API call must send `Authorization: Bearer <this>` (at least 32 characters; environment only), for one trusted backend; exclusive with LKTOKEN_OIDC_ISSUER"},
 	{"", "LKTOKEN_BEARER_TOKEN_FILE", "", "file holding LKTOKEN_BEARER_TOKEN instead; read again on SIGHUP"},
-	{"tracing", "LKTOKEN_TRACING", "false", "OpenTelemetry spans for every RPC (otelconnect), sent over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); needs a build with -tags otel"},
+	{"tracing", "LKTOKEN_TRACING", "false", "OpenTelemetry spans, one per mint on every token route, sent over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); needs a build with -tags otel"},
 }
 
 // ErrVersion is returned by LoadConfig for --version: the caller prints the
