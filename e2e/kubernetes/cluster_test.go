@@ -476,3 +476,15 @@ func (c *cluster) mustKubectl(ctx context.Context, args ...string) string {
 	c.must(err)
 	return out
 }
+
+// rollout waits for the Deployment's rollout; when it does not finish, the
+// test fails with the pods and the warning events that say why (a probe
+// failing, an image missing).
+func (c *cluster) rollout(ctx context.Context, timeout string) {
+	c.t.Helper()
+	if _, err := c.kubectl(ctx, "rollout", "status", "deployment/lktoken", "--timeout="+timeout); err != nil {
+		pods, _ := c.kubectl(ctx, "get", "pods", "-o", "wide")
+		events, _ := c.kubectl(ctx, "get", "events", "--field-selector=type=Warning", "--sort-by=.lastTimestamp")
+		c.t.Fatalf("%v\npods:\n%s\nwarnings:\n%s", err, c.redact(pods), c.redact(events))
+	}
+}

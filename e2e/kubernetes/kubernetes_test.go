@@ -271,7 +271,7 @@ func TestDeployKubernetes(t *testing.T) {
 		out := c.mustKubectl(ctx, "apply", "--dry-run=server", "-k", d.overlay)
 		t.Logf("server dry-run:\n%s", strings.TrimSpace(out))
 		c.mustKubectl(ctx, "apply", "-k", d.overlay)
-		c.mustKubectl(ctx, "rollout", "status", "deployment/lktoken", "--timeout=120s")
+		c.rollout(ctx, "120s")
 	})
 	if t.Failed() {
 		return
@@ -298,7 +298,7 @@ func TestDeployKubernetes(t *testing.T) {
 		res := d.underLoad(ctx, t, serviceURL, func() {
 			d.writeOverlay(d.tag(), "wss://two.e2e.test")
 			c.mustKubectl(ctx, "apply", "-k", d.overlay)
-			c.mustKubectl(ctx, "rollout", "status", "deployment/lktoken", "--timeout=180s")
+			c.rollout(ctx, "180s")
 		})
 		after := podNames(ctx, t, c)
 		for _, n := range after {
@@ -313,14 +313,14 @@ func TestDeployKubernetes(t *testing.T) {
 	sub("rollout restart", func(t *testing.T, c *cluster, d *deployment) {
 		d.underLoad(ctx, t, serviceURL, func() {
 			c.mustKubectl(ctx, "rollout", "restart", "deployment/lktoken")
-			c.mustKubectl(ctx, "rollout", "status", "deployment/lktoken", "--timeout=180s")
+			c.rollout(ctx, "180s")
 		})
 	})
 	sub("scale 2-4-2", func(t *testing.T, c *cluster, d *deployment) {
 		d.underLoad(ctx, t, serviceURL, func() {
 			for _, n := range []string{"4", "2"} {
 				c.mustKubectl(ctx, "scale", "deployment/lktoken", "--replicas="+n)
-				c.mustKubectl(ctx, "rollout", "status", "deployment/lktoken", "--timeout=120s")
+				c.rollout(ctx, "120s")
 				c.waitFor(ctx, n+" pods", 60*time.Second, func() (bool, error) {
 					names := podNames(ctx, t, c)
 					return fmt.Sprint(len(names)) == n, nil
@@ -340,7 +340,7 @@ func TestDeployKubernetes(t *testing.T) {
 				t.Logf("rollout status failed, as it must: %v", err)
 			}
 			c.mustKubectl(ctx, "rollout", "undo", "deployment/lktoken")
-			c.mustKubectl(ctx, "rollout", "status", "deployment/lktoken", "--timeout=120s")
+			c.rollout(ctx, "120s")
 		})
 		for _, p := range mustPods(ctx, t, c) {
 			if p.Metadata.DeletionTimestamp == nil && !ready(p) {
@@ -430,9 +430,15 @@ func security(ctx context.Context, t *testing.T, c *cluster) {
 				id = strings.TrimPrefix(s.ContainerID, "containerd://")
 			}
 		}
+		bad := false
+		errorf := func(format string, args ...any) {
+			t.Helper()
+			bad = true
+			t.Errorf(format, args...)
+		}
 		pid := pids[id]
 		if pid == "" {
-			t.Errorf("pod %s: no running task for container %q", p.Metadata.Name, id)
+			errorf("pod %s: no running task for container %q", p.Metadata.Name, id)
 			continue
 		}
 		status, err := os.ReadFile("/proc/" + pid + "/status")
@@ -448,13 +454,13 @@ func security(ctx context.Context, t *testing.T, c *cluster) {
 			k, v, _ := strings.Cut(line, ":")
 			if w, ok := want[k]; ok {
 				if strings.TrimSpace(v) != w {
-					t.Errorf("pod %s (pid %s): %s is %q, want %q", p.Metadata.Name, pid, k, strings.TrimSpace(v), w)
+					errorf("pod %s (pid %s): %s is %q, want %q", p.Metadata.Name, pid, k, strings.TrimSpace(v), w)
 				}
 				delete(want, k)
 			}
 		}
 		if len(want) > 0 {
-			t.Errorf("pod %s: /proc/%s/status lacks %v", p.Metadata.Name, pid, want)
+			errorf("pod %s: /proc/%s/status lacks %v", p.Metadata.Name, pid, want)
 		}
 		mountinfo, err := os.ReadFile("/proc/" + pid + "/mountinfo")
 		if err != nil {
@@ -468,13 +474,16 @@ func security(ctx context.Context, t *testing.T, c *cluster) {
 		}
 		for _, mp := range []string{"/", "/etc/lktoken/keys"} {
 			if opts, ok := mounts[mp]; !ok || !slices.Contains(strings.Split(opts, ","), "ro") {
-				t.Errorf("pod %s: %s is mounted %q, want read-only", p.Metadata.Name, mp, opts)
+				errorf("pod %s: %s is mounted %q, want read-only", p.Metadata.Name, mp, opts)
 			}
 		}
 		for mp := range mounts {
 			if strings.Contains(mp, "serviceaccount") {
-				t.Errorf("pod %s: a service-account token is mounted at %s", p.Metadata.Name, mp)
+				errorf("pod %s: a service-account token is mounted at %s", p.Metadata.Name, mp)
 			}
+		}
+		if bad {
+			continue
 		}
 		t.Logf("pod %s: pid %s runs as 65532:65532, no capabilities, no_new_privs, seccomp filter, read-only / and keys, no service-account token", p.Metadata.Name, pid)
 	}

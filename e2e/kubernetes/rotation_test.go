@@ -33,7 +33,7 @@ func rotateKeys(ctx context.Context, t *testing.T, d *deployment, serviceURL str
 	c.must(os.WriteFile(kpath, []byte(strings.Replace(string(k), commented, "    options:\n      disableNameSuffixHash: true\n", 1)), 0o644))
 	d.underLoad(ctx, t, serviceURL, func() {
 		c.mustKubectl(ctx, "apply", "-k", d.overlay)
-		c.mustKubectl(ctx, "rollout", "status", "deployment/lktoken", "--timeout=180s")
+		c.rollout(ctx, "180s")
 	})
 	before := mustPods(ctx, t, c)
 	uids := func(pods []pod) []string {
