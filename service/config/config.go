@@ -36,6 +36,9 @@ type Config struct {
 	// Auth is caller authentication by OpenID Connect and the room policy
 	// (auth.go).
 	Auth AuthConfig
+	// Identity is how a verified caller becomes a LiveKit identity
+	// (identity.go).
+	Identity IdentityConfig
 	// Listen is the TCP address for HTTP/1.1 and cleartext HTTP/2.
 	Listen string
 	// AllowedOrigins may call the API from a browser (CORS).
@@ -277,6 +280,7 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 
 	cfg.Ops = buildOpsConfig(get, name, fail)
 	cfg.Auth = buildAuthConfig(get, name, cfg.Ops, fail)
+	cfg.Identity = buildIdentityConfig(get, name, cfg.Auth, fail)
 
 	if cfg.Listen == "" && listenErr == nil {
 		fail(fmt.Errorf("%s is empty: set an address such as 127.0.0.1:8080 or :8080", name("LKTOKEN_LISTEN")))
