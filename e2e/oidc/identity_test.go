@@ -92,7 +92,7 @@ func TestPseudonymousIdentityAndKeyReload(t *testing.T) {
 		}
 		p := pseudonym(key, s.hydra.Issuer, sub)
 		got := listed[0].GetIdentity()
-		if !regexp.MustCompile(`^` + p + `~[0-9A-Za-z]{8}$`).MatchString(got) || sc.Join.GetParticipant().GetIdentity() != got ||
+		if !regexp.MustCompile(`^`+p+`~[0-9A-Za-z]{8}$`).MatchString(got) || sc.Join.GetParticipant().GetIdentity() != got ||
 			fmt.Sprint(listed[0].GetAttributes()) != "map[lktoken.subject:"+p+"]" {
 			t.Errorf("%s: livekit-server lists %q with %v, want %s~<8 characters> with lktoken.subject %s", routes[r].name, got, listed[0].GetAttributes(), p, p)
 		}
