@@ -78,19 +78,23 @@ func TestLoadConfigRefusals(t *testing.T) {
 		{"bad url", withEnv(map[string]string{"LIVEKIT_URL": "lk.example.com"}), nil, []string{`LIVEKIT_URL "lk.example.com": must be an absolute ws://, wss://, http:// or https:// URL`}},
 		{"wildcard origin", withEnv(map[string]string{"LKTOKEN_ALLOWED_ORIGINS": "*"}), nil, []string{`LKTOKEN_ALLOWED_ORIGINS: "*" is not allowed`}},
 		{"origin with path", withEnv(nil), []string{"--allowed-origins", "https://a.example.com/app"}, []string{`"https://a.example.com/app" is not an origin`}},
-		{"lifetime below contract", withEnv(map[string]string{"LKTOKEN_MIN_LIFETIME": "30s"}), nil, []string{"lifetime bounds 30s..24h0m0s: must satisfy 1m0s <= min <= max <= 24h0m0s"}},
-		{"default outside bounds", withEnv(nil), []string{"--max-lifetime", "30m"}, []string{"LKTOKEN_DEFAULT_LIFETIME 1h0m0s: must lie within 1m0s..30m0s"}},
-		{"bad duration", withEnv(map[string]string{"LKTOKEN_DEFAULT_LIFETIME": "soon"}), nil, []string{`LKTOKEN_DEFAULT_LIFETIME "soon": must be a positive duration such as 3600, 90s or 1h`}},
+		{"lifetime below contract", withEnv(map[string]string{"LKTOKEN_MIN_LIFETIME": "30s"}), nil, []string{`LKTOKEN_MIN_LIFETIME "30s": must be a duration from 1m to 24h, such as 1m`}},
+		{"lifetime below contract flag", withEnv(nil), []string{"--min-lifetime", "30s"}, []string{`--min-lifetime "30s": must be a duration from 1m to 24h, such as 1m`}},
+		{"bounds crossed", withEnv(map[string]string{"LKTOKEN_MIN_LIFETIME": "2h"}), []string{"--max-lifetime", "1h"}, []string{"LKTOKEN_MIN_LIFETIME 2h is longer than --max-lifetime 1h: lower LKTOKEN_MIN_LIFETIME or raise --max-lifetime"}},
+		{"default above the max by env", withEnv(map[string]string{"LKTOKEN_DEFAULT_LIFETIME": "2h", "LKTOKEN_MAX_LIFETIME": "30m"}), nil, []string{"LKTOKEN_DEFAULT_LIFETIME 2h is longer than LKTOKEN_MAX_LIFETIME 30m: lower LKTOKEN_DEFAULT_LIFETIME or raise LKTOKEN_MAX_LIFETIME"}},
+		{"default below the min", withEnv(nil), []string{"--default-lifetime", "5m", "--min-lifetime", "10m"}, []string{"--default-lifetime 5m is shorter than --min-lifetime 10m: raise --default-lifetime or lower --min-lifetime"}},
+		{"default not whole seconds", withEnv(nil), []string{"--default-lifetime", "90500ms"}, []string{"lifetimes must be whole seconds (--default-lifetime, LKTOKEN_MIN_LIFETIME, LKTOKEN_MAX_LIFETIME)"}},
+		{"bad duration", withEnv(map[string]string{"LKTOKEN_DEFAULT_LIFETIME": "soon"}), nil, []string{`LKTOKEN_DEFAULT_LIFETIME "soon": must be a duration from 1m to 24h, such as 1h`}},
 		{"bad body cap", withEnv(map[string]string{"LKTOKEN_MAX_REQUEST_BYTES": "12"}), nil, []string{`LKTOKEN_MAX_REQUEST_BYTES "12": must be a whole number of bytes from 1024 to 16777216`}},
 		// A value's error names where it came from: the flag, or the variable.
 		{"bad log level flag", withEnv(nil), []string{"--log-level=loud"}, []string{`--log-level "loud": must be debug, info, warn or error`}},
 		{"bad log level variable", withEnv(map[string]string{"LKTOKEN_LOG_LEVEL": "loud"}), nil, []string{`LKTOKEN_LOG_LEVEL "loud": must be debug, info, warn or error`}},
-		{"bad duration flag", withEnv(nil), []string{"--default-lifetime", "soon"}, []string{`--default-lifetime "soon": must be a positive duration such as 3600, 90s or 1h`}},
-		{"bad timeout flag", withEnv(nil), []string{"--read-timeout", "0s"}, []string{`--read-timeout "0s": must be a duration from 1ms to 1h, such as 5s`}},
+		{"bad duration flag", withEnv(nil), []string{"--default-lifetime", "soon"}, []string{`--default-lifetime "soon": must be a duration from 1m to 24h, such as 1h`}},
+		{"bad timeout flag", withEnv(nil), []string{"--read-timeout", "0s"}, []string{`--read-timeout "0s": must be a duration from 1ms to 1h, such as 15s`}},
 		{"bad dev flag", map[string]string{}, []string{"--dev=maybe"}, []string{`--dev "maybe": must be true or false`}},
 		{"bad origin flag", withEnv(nil), []string{"--allowed-origins", "*"}, []string{`--allowed-origins: "*" is not allowed`}},
 		{"bad url flag", withEnv(nil), []string{"--livekit-url", "lk.example.com"}, []string{`--livekit-url "lk.example.com": must be an absolute ws://, wss://, http:// or https:// URL`}},
-		{"default outside bounds by flag", withEnv(nil), []string{"--default-lifetime", "2h", "--max-lifetime", "30m"}, []string{"--default-lifetime 2h0m0s: must lie within 1m0s..30m0s"}},
+		{"default outside bounds by flag", withEnv(nil), []string{"--default-lifetime", "2h", "--max-lifetime", "30m"}, []string{"--default-lifetime 2h is longer than --max-lifetime 30m: lower --default-lifetime or raise --max-lifetime"}},
 		{"unknown flag", withEnv(nil), []string{"--nosuch"}, []string{"flag provided but not defined: -nosuch (see lktoken --help)"}},
 		{"stray argument", withEnv(nil), []string{"serve"}, []string{`unexpected argument "serve": lktoken takes only flags (see --help)`}},
 		{"both secret sources", withEnv(map[string]string{"LIVEKIT_API_SECRET_FILE": "/nonexistent"}), nil, []string{"both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"}},
@@ -177,7 +181,8 @@ func TestLoadConfigHelpListsEverySetting(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
-	for _, s := range settings {
+	var c Config
+	for _, s := range specs(&c) {
 		if !strings.Contains(out.String(), "$"+s.env) || (s.flag != "" && !strings.Contains(out.String(), "--"+s.flag)) {
 			t.Errorf("--help does not document %s / --%s", s.env, s.flag)
 		}
@@ -215,6 +220,29 @@ func TestAllowedOrigins(t *testing.T) {
 		cfg, err := LoadConfig(nil, envOf(withEnv(map[string]string{"LKTOKEN_ALLOWED_ORIGINS": in})), &bytes.Buffer{})
 		if got := strings.Join(cfg.AllowedOrigins, ","); err != nil || got != want {
 			t.Errorf("%q: %v, origins %q, want %q", in, err, got, want)
+		}
+	}
+}
+
+// A bound alone moves the default lifetime into it: --max-lifetime 30m must
+// not blame a default the user never set.
+func TestDefaultLifetimeFollowsABound(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{[]string{"--max-lifetime", "30m"}, nil, 30 * time.Minute},
+		{nil, map[string]string{"LKTOKEN_MAX_LIFETIME": "30m"}, 30 * time.Minute},
+		{[]string{"--min-lifetime", "2h"}, nil, 2 * time.Hour},
+		{nil, map[string]string{"LKTOKEN_MIN_LIFETIME": "2h"}, 2 * time.Hour},
+		{[]string{"--max-lifetime", "2h"}, nil, time.Hour},                                      // inside: unchanged
+		{[]string{"--max-lifetime", "30m", "--default-lifetime", "10m"}, nil, 10 * time.Minute}, // set: kept
+	} {
+		cfg, err := LoadConfig(c.args, envOf(withEnv(c.env)), &bytes.Buffer{})
+		if err != nil || cfg.Policy.DefaultLifetime != c.want {
+			t.Errorf("%v %v: %v, default %s, want %s", c.args, c.env, err, cfg.Policy.DefaultLifetime, c.want)
 		}
 	}
 }

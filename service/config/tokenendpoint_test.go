@@ -57,10 +57,10 @@ func TestTokenEndpointSettingsFromEnvAndFlags(t *testing.T) {
 func TestTokenEndpointSettingsRefused(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ env, value, want string }{
-		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "api/token", `LKTOKEN_TOKEN_ENDPOINT_PATH "api/token": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
-		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
-		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
-		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/{x}", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/{x}": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "api/token", `LKTOKEN_TOKEN_ENDPOINT_PATH "api/token": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/{x}", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/{x}": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
 		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/healthz", `LKTOKEN_TOKEN_ENDPOINT_PATH "/healthz": collides with another lktoken route; choose another path such as /api/token`},
 		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/lktoken.v1.TokenService/X", `LKTOKEN_TOKEN_ENDPOINT_PATH "/lktoken.v1.TokenService/X": collides with another lktoken route; choose another path such as /api/token`},
 		{"LKTOKEN_MAX_METADATA_BYTES", "524289", `LKTOKEN_MAX_METADATA_BYTES "524289": must be a whole number of bytes from 0 to 524288`},
