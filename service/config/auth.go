@@ -37,9 +37,11 @@ func (l *loader) checkAuth() {
 		*c = oidc.Config{}
 		return
 	}
-	if o := &l.cfg.Ops; o.BearerToken != "" || o.BearerTokenFile != "" {
-		l.fail("%s and %s are exclusive: choose OpenID Connect (callers send their own access tokens) or the static bearer token (one trusted backend)",
-			issuer, l.field(&o.BearerToken))
+	for _, bearer := range []any{&l.cfg.Ops.BearerToken, &l.cfg.Ops.BearerTokenFile} {
+		if l.set(bearer) {
+			l.fail("%s and %s are exclusive: choose OpenID Connect (callers send their own access tokens) or the static bearer token (one trusted backend)",
+				issuer, l.field(bearer))
+		}
 	}
 	if c.Audience == "" {
 		l.fail("%s is required with %s: the aud value your provider puts in access tokens for lktoken (the API identifier at Auth0, the API's client id at Entra ID, an audience mapper's value at Keycloak)",
