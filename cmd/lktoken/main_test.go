@@ -90,6 +90,55 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// Every example of --help starts as written (the secret file it names
+// exists on a real host; here it is a temporary one), and --help documents
+// the healthcheck subcommand and each bounded setting's range.
+func TestHelpExamplesStart(t *testing.T) {
+	t.Parallel()
+	out, _, code := runSplit(t, nil, "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"lktoken healthcheck [--listen ADDR]",
+		"$LKTOKEN_MAX_LIFETIME (default 24h, from 1m to 24h)",
+		"$LKTOKEN_MAX_REQUEST_BYTES (default 65536, from 1024 to 16777216)",
+		"$LKTOKEN_DRAIN_DELAY (default 5s, from 0 to 1h)",
+		"the default becomes that bound",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	_, examples, ok := strings.Cut(out, "\nExamples:\n")
+	if !ok {
+		t.Fatal("--help has no examples")
+	}
+	secret := filepath.Join(t.TempDir(), "lk")
+	writeKeys(t, secret, secretA1+"\n")
+	n := 0
+	for _, ex := range strings.Split(strings.ReplaceAll(examples, "\\\n", ""), "\n") {
+		if ex = strings.TrimSpace(ex); ex == "" {
+			continue
+		}
+		n++
+		var env, args []string
+		fields := strings.Fields(strings.ReplaceAll(ex, "/run/secrets/lk", secret))
+		for len(fields) > 0 && fields[0] != "lktoken" {
+			env, fields = append(env, fields[0]), fields[1:]
+		}
+		if len(fields) == 0 {
+			t.Fatalf("example %q does not run lktoken", ex)
+		}
+		args = fields[1:]
+		p := start(t, env, args...) // fails the test unless it listens
+		_ = p.Cmd.Process.Kill()
+	}
+	if n != 2 {
+		t.Errorf("%d examples, want 2", n)
+	}
+}
+
 // --version prints one line on standard output, from the binary's build
 // information (module version, commit when built in a git checkout), exit 0.
 func TestVersion(t *testing.T) {
