@@ -246,3 +246,66 @@ func TestDefaultLifetimeFollowsABound(t *testing.T) {
 		}
 	}
 }
+
+// Every setting is documented for users: its variable (and flag, if any) in
+// README.md or docs/, where --help points.
+func TestDocsListEverySetting(t *testing.T) {
+	t.Parallel()
+	var docs strings.Builder
+	files, _ := filepath.Glob("../../docs/*.md")
+	for _, f := range append(files, "../../README.md") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs.Write(b)
+	}
+	var c Config
+	for _, s := range specs(&c) {
+		if !strings.Contains(docs.String(), "`"+s.env+"`") {
+			t.Errorf("%s is in no document", s.env)
+		}
+		if s.flag != "" && !strings.Contains(docs.String(), "`--"+s.flag+"`") {
+			t.Errorf("--%s is in no document", s.flag)
+		}
+	}
+}
+
+// A secret's error names the setting that held it as the user set it: the
+// file variable when it came from a file, the flag when a flag named the
+// file. A Config made by hand names variables.
+func TestSecretErrorsNameTheirSource(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	weak := filepath.Join(dir, "weak")
+	keysFile := filepath.Join(dir, "keys.yaml")
+	for path, content := range map[string]string{weak: "hunter2\n", keysFile: "k: hunter2\n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const tooWeak = " is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)"
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"LIVEKIT_API_SECRET": "", "LIVEKIT_API_SECRET_FILE": weak}, nil, "LIVEKIT_API_SECRET_FILE" + tooWeak},
+		{map[string]string{"LKTOKEN_BEARER_TOKEN_FILE": weak}, nil, "LKTOKEN_BEARER_TOKEN_FILE" + tooWeak},
+		{map[string]string{"LIVEKIT_API_SECRET": "", "LIVEKIT_API_KEY": "", "LIVEKIT_KEYS_FILE": keysFile}, nil,
+			"LIVEKIT_KEYS_FILE " + keysFile + `: the secret of key "k" is too weak: 7 characters, it must be at least 32 (generate one with ` + "`openssl rand -base64 48`)"},
+		{map[string]string{"LIVEKIT_API_SECRET": "", "LIVEKIT_API_KEY": ""}, []string{"--keys-file", keysFile},
+			"--keys-file " + keysFile + `: the secret of key "k" is too weak: 7 characters, it must be at least 32 (generate one with ` + "`openssl rand -base64 48`)"},
+		{map[string]string{"LIVEKIT_API_SECRET": "replace-me-with-a-secret-of-at-least-32-characters"}, nil,
+			"LIVEKIT_API_SECRET is too weak: it is the placeholder from lktoken's example files, published with its source: replace it with a secret of your own (generate one with `openssl rand -base64 48`)"},
+	} {
+		_, err := LoadConfig(c.args, envOf(withEnv(c.env)), &bytes.Buffer{})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%v %v:\n%v\nwant\n%s", c.env, c.args, err, c.want)
+		}
+	}
+	_, err := Config{}.Keys.Load()
+	if got := (Config{}).Explain(err); got == nil || !strings.HasPrefix(got.Error(), "LIVEKIT_API_KEY is not set") {
+		t.Errorf("hand-made Config: %v", got)
+	}
+}
