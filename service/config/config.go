@@ -75,7 +75,7 @@ type Config struct {
 	// LogFormat is json or text.
 	LogFormat string
 
-	// functionsPort is FUNCTIONS_CUSTOMHANDLER_PORT (see resolveListen).
+	// functionsPort is FUNCTIONS_CUSTOMHANDLER_PORT (see checkListen).
 	functionsPort string
 	// names maps each field to what the user typed; nil (a Config made by
 	// hand) names every setting by its variable.
