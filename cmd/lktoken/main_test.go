@@ -364,6 +364,16 @@ func TestSecretFilesNameTheFile(t *testing.T) {
 	waitFor(t, func() bool { return strings.Contains(p.Logs(), want) }, "refused reload")
 }
 
+// A SIGHUP with keys from the environment says which settings a reload
+// would read.
+func TestReloadWithoutFilesSaysWhatToSet(t *testing.T) {
+	t.Parallel()
+	p := start(t, []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=" + secretA1, "LIVEKIT_URL=wss://lk.example.com", appOrigin})
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
+	want := `"msg":"reload: the keys come from settings that a reload cannot change, nothing to reload (use LIVEKIT_API_SECRET_FILE, LIVEKIT_KEYS_FILE or LIVEKIT_API_KEY_FILE)"`
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), want) }, "the reload's answer")
+}
+
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
