@@ -2,21 +2,11 @@ package config
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/lktoken/lktoken/service/identity"
 	"github.com/lktoken/lktoken/service/keys"
+	"github.com/lktoken/lktoken/service/setting"
 )
-
-// The settings of the identity mode (docs/auth.md), listed after the auth
-// settings by --help.
-var identitySettings = []setting{
-	{"identity-mode", "LKTOKEN_IDENTITY_MODE", identity.Exclusive, "how a verified caller's claim becomes its LiveKit identity (with --oidc-issuer only): exclusive (the claim; a second session of the same person replaces the first, DUPLICATE_IDENTITY), per-session (the claim plus a random suffix per token; the claim in the lktoken.subject attribute), each optionally with pseudonymous (the claim replaced by a keyed HMAC), e.g. per-session,pseudonymous"},
-	{"", "LKTOKEN_PSEUDONYM_KEY", "", "the HMAC key of the pseudonymous identity mode, at least 32 characters (environment only); every replica needs the same key, and a new key gives everyone a new pseudonym"},
-	{"", "LKTOKEN_PSEUDONYM_KEY_FILE", "", "file holding LKTOKEN_PSEUDONYM_KEY instead; read again on SIGHUP"},
-}
-
-func init() { settings = append(settings, identitySettings...) }
 
 // IdentityConfig is the identity mode and, when it is pseudonymous, its key.
 type IdentityConfig struct {
@@ -27,65 +17,80 @@ type IdentityConfig struct {
 	KeyFile string
 }
 
-// buildIdentityConfig reads identitySettings; a mode other than exclusive
-// needs a verified caller (OpenID Connect), pseudonymous needs a key, and a
-// key needs pseudonymous.
-func buildIdentityConfig(get, name func(string) string, auth AuthConfig, fail func(error)) IdentityConfig {
-	var c IdentityConfig
-	raw := get("LKTOKEN_IDENTITY_MODE")
-	m, err := identity.ParseMode(raw)
+// parseIdentityMode reads LKTOKEN_IDENTITY_MODE; its errors quote the word
+// that is wrong.
+func parseIdentityMode(s string) (identity.Mode, error) {
+	m, err := identity.ParseMode(s)
 	if err != nil {
-		fail(fmt.Errorf("%s %w", name("LKTOKEN_IDENTITY_MODE"), err))
-		return c
+		return m, badItem(err.Error())
 	}
-	c.Mode = m
-	if m != (identity.Mode{}) && !auth.OIDCEnabled() {
-		fail(fmt.Errorf("%s %q has no effect without LKTOKEN_OIDC_ISSUER (--oidc-issuer): without a verified caller the request names the identity", name("LKTOKEN_IDENTITY_MODE"), raw))
-	}
-	key := get("LKTOKEN_PSEUDONYM_KEY")
-	c.KeyFile = get("LKTOKEN_PSEUDONYM_KEY_FILE")
-	set := "LKTOKEN_PSEUDONYM_KEY"
-	if c.KeyFile != "" {
-		set += "_FILE"
-	}
-	switch {
-	case key != "" && c.KeyFile != "":
-		fail(errors.New("both LKTOKEN_PSEUDONYM_KEY and LKTOKEN_PSEUDONYM_KEY_FILE are set: set only one"))
-		return c
-	case !m.Pseudonymous && (key != "" || c.KeyFile != ""):
-		fail(fmt.Errorf("%s is set, but has no effect unless %s includes pseudonymous", set, name("LKTOKEN_IDENTITY_MODE")))
-		return c
-	case !m.Pseudonymous:
-		return c
-	case key == "" && c.KeyFile == "":
-		err = fmt.Errorf("%s %q needs a key: set LKTOKEN_PSEUDONYM_KEY or LKTOKEN_PSEUDONYM_KEY_FILE, at least %d characters (generate one with `openssl rand -base64 48`)", name("LKTOKEN_IDENTITY_MODE"), raw, identity.MinKeyLength)
-	case c.KeyFile != "":
-		key, err = ReadPseudonymKeyFile(c.KeyFile)
-	default:
-		err = checkPseudonymKey("LKTOKEN_PSEUDONYM_KEY", key)
-	}
-	if err != nil {
-		fail(err)
-	}
-	c.Key = Secret(key)
-	return c
+	return m, nil
 }
 
-// ReadPseudonymKeyFile reads and checks LKTOKEN_PSEUDONYM_KEY_FILE.
+// checkIdentity checks the identity mode against the rest: a mode other
+// than exclusive needs a verified caller (OpenID Connect), pseudonymous
+// needs a key, and a key needs pseudonymous. It reads the key file.
+func (l *loader) checkIdentity() {
+	c := &l.cfg.Identity
+	mode, key, file := l.field(&c.Mode), l.field(&c.Key), l.field(&c.KeyFile)
+	raw := l.spec(&c.Mode).raw
+	if c.Mode != (identity.Mode{}) && !l.cfg.Auth.OIDCEnabled() {
+		l.fail("%s %q has no effect without %s: without a verified caller the request names the identity", mode, raw, l.field(&l.cfg.Auth.OIDC.Issuer))
+	}
+	set := key
+	if c.KeyFile != "" {
+		set = file
+	}
+	switch {
+	case c.Key != "" && c.KeyFile != "":
+		l.fail("both %s and %s are set: set only one", key, file)
+	case !c.Mode.Pseudonymous && (c.Key != "" || c.KeyFile != ""):
+		l.fail("%s is set, but has no effect unless %s includes pseudonymous", set, mode)
+	case !c.Mode.Pseudonymous:
+	case c.KeyFile != "":
+		k, err := ReadPseudonymKeyFile(c.KeyFile)
+		if err != nil {
+			l.errs = append(l.errs, err)
+		}
+		c.Key = Secret(k)
+	case c.Key == "":
+		l.fail("%s %q needs a key: set %s or %s, at least %d characters (generate one with `openssl rand -base64 48`)", mode, raw, key, file, identity.MinKeyLength)
+	default:
+		if err := checkPseudonymKey(key, "", string(c.Key)); err != nil {
+			l.errs = append(l.errs, err)
+		}
+	}
+}
+
+// fieldPseudonymKeyFile is the field of LKTOKEN_PSEUDONYM_KEY_FILE, which
+// ReadPseudonymKeyFile's errors name.
+var fieldPseudonymKeyFile = func() setting.Field {
+	var c Config
+	return (&loader{cfg: &c, specs: specs(&c)}).field(&c.Identity.KeyFile)
+}()
+
+// ReadPseudonymKeyFile reads and checks the pseudonym key file at path (at
+// start and on SIGHUP). Its errors name the file's setting: render them with
+// [Config.Explain].
 func ReadPseudonymKeyFile(path string) (string, error) {
-	key, err := keys.ReadFile("LKTOKEN_PSEUDONYM_KEY_FILE", path)
+	key, err := keys.ReadFile(fieldPseudonymKeyFile, path)
 	if err != nil {
 		return "", err
 	}
-	return key, checkPseudonymKey("LKTOKEN_PSEUDONYM_KEY_FILE "+path, key)
+	return key, checkPseudonymKey(fieldPseudonymKeyFile, path, key)
 }
 
-func checkPseudonymKey(what, key string) error {
+// checkPseudonymKey refuses an empty or weak key; field is the setting that
+// held it and path its file ("" for none).
+func checkPseudonymKey(field setting.Field, path, key string) error {
+	if path != "" {
+		path = " " + path
+	}
 	switch err := identity.CheckKey(key); {
 	case errors.Is(err, identity.ErrKeyMissing):
-		return fmt.Errorf("%s is empty: the pseudonymous identity mode needs a key of at least %d characters (generate one with `openssl rand -base64 48`)", what, identity.MinKeyLength)
+		return setting.Errorf("%s%s is empty: the pseudonymous identity mode needs a key of at least %d characters (generate one with `openssl rand -base64 48`)", field, path, identity.MinKeyLength)
 	case err != nil:
-		return fmt.Errorf("%s is %w", what, err)
+		return setting.Errorf("%s%s is %s", field, path, err)
 	}
 	return nil
 }

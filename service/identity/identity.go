@@ -59,13 +59,13 @@ func ParseMode(s string) (Mode, error) {
 			continue
 		case Exclusive, PerSession:
 			if session != "" && session != w {
-				return Mode{}, fmt.Errorf("%q: choose one of exclusive and per-session", s)
+				return Mode{}, errors.New(`"exclusive" and "per-session" exclude each other: choose one`)
 			}
 			session, m.PerSession = w, w == PerSession
 		case Pseudonymous:
 			m.Pseudonymous = true
 		default:
-			return Mode{}, fmt.Errorf("%q: %q is not a mode; want exclusive or per-session, optionally with pseudonymous (e.g. per-session,pseudonymous)", s, w)
+			return Mode{}, fmt.Errorf("%q is not a mode; want exclusive or per-session, optionally with pseudonymous (e.g. per-session,pseudonymous)", w)
 		}
 	}
 	return m, nil

@@ -42,9 +42,9 @@ func TestParseMode(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"exclusive,per-session": `"exclusive,per-session": choose one of exclusive and per-session`,
-		"per-device":            `"per-device": "per-device" is not a mode; want exclusive or per-session, optionally with pseudonymous (e.g. per-session,pseudonymous)`,
-		"hashed":                `"hashed": "hashed" is not a mode; want exclusive or per-session, optionally with pseudonymous (e.g. per-session,pseudonymous)`,
+		"exclusive,per-session": `"exclusive" and "per-session" exclude each other: choose one`,
+		"per-device":            `"per-device" is not a mode; want exclusive or per-session, optionally with pseudonymous (e.g. per-session,pseudonymous)`,
+		"exclusive, Hashed":     `"hashed" is not a mode; want exclusive or per-session, optionally with pseudonymous (e.g. per-session,pseudonymous)`,
 	} {
 		if _, err := identity.ParseMode(in); err == nil || err.Error() != want {
 			t.Errorf("ParseMode(%q) error = %v; want %s", in, err, want)
