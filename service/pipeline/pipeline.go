@@ -1,8 +1,9 @@
 // Package pipeline is the one mint operation every route calls. A route
 // decodes its request into a [Call] and hands it to [Operation.Mint], which,
 // in this order, authenticates the caller (an authn.Authenticator, unless the
-// HTTP server did so before reading the body), binds the
-// verified identity to the request, applies the contract's rules (package
+// HTTP server did so before reading the body), derives the caller's LiveKit
+// identity under the identity mode (package identity) and binds it to the
+// request, applies the contract's rules (package
 // contract), asks the room policy ([RoomPolicy]), lets the Issuer (package
 // mint) apply the server's policy and sign, and returns the outcome as a
 // value. Audit, metrics and tracing wrap that once, for every route, and
