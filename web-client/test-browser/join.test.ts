@@ -406,18 +406,7 @@ describe("signed in with an OpenID Connect provider (Ory Hydra)", () => {
       clientId = await hydra.createPublicClient(`${site.origin}/`, audience);
     });
     await timed("start lktoken with OIDC", async () => {
-      verified = await startLktoken(await lktokenBinary(), {
-        LIVEKIT_API_KEY: apiKey,
-        LIVEKIT_API_SECRET: apiSecret,
-        LIVEKIT_URL: livekit.wsUrl,
-        LKTOKEN_ALLOWED_ORIGINS: site.origin,
-        LKTOKEN_OIDC_ISSUER: hydra.issuer,
-        LKTOKEN_OIDC_AUDIENCE: audience,
-      });
-      // Ready once the provider's keys are loaded (503 before).
-      await eventually("lktoken ready with Hydra's keys", 30_000, async () =>
-        (await fetch(`${verified.baseUrl}/readyz`)).ok ? true : undefined,
-      );
+      verified = await startVerified({});
     });
   });
 
@@ -517,7 +506,7 @@ describe("signed in with an OpenID Connect provider (Ory Hydra)", () => {
     });
   }
 
-  /** lktoken trusting Hydra like `verified`, with `env` added; ready once Hydra's keys are loaded. */
+  /** lktoken trusting Hydra, with `env` added; ready once Hydra's keys are loaded (/readyz is 503 before). */
   async function startVerified(env: Record<string, string>): Promise<RunningLktoken> {
     const server = await startLktoken(await lktokenBinary(), {
       LIVEKIT_API_KEY: apiKey,
