@@ -131,18 +131,25 @@ var pseudonymEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").W
 // every replica that shares the key, and says nothing about claim to anyone
 // without the key. A new key gives everyone a new pseudonym.
 func Pseudonym(key []byte, issuer, claim string) string {
-	return pseudonym(hmac.New(sha256.New, key), issuer, claim)
+	return newMAC(key).pseudonym(issuer, claim)
 }
 
-func pseudonym(h hash.Hash, issuer, claim string) string {
-	// One buffer for the message and the sum: no allocation but the result.
-	var buf [256]byte
-	msg := append(append(append(buf[:0], issuer...), 0), claim...)
-	h.Reset()
-	h.Write(msg)
-	sum := h.Sum(buf[:0])
+// mac is an HMAC-SHA256 and its scratch buffer, reused through a pool: a
+// pseudonym then allocates only its string.
+type mac struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newMAC(key []byte) *mac { return &mac{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 256)} }
+
+func (m *mac) pseudonym(issuer, claim string) string {
+	m.buf = append(append(append(m.buf[:0], issuer...), 0), claim...)
+	m.h.Reset()
+	m.h.Write(m.buf)
+	m.buf = m.h.Sum(m.buf[:0])
 	var out [PseudonymLen]byte
-	pseudonymEncoding.Encode(out[:], sum[:16])
+	pseudonymEncoding.Encode(out[:], m.buf[:16])
 	return string(out[:])
 }
 
@@ -157,9 +164,18 @@ func pseudonym(h hash.Hash, issuer, claim string) string {
 // MaxIdentityBytes with its suffix is cut at a character boundary: the
 // suffix keeps identities apart, the attribute keeps the whole claim.
 func Derive(m Mode, key []byte, issuer, claim string, random io.Reader) (id, subject string) {
+	var h *mac
+	if m.Pseudonymous {
+		h = newMAC(key)
+	}
+	return derive(m, h, issuer, claim, random)
+}
+
+// derive is Derive with the HMAC keyed already (nil unless pseudonymous).
+func derive(m Mode, h *mac, issuer, claim string, random io.Reader) (id, subject string) {
 	base := claim
 	if m.Pseudonymous {
-		base = Pseudonym(key, issuer, claim)
+		base = h.pseudonym(issuer, claim)
 	}
 	if !m.PerSession {
 		return base, ""
@@ -259,7 +275,7 @@ func (b *Binder) SetKey(key string) error {
 		return err
 	}
 	k := &keyState{key: []byte(key)}
-	k.macs.New = func() any { return hmac.New(sha256.New, k.key) }
+	k.macs.New = func() any { return newMAC(k.key) }
 	b.key.Store(k)
 	return nil
 }
@@ -292,23 +308,25 @@ func (b *Binder) Bind(p *authn.Principal) Bound {
 	if b == nil || b.mode == (Mode{}) {
 		return Bound{Principal: p, Identity: p.Identity, claim: p.Identity}
 	}
-	out := *p // p is shared between the requests of one token
-	base := p.Identity
+	var h *mac
 	if b.mode.Pseudonymous {
 		k := b.key.Load()
-		h := k.macs.Get().(hash.Hash)
-		base = pseudonym(h, p.Issuer, p.Identity)
-		out.Subject = base
-		if p.Subject != p.Identity {
-			out.Subject = pseudonym(h, p.Issuer, p.Subject)
-		}
-		k.macs.Put(h)
+		h = k.macs.Get().(*mac)
+		defer k.macs.Put(h)
+	}
+	id, subject := derive(b.mode, h, p.Issuer, p.Identity, b.random)
+	out := *p // p is shared between the requests of one token
+	out.Identity = id
+	if b.mode.Pseudonymous {
 		out.Name = ""
+		switch {
+		case p.Subject != p.Identity:
+			out.Subject = h.pseudonym(p.Issuer, p.Subject)
+		case b.mode.PerSession:
+			out.Subject = subject // the pseudonym of the claim, which is sub
+		default:
+			out.Subject = id
+		}
 	}
-	bd := Bound{Principal: &out, Identity: base, claim: p.Identity}
-	if b.mode.PerSession {
-		bd.Identity, bd.Subject = sessionIdentity(base, b.random), base
-	}
-	out.Identity = bd.Identity
-	return bd
+	return Bound{Principal: &out, Identity: id, Subject: subject, claim: p.Identity}
 }
