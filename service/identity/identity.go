@@ -92,8 +92,8 @@ const SubjectAttribute = "lktoken.subject"
 // request may not set any of them (see [CheckAttributes]).
 const ReservedAttributePrefix = "lktoken."
 
-// CheckAttributes returns the first attribute name of attrs that only
-// lktoken may set, or "" when there is none.
+// CheckAttributes returns an attribute name of attrs that only lktoken may
+// set (any one of them, when there are several), or "" when there is none.
 func CheckAttributes(attrs map[string]string) string {
 	for k := range attrs {
 		if strings.HasPrefix(k, ReservedAttributePrefix) {
