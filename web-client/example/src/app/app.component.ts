@@ -126,6 +126,11 @@ export class AppComponent implements OnDestroy {
       .catch((err: unknown) => this.failure.set(`sign-in failed: ${String(err)}`));
   }
 
+  /**
+   * Forgets the access token. The token source needs no invalidate() for
+   * the next user: it follows its caller (the browser suite relies on
+   * that); an app that wants the cached token gone at once calls it.
+   */
   protected signOut(): void {
     this.signIn?.signOut();
     this.signedInAs.set("");
