@@ -89,7 +89,7 @@ deps: system-deps web-client/node_modules proto-deps ## install what the tests n
 .PHONY: test-go
 test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 ./...
-	@# Tracing lives in builds tagged otel (service/httpserver/tracing.go): its test too.
+	@# Tracing lives in builds tagged otel (service/app/tracing.go): its test too.
 	go vet -tags otel ./...
 	go test -race -count=1 -tags otel -run Tracing ./cmd/lktoken/
 	@# The micro-benchmarks, briefly: they compile and their requests succeed.

@@ -17,15 +17,46 @@ import (
 	"github.com/lktoken/lktoken/service/pipeline"
 )
 
-// Connect returns the path and handler of the TokenService. opts come
-// first (the server's recovery and read limits), then the codecs of
-// CodecOptions. Answers carry Cache-Control: no-store, and connect-go's bare
-// 405 and 415 refusals get a body that says what to change.
-func Connect(op *pipeline.Operation, opts ...connect.HandlerOption) (string, http.Handler) {
+// Route is a token route: it serves a request whose caller
+// pipeline.Operation.Authenticate verified before the body was read, and
+// hands that caller to the mint operation in its Call. ServeHTTP serves it
+// with no verified caller, which an operation that authenticates refuses.
+type Route interface {
+	http.Handler
+	Serve(w http.ResponseWriter, r *http.Request, caller pipeline.Verified)
+}
+
+// ConnectRoute is the TokenService: GenerateToken over Connect, gRPC and
+// gRPC-Web.
+type ConnectRoute struct {
+	// Path is the service's path prefix, for a mux.
+	Path string
+	h    http.Handler
+}
+
+// Connect returns the TokenService route. opts come first (the server's
+// recovery and read limits), then the codecs of CodecOptions. Answers carry
+// Cache-Control: no-store, and connect-go's bare 405 and 415 refusals get a
+// body that says what to change.
+func Connect(op *pipeline.Operation, opts ...connect.HandlerOption) *ConnectRoute {
 	path, h := lktokenv1connect.NewTokenServiceHandler(tokenService{op: op},
 		connect.WithHandlerOptions(opts...), connect.WithHandlerOptions(CodecOptions()...))
-	return path, noStore(explainRefusals(h))
+	return &ConnectRoute{Path: path, h: noStore(explainRefusals(h))}
 }
+
+func (c *ConnectRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.Serve(w, r, pipeline.Verified{})
+}
+
+// Serve serves r for caller. connect-go hands GenerateToken only a context
+// and the message, so the caller crosses connect-go in the context, under a
+// key of this file: set here, read at the top of GenerateToken and put in
+// the Call, explicitly, from there on.
+func (c *ConnectRoute) Serve(w http.ResponseWriter, r *http.Request, caller pipeline.Verified) {
+	c.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+}
+
+type callerKey struct{}
 
 // tokenService adapts GenerateToken onto the mint operation.
 type tokenService struct{ op *pipeline.Operation }
@@ -33,6 +64,7 @@ type tokenService struct{ op *pipeline.Operation }
 // GenerateToken mints a join token for one participant in one room.
 func (s tokenService) GenerateToken(ctx context.Context, req *lktokenv1.GenerateTokenRequest) (*lktokenv1.GenerateTokenResponse, error) {
 	call := pipeline.Call{Route: lktokenv1connect.TokenServiceGenerateTokenProcedure, Request: req}
+	call.Caller, _ = ctx.Value(callerKey{}).(pipeline.Verified)
 	if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
 		call.Peer, call.Header = ci.Peer().Addr, ci.RequestHeader()
 	}

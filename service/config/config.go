@@ -2,7 +2,7 @@
 // a [Config], checking each and naming the flag or variable to fix. To add a
 // setting: add a line to the settings table (flag, variable, default, help),
 // read it in buildConfig (or buildOpsConfig) into a field of Config, and
-// use that field where the server is composed (httpserver.New).
+// use that field where the server is composed (app.New).
 package config
 
 import (

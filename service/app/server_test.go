@@ -1,4 +1,4 @@
-package httpserver
+package app
 
 import (
 	"bytes"
@@ -23,6 +23,7 @@ import (
 	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/config"
 	"github.com/lktoken/lktoken/service/internal/cases"
+	"github.com/lktoken/lktoken/service/logging"
 	"github.com/lktoken/lktoken/service/mint"
 )
 
@@ -30,7 +31,7 @@ import (
 type testServer struct {
 	URL string
 	Log *testserver.Log
-	Srv *Server
+	Srv *App
 }
 
 func testConfig() config.Config {
@@ -49,7 +50,7 @@ func testConfig() config.Config {
 func startServer(t *testing.T, cfg config.Config) testServer {
 	t.Helper()
 	logs := &testserver.Log{}
-	srv := New(cfg, NewLogger(cfg, logs))
+	srv := New(cfg, logging.New(cfg.LogFormat, cfg.LogLevel, logs))
 	return testServer{URL: testserver.Serve(t, srv.Serve), Log: logs, Srv: srv}
 }
 
