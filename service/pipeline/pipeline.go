@@ -64,7 +64,7 @@ type Options struct {
 	// the audit log writes its mint lines directly (audit.New;
 	// logging.Logs.Lines). nil writes them through Log.
 	AuditLines io.Writer
-	Now func() time.Time
+	Now        func() time.Time
 	// Observer and Tracer are optional.
 	Observer Observer
 	Tracer   Tracer
