@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"connectrpc.com/connect"
@@ -33,6 +34,7 @@ type App struct {
 	cfg     config.Config
 	log     *slog.Logger
 	srv     *httpserver.Server
+	handler http.Handler
 	keys    *keys.Ring
 	ready   *Readiness
 	metrics *Metrics
@@ -104,6 +106,7 @@ func New(cfg config.Config, logs logging.Logs) *App {
 		Metrics:           a.metrics,
 		Ready:             a.ready,
 	})
+	a.handler = h
 	lim := cfg.Ops.WithDefaults()
 	a.srv = httpserver.New(httpserver.Config{
 		Listen:               cfg.Listen,
@@ -168,6 +171,9 @@ func (a *App) stop() {
 		a.log.Warn("tracing: spans not flushed", slog.String("error", err.Error()))
 	}
 }
+
+// Handler is what the server serves: every route behind the middleware.
+func (a *App) Handler() http.Handler { return a.handler }
 
 // SkipDrainDelay ends the drain delay now, or makes a drain that has not
 // begun skip it: for an interactive stop (Ctrl-C) or a second signal.
