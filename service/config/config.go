@@ -31,7 +31,7 @@ type Config struct {
 	Keys   keys.Source
 	KeyIDs []string
 	Policy mint.Policy
-	// Ops are the limits, timeouts and operations settings (config_ops.go).
+	// Ops are the limits, timeouts and operations settings (ops.go).
 	Ops OpsConfig
 	// Auth is caller authentication by OpenID Connect and the room policy
 	// (auth.go).
@@ -87,7 +87,7 @@ var settings = []setting{
 	{"drain-delay", "LKTOKEN_DRAIN_DELAY", "5s", "on SIGTERM, how long to keep serving while /readyz answers 503, so that load balancers and Kubernetes endpoints stop sending before the listener closes (0: none). SIGINT (Ctrl-C) or a second signal skips it"},
 	{"log-level", "LKTOKEN_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "LKTOKEN_LOG_FORMAT", "json", "json or text"},
-	// Limits, timeouts and operations (config_ops.go).
+	// Limits, timeouts and operations (ops.go).
 	{"read-header-timeout", "LKTOKEN_READ_HEADER_TIMEOUT", "5s", "time a client has to send its request headers (cuts off slowloris)"},
 	{"read-timeout", "LKTOKEN_READ_TIMEOUT", "15s", "time a client has to send a whole request, body included"},
 	{"write-timeout", "LKTOKEN_WRITE_TIMEOUT", "15s", "time the server has to answer a request once its headers are read"},
