@@ -27,10 +27,11 @@ generate: proto-deps ## regenerate gen/ from proto/
 	$(BUF) generate --template buf.gen.web-core.yaml
 
 .PHONY: lint
-lint: proto-deps ## buf lint, buf format, go vet, gofmt
+lint: proto-deps ## buf lint, buf format, go vet, staticcheck, gofmt
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 	go vet ./...
+	go tool staticcheck ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); test -z "$$out" || { echo "gofmt needed: $$out"; exit 1; }
 
 .PHONY: check-generated

@@ -147,6 +147,7 @@ func (c Config) Check() error {
 		return fmt.Errorf("Issuer: %w", err)
 	}
 	if strings.TrimSpace(c.Audience) == "" {
+		//lint:ignore ST1005 the field's name leads the message: package config replaces it with the flag or variable the user set
 		return errors.New("Audience: required with an issuer (the aud value this server's tokens carry)")
 	}
 	if c.JWKSURL != "" {
@@ -156,10 +157,12 @@ func (c Config) Check() error {
 	}
 	for _, alg := range c.Algorithms {
 		if !slices.Contains(AsymmetricAlgorithms, alg) {
+			//lint:ignore ST1005 the field's name leads the message: package config replaces it with the flag or variable the user set
 			return fmt.Errorf("Algorithms: %q is not accepted (only asymmetric ones: %s)", alg, strings.Join(AsymmetricAlgorithms, ", "))
 		}
 	}
 	if c.Leeway > MaxLeeway {
+		//lint:ignore ST1005 the field's name leads the message: package config replaces it with the flag or variable the user set
 		return fmt.Errorf("Leeway: %s is more than the %s allowed", c.Leeway, MaxLeeway)
 	}
 	for name, claim := range map[string]string{"IdentityClaim": c.IdentityClaim, "NameClaim": c.NameClaim} {
