@@ -87,31 +87,24 @@ var publicPaths = map[string]bool{"/healthz": true, "/readyz": true}
 func front(op *pipeline.Operation, mux *http.ServeMux, hot api.Route) http.Handler {
 	ew := connect.NewErrorWriter()
 	hotPath := lktokenv1connect.TokenServiceGenerateTokenProcedure
-	authenticates := op.Authenticates()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if publicPaths[r.URL.Path] {
 			mux.ServeHTTP(w, r)
 			return
 		}
-		var caller pipeline.Verified
-		if authenticates {
-			var err error
-			caller, err = op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
-			if err != nil {
-				// The challenge is a header on every protocol: connect-go's
-				// ErrorWriter would put it in gRPC's trailers, where net/http
-				// refuses to send WWW-Authenticate.
-				var cerr *connect.Error
-				if errors.As(err, &cerr) {
-					if ch := cerr.Meta().Get("WWW-Authenticate"); ch != "" {
-						w.Header().Set("WWW-Authenticate", ch)
-					}
+		caller, err := op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
+		if err != nil {
+			// The challenge is a header on every protocol: connect-go's
+			// ErrorWriter would put it in gRPC's trailers, where net/http
+			// refuses to send WWW-Authenticate.
+			var cerr *connect.Error
+			if errors.As(err, &cerr) {
+				if ch := cerr.Meta().Get("WWW-Authenticate"); ch != "" {
+					w.Header().Set("WWW-Authenticate", ch)
 				}
-				_ = ew.Write(w, r, err)
-				return
 			}
-		} else {
-			caller, _ = op.Authenticate(r.Context(), authn.Caller{}, "")
+			_ = ew.Write(w, r, err)
+			return
 		}
 		if r.URL.Path == hotPath && r.URL.RawPath == "" && r.Method != http.MethodConnect {
 			hot.Serve(w, r, caller)

@@ -248,9 +248,6 @@ func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route str
 	return Verified{principal: p, ok: true}, nil
 }
 
-// Authenticates reports whether callers must authenticate.
-func (op *Operation) Authenticates() bool { return op.authn != nil }
-
 // bindIdentity makes the verified identity the participant's: a request that
 // names none gets it; one that names another is refused. A request without a
 // display name gets the principal's, if it has one.
