@@ -93,6 +93,8 @@ test-go: ## unit and integration tests of the Go service
 	@# Tracing lives in builds tagged otel (service/app/tracing.go): its test too.
 	go vet -tags otel ./...
 	go test -race -count=1 -tags otel -run Tracing ./cmd/lktoken/
+	@# Allocation budgets hold only without the race detector (it drops sync.Pool items).
+	go test -count=1 -run 'TestProductionWiringTakesEveryFastPath' ./service/app/
 	@# The micro-benchmarks, briefly: they compile and their requests succeed.
 	go test -run '^$$' -bench . -benchtime=100x ./service/...
 
