@@ -111,6 +111,8 @@ func New(cfg config.Config, logs logging.Logs) *App {
 	a.srv = httpserver.New(httpserver.Config{
 		Listen:               cfg.Listen,
 		MetricsListen:        cfg.Ops.MetricsListen,
+		ListenSetting:        config.FieldListen,
+		MetricsListenSetting: config.FieldMetricsListen,
 		Metrics:              a.metrics.Handler(),
 		DrainDelay:           cfg.DrainDelay,
 		ShutdownTimeout:      cfg.ShutdownTimeout,
@@ -187,6 +189,7 @@ func (a *App) Reload() error {
 	var errs []error
 	if a.bearer != nil && a.cfg.Ops.BearerTokenFile != "" {
 		if token, err := config.ReadBearerTokenFile(a.cfg.Ops.BearerTokenFile); err != nil {
+			err = a.cfg.Explain(err)
 			a.log.Error("reload failed, keeping the current bearer token", slog.String("error", err.Error()))
 			errs = append(errs, err)
 		} else {
@@ -195,11 +198,12 @@ func (a *App) Reload() error {
 		}
 	}
 	if !a.cfg.Keys.Reloadable() {
-		a.log.Info("reload: keys come from the environment, nothing to reload (use LIVEKIT_API_SECRET_FILE, LIVEKIT_KEYS_FILE or LIVEKIT_API_KEY_FILE)")
+		a.log.Info("reload: " + a.cfg.Explain(keys.ErrNotReloadable).Error())
 		return errors.Join(errs...)
 	}
 	ks, err := a.keys.Reload(a.cfg.Keys)
 	if err != nil {
+		err = a.cfg.Explain(err)
 		a.log.Error("reload failed, keeping the current keys", slog.String("error", err.Error()),
 			slog.String("signing_key", a.keys.Signing().APIKey))
 		return errors.Join(append(errs, err)...)

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 // Config is what the listener needs.
@@ -22,6 +24,9 @@ type Config struct {
 	// MetricsListen, when set, serves Metrics at GET /metrics there.
 	MetricsListen string
 	Metrics       http.Handler
+	// ListenSetting and MetricsListenSetting are the settings that named the
+	// two addresses, for a ListenError.
+	ListenSetting, MetricsListenSetting setting.Field
 	// DrainDelay is how long the server keeps serving, not ready, after the
 	// stop is asked for; ShutdownTimeout bounds the requests in flight then.
 	DrainDelay      time.Duration
@@ -88,7 +93,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return nil, &ListenError{Setting: "LKTOKEN_LISTEN", Addr: s.cfg.Listen, Err: err}
+		return nil, &ListenError{Setting: s.cfg.ListenSetting, Addr: s.cfg.Listen, Err: err}
 	}
 	return ln, nil
 }
@@ -96,8 +101,10 @@ func (s *Server) Listen() (net.Listener, error) {
 // ListenError is an address the server could not listen on: a
 // configuration error (the address is taken, not allowed, or malformed).
 type ListenError struct {
-	// Setting is the variable that named the address, e.g. LKTOKEN_LISTEN.
-	Setting string
+	// Setting is the setting that named the address (Config.ListenSetting or
+	// Config.MetricsListenSetting); config.Config.Name says how the user
+	// wrote it.
+	Setting setting.Field
 	Addr    string
 	Err     error
 }
@@ -169,7 +176,7 @@ func (s *Server) serveMetrics() (func(), error) {
 	}
 	ln, err := net.Listen("tcp", s.cfg.MetricsListen)
 	if err != nil {
-		return nil, &ListenError{Setting: "LKTOKEN_METRICS_LISTEN", Addr: s.cfg.MetricsListen, Err: err}
+		return nil, &ListenError{Setting: s.cfg.MetricsListenSetting, Addr: s.cfg.MetricsListen, Err: err}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.cfg.Metrics)

@@ -75,10 +75,10 @@ func TestServerServesTheHandlerItIsGiven(t *testing.T) {
 func TestListenErrorNamesTheSetting(t *testing.T) {
 	t.Parallel()
 	taken := testserver.Listen(t)
-	srv := New(Config{Listen: taken.Addr().String()}, http.NotFoundHandler(), nil, slog.New(slog.DiscardHandler))
+	srv := New(Config{Listen: taken.Addr().String(), ListenSetting: "test.Listen"}, http.NotFoundHandler(), nil, slog.New(slog.DiscardHandler))
 	err := srv.Run(context.Background())
 	var le *ListenError
-	if !errors.As(err, &le) || le.Setting != "LKTOKEN_LISTEN" || le.Addr != taken.Addr().String() {
+	if !errors.As(err, &le) || le.Setting != "test.Listen" || le.Addr != taken.Addr().String() {
 		t.Fatalf("err %v", err)
 	}
 	var op *net.OpError
