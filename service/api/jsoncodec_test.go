@@ -121,6 +121,11 @@ func randRequestJSON(r *rand.Rand) []byte {
 	if r.IntN(15) == 0 {
 		members = append(members, `"unknownField":{"a":[1,2]}`)
 	}
+	if r.IntN(15) == 0 { // agent dispatch: always protojson's
+		members = append(members, []string{`"roomConfig":{"agents":[{"agentName":"helper","metadata":"m"}]}`,
+			`"room_config":{"agents":[{"agent_name":"helper","deployment":"staging"}]}`, `"roomConfig":{}`, `"room_config":null`,
+			`"roomConfig":{"agents":[{"agentName":1}]}`, `"roomConfig":{"egress":{}}`}[r.IntN(6)])
+	}
 	if r.IntN(15) == 0 && len(members) > 0 {
 		members = append(members, members[0]) // a repeated key
 	}
