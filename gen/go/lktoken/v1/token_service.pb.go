@@ -164,14 +164,15 @@ func (x *GenerateTokenRequest) GetRoomConfig() *RoomConfig {
 // agent dispatch, nothing else. The field names are LiveKit's, so a request
 // to lktoken's /api/token (LiveKit's TokenSourceRequest) and to GenerateToken
 // name the same fields the same way, and refusals name them alike
-// ("room_config.agents[0].agent_name: ...").
+// ("room_config.agents[0].agent_name: ..."). Fields are numbered as in
+// livekit.RoomConfiguration, so this message is a wire-compatible subset.
 type RoomConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The agents to dispatch to the room, for example
 	// [{"agent_name": "voice-assistant"}]. Each name must be in the server's
 	// allowlist (LKTOKEN_ALLOWED_AGENTS, empty by default): any other is
 	// refused with permission_denied naming it.
-	Agents        []*RoomAgentDispatch `protobuf:"bytes,1,rep,name=agents,proto3" json:"agents,omitempty"`
+	Agents        []*RoomAgentDispatch `protobuf:"bytes,10,rep,name=agents,proto3" json:"agents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -215,7 +216,7 @@ func (x *RoomConfig) GetAgents() []*RoomAgentDispatch {
 
 // RoomAgentDispatch asks LiveKit to dispatch one agent to the room, as
 // LiveKit's RoomAgentDispatch does (its fields agent_name, metadata and
-// deployment; lktoken honours no others).
+// deployment, numbered as there; lktoken honours no others).
 type RoomAgentDispatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The agent's name, as the agent registered with LiveKit, for example
@@ -233,7 +234,7 @@ type RoomAgentDispatch struct {
 	// bytes, no "_", no whitespace or control bytes): the server refuses a
 	// deployment that breaks it with invalid_argument, because LiveKit would
 	// silently drop the dispatch.
-	Deployment    string `protobuf:"bytes,3,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	Deployment    string `protobuf:"bytes,4,opt,name=deployment,proto3" json:"deployment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -399,13 +400,14 @@ const file_lktoken_v1_token_service_proto_rawDesc = "" +
 	"\x15_participant_metadata\"C\n" +
 	"\n" +
 	"RoomConfig\x125\n" +
-	"\x06agents\x18\x01 \x03(\v2\x1d.lktoken.v1.RoomAgentDispatchR\x06agents\"\x86\x01\n" +
+	"\x06agents\x18\n" +
+	" \x03(\v2\x1d.lktoken.v1.RoomAgentDispatchR\x06agents\"\x86\x01\n" +
 	"\x11RoomAgentDispatch\x12*\n" +
 	"\n" +
 	"agent_name\x18\x01 \x01(\tB\v\xbaH\br\x06\xc8H\x01(\x80\x02R\tagentName\x12%\n" +
 	"\bmetadata\x18\x02 \x01(\tB\t\xbaH\x06r\x04(\x80\x80 R\bmetadata\x12\x1e\n" +
 	"\n" +
-	"deployment\x18\x03 \x01(\tR\n" +
+	"deployment\x18\x04 \x01(\tR\n" +
 	"deployment\"\xd7\x01\n" +
 	"\x15GenerateTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lktoken/v1/token_service.proto.
  */
 export const file_lktoken_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEi0AUKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EiEKCXJvb21fbmFtZRgBIAEoCUIOukgLyAEBcgbISAEogAIShAEKFHBhcnRpY2lwYW50X2lkZW50aXR5GAIgASgJQma6SGO6AVgKB25vX2hhc2gSOG11c3Qgbm90IGNvbnRhaW4gJyMnIChMaXZlS2l0IHJlc2VydmVzIGl0IGluIGlkZW50aXRpZXMpGhMhdGhpcy5jb250YWlucygnIycpcgbISAEogAISLAoQcGFydGljaXBhbnRfbmFtZRgDIAEoCUINukgKcgjISAEgASiAAkgAiAEBEiwKEmV4cGlyYXRpb25fc2Vjb25kcxgEIAEoDUILukgIKgYYgKMFKDxIAYgBARIsChRwYXJ0aWNpcGFudF9tZXRhZGF0YRgFIAEoCUIJukgGcgQogIAgSAKIAQES0wEKFnBhcnRpY2lwYW50X2F0dHJpYnV0ZXMYBiADKAsyOy5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0LlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5Qna6SHOaAXAibroBYQoMbm9fbGtfcHJlZml4EjhtdXN0IG5vdCBzdGFydCB3aXRoICdsay4nIChMaXZlS2l0IHJlc2VydmVzIHRoYXQgcHJlZml4KRoXIXRoaXMuc3RhcnRzV2l0aCgnbGsuJylyCMhIASABKIACEisKC3Jvb21fY29uZmlnGAcgASgLMhYubGt0b2tlbi52MS5Sb29tQ29uZmlnGjwKGlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX3BhcnRpY2lwYW50X25hbWVCFQoTX2V4cGlyYXRpb25fc2Vjb25kc0IXChVfcGFydGljaXBhbnRfbWV0YWRhdGEiOwoKUm9vbUNvbmZpZxItCgZhZ2VudHMYASADKAsyHS5sa3Rva2VuLnYxLlJvb21BZ2VudERpc3BhdGNoImUKEVJvb21BZ2VudERpc3BhdGNoEh8KCmFnZW50X25hbWUYASABKAlCC7pICHIGyEgBKIACEhsKCG1ldGFkYXRhGAIgASgJQgm6SAZyBCiAgCASEgoKZGVwbG95bWVudBgDIAEoCSKbAQoVR2VuZXJhdGVUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnNlcnZlcl91cmwYAyABKAkSEQoJcm9vbV9uYW1lGAQgASgJEhwKFHBhcnRpY2lwYW50X2lkZW50aXR5GAUgASgJMmYKDFRva2VuU2VydmljZRJWCg1HZW5lcmF0ZVRva2VuEiAubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVxdWVzdBohLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlc3BvbnNlIgBCOFo2Z2l0aHViLmNvbS9sa3Rva2VuL2xrdG9rZW4vZ2VuL2dvL2xrdG9rZW4vdjE7bGt0b2tlbnYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lktoken_v1_rules]);
+  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEi0AUKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EiEKCXJvb21fbmFtZRgBIAEoCUIOukgLyAEBcgbISAEogAIShAEKFHBhcnRpY2lwYW50X2lkZW50aXR5GAIgASgJQma6SGO6AVgKB25vX2hhc2gSOG11c3Qgbm90IGNvbnRhaW4gJyMnIChMaXZlS2l0IHJlc2VydmVzIGl0IGluIGlkZW50aXRpZXMpGhMhdGhpcy5jb250YWlucygnIycpcgbISAEogAISLAoQcGFydGljaXBhbnRfbmFtZRgDIAEoCUINukgKcgjISAEgASiAAkgAiAEBEiwKEmV4cGlyYXRpb25fc2Vjb25kcxgEIAEoDUILukgIKgYYgKMFKDxIAYgBARIsChRwYXJ0aWNpcGFudF9tZXRhZGF0YRgFIAEoCUIJukgGcgQogIAgSAKIAQES0wEKFnBhcnRpY2lwYW50X2F0dHJpYnV0ZXMYBiADKAsyOy5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0LlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5Qna6SHOaAXAibroBYQoMbm9fbGtfcHJlZml4EjhtdXN0IG5vdCBzdGFydCB3aXRoICdsay4nIChMaXZlS2l0IHJlc2VydmVzIHRoYXQgcHJlZml4KRoXIXRoaXMuc3RhcnRzV2l0aCgnbGsuJylyCMhIASABKIACEisKC3Jvb21fY29uZmlnGAcgASgLMhYubGt0b2tlbi52MS5Sb29tQ29uZmlnGjwKGlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX3BhcnRpY2lwYW50X25hbWVCFQoTX2V4cGlyYXRpb25fc2Vjb25kc0IXChVfcGFydGljaXBhbnRfbWV0YWRhdGEiOwoKUm9vbUNvbmZpZxItCgZhZ2VudHMYCiADKAsyHS5sa3Rva2VuLnYxLlJvb21BZ2VudERpc3BhdGNoImUKEVJvb21BZ2VudERpc3BhdGNoEh8KCmFnZW50X25hbWUYASABKAlCC7pICHIGyEgBKIACEhsKCG1ldGFkYXRhGAIgASgJQgm6SAZyBCiAgCASEgoKZGVwbG95bWVudBgEIAEoCSKbAQoVR2VuZXJhdGVUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnNlcnZlcl91cmwYAyABKAkSEQoJcm9vbV9uYW1lGAQgASgJEhwKFHBhcnRpY2lwYW50X2lkZW50aXR5GAUgASgJMmYKDFRva2VuU2VydmljZRJWCg1HZW5lcmF0ZVRva2VuEiAubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVxdWVzdBohLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlc3BvbnNlIgBCOFo2Z2l0aHViLmNvbS9sa3Rva2VuL2xrdG9rZW4vZ2VuL2dvL2xrdG9rZW4vdjE7bGt0b2tlbnYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lktoken_v1_rules]);
 
 /**
  * GenerateTokenRequest says who joins which room, for how long, and what the
@@ -121,7 +121,8 @@ export const GenerateTokenRequestSchema: GenMessage<GenerateTokenRequest> = /*@_
  * agent dispatch, nothing else. The field names are LiveKit's, so a request
  * to lktoken's /api/token (LiveKit's TokenSourceRequest) and to GenerateToken
  * name the same fields the same way, and refusals name them alike
- * ("room_config.agents[0].agent_name: ...").
+ * ("room_config.agents[0].agent_name: ..."). Fields are numbered as in
+ * livekit.RoomConfiguration, so this message is a wire-compatible subset.
  *
  * @generated from message lktoken.v1.RoomConfig
  */
@@ -132,7 +133,7 @@ export type RoomConfig = Message<"lktoken.v1.RoomConfig"> & {
    * allowlist (LKTOKEN_ALLOWED_AGENTS, empty by default): any other is
    * refused with permission_denied naming it.
    *
-   * @generated from field: repeated lktoken.v1.RoomAgentDispatch agents = 1;
+   * @generated from field: repeated lktoken.v1.RoomAgentDispatch agents = 10;
    */
   agents: RoomAgentDispatch[];
 };
@@ -147,7 +148,7 @@ export const RoomConfigSchema: GenMessage<RoomConfig> = /*@__PURE__*/
 /**
  * RoomAgentDispatch asks LiveKit to dispatch one agent to the room, as
  * LiveKit's RoomAgentDispatch does (its fields agent_name, metadata and
- * deployment; lktoken honours no others).
+ * deployment, numbered as there; lktoken honours no others).
  *
  * @generated from message lktoken.v1.RoomAgentDispatch
  */
@@ -179,7 +180,7 @@ export type RoomAgentDispatch = Message<"lktoken.v1.RoomAgentDispatch"> & {
    * deployment that breaks it with invalid_argument, because LiveKit would
    * silently drop the dispatch.
    *
-   * @generated from field: string deployment = 3;
+   * @generated from field: string deployment = 4;
    */
   deployment: string;
 };

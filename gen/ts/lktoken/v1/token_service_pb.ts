@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lktoken/v1/token_service.proto.
  */
 export const file_lktoken_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEitwMKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EhEKCXJvb21fbmFtZRgBIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgCIAEoCRIdChBwYXJ0aWNpcGFudF9uYW1lGAMgASgJSACIAQESHwoSZXhwaXJhdGlvbl9zZWNvbmRzGAQgASgNSAGIAQESIQoUcGFydGljaXBhbnRfbWV0YWRhdGEYBSABKAlIAogBARJbChZwYXJ0aWNpcGFudF9hdHRyaWJ1dGVzGAYgAygLMjsubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVxdWVzdC5QYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRIrCgtyb29tX2NvbmZpZxgHIAEoCzIWLmxrdG9rZW4udjEuUm9vbUNvbmZpZxo8ChpQYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhMKEV9wYXJ0aWNpcGFudF9uYW1lQhUKE19leHBpcmF0aW9uX3NlY29uZHNCFwoVX3BhcnRpY2lwYW50X21ldGFkYXRhIjsKClJvb21Db25maWcSLQoGYWdlbnRzGAEgAygLMh0ubGt0b2tlbi52MS5Sb29tQWdlbnREaXNwYXRjaCJNChFSb29tQWdlbnREaXNwYXRjaBISCgphZ2VudF9uYW1lGAEgASgJEhAKCG1ldGFkYXRhGAIgASgJEhIKCmRlcGxveW1lbnQYAyABKAkimwEKFUdlbmVyYXRlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXJ2ZXJfdXJsGAMgASgJEhEKCXJvb21fbmFtZRgEIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgFIAEoCTJkCgxUb2tlblNlcnZpY2USVAoNR2VuZXJhdGVUb2tlbhIgLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlcXVlc3QaIS5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXNwb25zZUI4WjZnaXRodWIuY29tL2xrdG9rZW4vbGt0b2tlbi9nZW4vZ28vbGt0b2tlbi92MTtsa3Rva2VudjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEitwMKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EhEKCXJvb21fbmFtZRgBIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgCIAEoCRIdChBwYXJ0aWNpcGFudF9uYW1lGAMgASgJSACIAQESHwoSZXhwaXJhdGlvbl9zZWNvbmRzGAQgASgNSAGIAQESIQoUcGFydGljaXBhbnRfbWV0YWRhdGEYBSABKAlIAogBARJbChZwYXJ0aWNpcGFudF9hdHRyaWJ1dGVzGAYgAygLMjsubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVxdWVzdC5QYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRIrCgtyb29tX2NvbmZpZxgHIAEoCzIWLmxrdG9rZW4udjEuUm9vbUNvbmZpZxo8ChpQYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhMKEV9wYXJ0aWNpcGFudF9uYW1lQhUKE19leHBpcmF0aW9uX3NlY29uZHNCFwoVX3BhcnRpY2lwYW50X21ldGFkYXRhIjsKClJvb21Db25maWcSLQoGYWdlbnRzGAogAygLMh0ubGt0b2tlbi52MS5Sb29tQWdlbnREaXNwYXRjaCJNChFSb29tQWdlbnREaXNwYXRjaBISCgphZ2VudF9uYW1lGAEgASgJEhAKCG1ldGFkYXRhGAIgASgJEhIKCmRlcGxveW1lbnQYBCABKAkimwEKFUdlbmVyYXRlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXJ2ZXJfdXJsGAMgASgJEhEKCXJvb21fbmFtZRgEIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgFIAEoCTJkCgxUb2tlblNlcnZpY2USVAoNR2VuZXJhdGVUb2tlbhIgLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlcXVlc3QaIS5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXNwb25zZUI4WjZnaXRodWIuY29tL2xrdG9rZW4vbGt0b2tlbi9nZW4vZ28vbGt0b2tlbi92MTtsa3Rva2VudjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * GenerateTokenRequest says who joins which room, for how long, and what the
@@ -119,7 +119,8 @@ export const GenerateTokenRequestSchema: GenMessage<GenerateTokenRequest> = /*@_
  * agent dispatch, nothing else. The field names are LiveKit's, so a request
  * to lktoken's /api/token (LiveKit's TokenSourceRequest) and to GenerateToken
  * name the same fields the same way, and refusals name them alike
- * ("room_config.agents[0].agent_name: ...").
+ * ("room_config.agents[0].agent_name: ..."). Fields are numbered as in
+ * livekit.RoomConfiguration, so this message is a wire-compatible subset.
  *
  * @generated from message lktoken.v1.RoomConfig
  */
@@ -130,7 +131,7 @@ export type RoomConfig = Message<"lktoken.v1.RoomConfig"> & {
    * allowlist (LKTOKEN_ALLOWED_AGENTS, empty by default): any other is
    * refused with permission_denied naming it.
    *
-   * @generated from field: repeated lktoken.v1.RoomAgentDispatch agents = 1;
+   * @generated from field: repeated lktoken.v1.RoomAgentDispatch agents = 10;
    */
   agents: RoomAgentDispatch[];
 };
@@ -145,7 +146,7 @@ export const RoomConfigSchema: GenMessage<RoomConfig> = /*@__PURE__*/
 /**
  * RoomAgentDispatch asks LiveKit to dispatch one agent to the room, as
  * LiveKit's RoomAgentDispatch does (its fields agent_name, metadata and
- * deployment; lktoken honours no others).
+ * deployment, numbered as there; lktoken honours no others).
  *
  * @generated from message lktoken.v1.RoomAgentDispatch
  */
@@ -177,7 +178,7 @@ export type RoomAgentDispatch = Message<"lktoken.v1.RoomAgentDispatch"> & {
    * deployment that breaks it with invalid_argument, because LiveKit would
    * silently drop the dispatch.
    *
-   * @generated from field: string deployment = 3;
+   * @generated from field: string deployment = 4;
    */
   deployment: string;
 };
