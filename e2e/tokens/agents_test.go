@@ -91,7 +91,7 @@ func TestGenerateTokenDispatchesAnAllowedAgent(t *testing.T) {
 	})
 	var cerr *connect.Error
 	if connect.CodeOf(err) != connect.CodePermissionDenied || !errors.As(err, &cerr) ||
-		cerr.Message() != `room_config.agents[0].agent_name: agent "root-shell" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)` {
+		cerr.Message() != `room_config.agents[0].agent_name: agent "root-shell" is not in the agent allowlist of this server` {
 		t.Errorf("an agent outside the allowlist: %v", err)
 	}
 }

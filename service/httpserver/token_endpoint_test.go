@@ -352,9 +352,9 @@ func TestTokenEndpointAgentAllowlist(t *testing.T) {
 		status          int
 	}{
 		{"unknown agent", `{"room_config":{"agents":[{"agent_name":"root-shell"}]}}`,
-			`room_config.agents[0].agent_name: agent "root-shell" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`, 403},
+			`room_config.agents[0].agent_name: agent "root-shell" is not in the agent allowlist of this server`, 403},
 		{"unnamed agent", `{"room_config":{"agents":[{"agent_name":"helper"},{"metadata":"x"}]}}`,
-			`room_config.agents[1].agent_name: agent "" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`, 403},
+			`room_config.agents[1].agent_name: agent "" is not in the agent allowlist of this server`, 403},
 		{"other room setting", `{"room_config":{"max_participants":100,"name":"x","agents":[{"agent_name":"helper"}]}}`,
 			"room_config.name is not allowed (this server honours only room_config.agents); room_config.max_participants is not allowed (this server honours only room_config.agents)", 403},
 		{"egress", `{"room_config":{"egress":{"room":{"room_name":"x"}}}}`,
@@ -380,7 +380,7 @@ func TestTokenEndpointNoAgentsByDefault(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
 	refused(t, s.post(t, `{"room_config":{"agents":[{"agent_name":"helper"}]}}`), 403, "permission_denied",
-		`room_config.agents[0].agent_name: agent "helper" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`)
+		`room_config.agents[0].agent_name: agent "helper" is not in the agent allowlist of this server`)
 }
 
 // The endpoint's refusals of the contract's rules are GenerateToken's, word
@@ -630,9 +630,9 @@ func TestAgentDispatchSameOnEveryRoute(t *testing.T) {
 		{name: "allowed agents", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", `{"lang":"en"}`, "staging"), agent("notetaker", "", "")}},
 			claim: `{"agents":[{"agentName":"helper","metadata":"{\"lang\":\"en\"}","deployment":"staging"},{"agentName":"notetaker"}]}`},
 		{name: "agent not in the allowlist", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", "", ""), agent("root-shell", "", "")}},
-			status: 403, code: "permission_denied", reason: `room_config.agents[1].agent_name: agent "root-shell" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`},
+			status: 403, code: "permission_denied", reason: `room_config.agents[1].agent_name: agent "root-shell" is not in the agent allowlist of this server`},
 		{name: "unnamed agent", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("", "x", "")}},
-			status: 403, code: "permission_denied", reason: `room_config.agents[0].agent_name: agent "" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`},
+			status: 403, code: "permission_denied", reason: `room_config.agents[0].agent_name: agent "" is not in the agent allowlist of this server`},
 		{name: "agent metadata at the cap", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", strings.Repeat("é", 2048), "")}},
 			claim: `{"agents":[{"agentName":"helper","metadata":"` + strings.Repeat("é", 2048) + `"}]}`},
 		{name: "agent metadata over the cap", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", strings.Repeat("x", 4097), "")}},

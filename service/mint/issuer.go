@@ -106,7 +106,7 @@ func (is *Issuer) checkAgents(agents []*lktokenv1.RoomAgentDispatch) error {
 	var refused []string
 	for i, a := range agents {
 		if !is.policy.agentAllowed(a.GetAgentName()) {
-			refused = append(refused, fmt.Sprintf("room_config.agents[%d].agent_name: agent %q is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)", i, a.GetAgentName()))
+			refused = append(refused, fmt.Sprintf("room_config.agents[%d].agent_name: agent %q is not in the agent allowlist of this server", i, a.GetAgentName()))
 		}
 	}
 	if len(refused) == 0 {
