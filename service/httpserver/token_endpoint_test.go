@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,6 +24,7 @@ import (
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/httpserver"
+	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/pipeline"
@@ -628,7 +628,7 @@ func TestAgentDispatchSameOnEveryRoute(t *testing.T) {
 		code, reason string
 	}{
 		{name: "allowed agents", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", `{"lang":"en"}`, "staging"), agent("notetaker", "", "")}},
-			claim: `{"agents":[{"agentName":"helper","metadata":"{\"lang\":\"en\"}","deployment":"staging"},{"agentName":"notetaker"}]}`},
+			claim: `{"agents":[{"agentName":"helper","deployment":"staging","metadata":"{\"lang\":\"en\"}"},{"agentName":"notetaker"}]}`},
 		{name: "agent not in the allowlist", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", "", ""), agent("root-shell", "", "")}},
 			status: 403, code: "permission_denied", reason: `room_config.agents[1].agent_name: agent "root-shell" is not in the agent allowlist of this server`},
 		{name: "unnamed agent", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("", "x", "")}},
@@ -688,30 +688,14 @@ func TestAgentDispatchSameOnEveryRoute(t *testing.T) {
 	}
 }
 
-// roomConfigClaim is the token's roomConfig claim as compact JSON ("" when
-// absent), read from the JWT's payload itself rather than through a parser
-// that could fill in or drop fields.
+// roomConfigClaim is the token's roomConfig claim as JSON ("" when absent),
+// read from the JWT's payload itself rather than through a parser that could
+// fill in or drop fields (keys sorted).
 func roomConfigClaim(t *testing.T, token string) string {
 	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %d parts", len(parts))
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var claims map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		t.Fatal(err)
-	}
-	rc, ok := claims["roomConfig"]
+	rc, ok := cases.JWTPayload(t, token)["roomConfig"]
 	if !ok {
 		return ""
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, rc); err != nil {
-		t.Fatal(err)
-	}
-	return compact.String()
+	return cases.JSON(t, rc)
 }
