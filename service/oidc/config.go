@@ -34,7 +34,8 @@ type Config struct {
 	Algorithms []string
 	// Leeway is the clock skew allowed on exp, nbf and iat (default 30s, at
 	// most MaxLeeway). Negative means none.
-	Leeway time.Duration
+	Leeway                 time.Duration
+	RequireAccessTokenType bool
 
 	// HTTPClient fetches discovery and keys (default: system roots, 10 s
 	// timeout, no redirects to other schemes).
