@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/lktoken/lktoken/service/oidc"
@@ -22,6 +23,7 @@ var authSettings = []setting{
 	{"oidc-name-claim", "LKTOKEN_OIDC_NAME_CLAIM", "name", "the claim that becomes the display name when a request sends none"},
 	{"oidc-algorithms", "LKTOKEN_OIDC_ALGORITHMS", "", "comma-separated signature algorithms to accept (default all asymmetric: " + strings.Join(oidc.AsymmetricAlgorithms, ",") + "); none and HS* never"},
 	{"oidc-leeway", "LKTOKEN_OIDC_LEEWAY", "30s", "clock skew allowed on exp, nbf and iat (0 to 5m)"},
+	{"oidc-require-at-jwt", "LKTOKEN_OIDC_REQUIRE_AT_JWT", "false", "refuse access tokens whose header lacks typ at+jwt (RFC 9068), for providers that write it; ID tokens (nonce, at_hash, c_hash, s_hash) are refused either way"},
 	{"policy", "LKTOKEN_POLICY", "", "room policy: a CEL expression over `request` (the GenerateTokenRequest) and `claims` (the verified token's claims), true to allow, e.g. request.room_name.startsWith(claims.org + \"-\"); checked at start, fails closed (default: every room)"},
 }
 
@@ -97,6 +99,11 @@ func buildAuthConfig(get, name func(string) string, ops OpsConfig, fail func(err
 		fail(fmt.Errorf("%s %q: %w", name("LKTOKEN_OIDC_LEEWAY"), lw, err))
 	} else {
 		c.Leeway = d
+	}
+	if at, err := strconv.ParseBool(get("LKTOKEN_OIDC_REQUIRE_AT_JWT")); err != nil {
+		fail(fmt.Errorf("%s %q: must be true or false", name("LKTOKEN_OIDC_REQUIRE_AT_JWT"), get("LKTOKEN_OIDC_REQUIRE_AT_JWT")))
+	} else {
+		c.RequireAccessTokenType = at
 	}
 	for env, u := range map[string]string{"LKTOKEN_OIDC_ISSUER": c.Issuer, "LKTOKEN_OIDC_JWKS_URL": c.JWKSURL} {
 		if err := checkPlainHTTP(u); err != nil {
