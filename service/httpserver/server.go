@@ -238,7 +238,7 @@ func (s *Server) flushTracing() {
 }
 
 // Reload reads the keys, and the bearer token when it comes from a file,
-// again (SIGHUP). The swap is atomic: a request signs with either the old or
+// again, and refreshes the OpenID Connect provider's key set (SIGHUP). The swap is atomic: a request signs with either the old or
 // the new key, never fails for the reload. On error the current keys stay and
 // the reason is logged; the reason never contains a secret.
 func (s *Server) Reload() error {
@@ -251,6 +251,11 @@ func (s *Server) Reload() error {
 			s.bearer.Set(token)
 			s.log.Info("bearer token reloaded")
 		}
+	}
+	if s.oidc != nil {
+		// The provider's key set too, at once: an operator who knows the
+		// provider rotated need not wait for the next refresh. It logs.
+		errs = append(errs, s.oidc.Refresh(context.Background()))
 	}
 	if !s.cfg.Keys.Reloadable() {
 		s.log.Info("reload: keys come from the environment, nothing to reload (use LIVEKIT_API_SECRET_FILE, LIVEKIT_KEYS_FILE or LIVEKIT_API_KEY_FILE)")
