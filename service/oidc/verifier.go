@@ -357,21 +357,21 @@ func (v *Verifier) checkClaims(claims map[string]any, now time.Time) (*Principal
 	case !present:
 		return nil, time.Time{}, refuse(KindMalformed, "the token has no exp claim")
 	case !ok:
-		return nil, time.Time{}, refuse(KindMalformed, "the token's exp claim is not a number")
+		return nil, time.Time{}, refuse(KindMalformed, fmt.Sprintf("the token's %s claim is not a number", "exp"))
 	case now.After(exp.Add(leeway)):
 		return nil, time.Time{}, refuse(KindExpired, "the token is expired")
 	}
 	nbf, present, ok := timeClaim(claims, "nbf")
 	switch {
 	case present && !ok:
-		return nil, time.Time{}, refuse(KindMalformed, "the token's nbf claim is not a number")
+		return nil, time.Time{}, refuse(KindMalformed, fmt.Sprintf("the token's %s claim is not a number", "nbf"))
 	case present && now.Add(leeway).Before(nbf):
 		return nil, time.Time{}, refuse(KindNotYetValid, "the token is not valid yet (nbf is in the future)")
 	}
 	iat, present, ok := timeClaim(claims, "iat")
 	switch {
 	case present && !ok:
-		return nil, time.Time{}, refuse(KindMalformed, "the token's iat claim is not a number")
+		return nil, time.Time{}, refuse(KindMalformed, fmt.Sprintf("the token's %s claim is not a number", "iat"))
 	case present && now.Add(leeway).Before(iat):
 		return nil, time.Time{}, refuse(KindIssuedInFuture, "the token was issued in the future (iat); check the clocks")
 	}
