@@ -33,6 +33,8 @@ type servers struct {
 	lktoken *harness.LKToken
 	client  harness.HydraClient
 	creds   harness.Credentials
+	// ltBin is the lktoken binary, for a test that needs another one.
+	ltBin string
 }
 
 // suite starts the servers once for the package; TestMain stops them.
@@ -73,7 +75,7 @@ func setup(ctx context.Context, td *harness.Teardown) (*servers, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &servers{creds: harness.NewCredentials()}
+	s := &servers{creds: harness.NewCredentials(), ltBin: ltBin}
 	if s.hydra, err = harness.StartHydra(ctx, hydraBin); err != nil {
 		return nil, err
 	}

@@ -587,3 +587,49 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 	}
 	t.Logf("authorization code + PKCE: %s signed in, joined %s as %q named %q", harness.TestUserSubject, room, p.GetIdentity(), p.GetName())
 }
+
+// TestIDTokenIsNotAnAccessToken: with lktoken's audience set to a client's
+// id (one registration for both the app and the API), Hydra's ID token for
+// that client carries lktoken's aud, Hydra's signature and the user's sub,
+// and was accepted as an access token. It is refused: it carries an ID
+// token's claims (at_hash).
+func TestIDTokenIsNotAnAccessToken(t *testing.T) {
+	s := env(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	redirect := "http://127.0.0.1:9/callback" // never fetched: the code is read off the redirect
+	client, err := s.hydra.CreatePublicClient(ctx, redirect, audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, idToken, err := s.hydra.SignInTokens(ctx, client, redirect, audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, claims := jwtParts(t, idToken)
+	aud, _ := claims["aud"].([]any)
+	if len(aud) != 1 || aud[0] != client || claims["sub"] != harness.TestUserSubject || claims["at_hash"] == nil {
+		t.Fatalf("Hydra's ID token: aud %v, sub %v, at_hash %v", claims["aud"], claims["sub"], claims["at_hash"])
+	}
+	lt, err := harness.StartLKToken(ctx, s.ltBin, harness.LKTokenOptions{
+		Credentials: s.creds,
+		LiveKitURL:  s.livekit.WSURL,
+		Env:         []string{"LKTOKEN_OIDC_ISSUER=" + s.hydra.Issuer, "LKTOKEN_OIDC_AUDIENCE=" + client},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lt.Stop() }()
+	if err := waitReadyz(ctx, lt.URL); err != nil {
+		t.Fatal(err)
+	}
+	other := *s
+	other.lktoken = lt
+	for _, r := range routes {
+		a := post(ctx, t, &other, r.path, r.body(unique("oidc-idtoken"), ""), idToken)
+		ch := a.header.Get("WWW-Authenticate")
+		if a.status != http.StatusUnauthorized || a.minted() != "" ||
+			!strings.Contains(ch, `error_description="the token is an ID token (it has at_hash), not an access token"`) {
+			t.Errorf("ID token via %s: %d, WWW-Authenticate %q, %s", r.name, a.status, ch, harness.Redact(a.body, idToken))
+		}
+	}
+}
