@@ -149,15 +149,9 @@ func (h *Hydra) CreatePublicClient(ctx context.Context, redirectURI, audience st
 // SignIn runs the authorization-code flow with PKCE (S256) the way a
 // browser app does — to Hydra's /oauth2/auth, through the login-and-consent
 // app (which signs in TestUser), back to redirectURI with a code — and
-// exchanges the code for an access token for audience.
-func (h *Hydra) SignIn(ctx context.Context, clientID, redirectURI, audience string) (string, error) {
-	access, _, err := h.SignInTokens(ctx, clientID, redirectURI, audience)
-	return access, err
-}
-
-// SignInTokens is SignIn returning the ID token (aud: the client's id) as
-// well as the access token.
-func (h *Hydra) SignInTokens(ctx context.Context, clientID, redirectURI, audience string) (access, id string, err error) {
+// exchanges the code for an access token for audience and an ID token (aud:
+// the client's id).
+func (h *Hydra) SignIn(ctx context.Context, clientID, redirectURI, audience string) (access, id string, err error) {
 	verifier := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	sum := sha256.Sum256([]byte(verifier))
 	state := randomHex(8)

@@ -546,6 +546,23 @@ func mustKey(t *testing.T) *rsa.PrivateKey {
 	return k
 }
 
+// signIn registers a public client and signs the test user in with it
+// (authorization code with PKCE), returning the client's id and the access
+// and ID tokens.
+func signIn(ctx context.Context, t *testing.T, s *servers) (client, access, id string) {
+	t.Helper()
+	redirect := "http://127.0.0.1:9/callback" // never fetched: the code is read off the redirect
+	client, err := s.hydra.CreatePublicClient(ctx, redirect, audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, id, err = s.hydra.SignIn(ctx, client, redirect, audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, access, id
+}
+
 // TestAuthorizationCodeWithPKCE is the browser's way in, without a browser:
 // the authorization-code flow with PKCE through Hydra and its login-and-
 // consent app (which signs in one fixed test user), then the access token
@@ -554,15 +571,7 @@ func mustKey(t *testing.T) *rsa.PrivateKey {
 func TestAuthorizationCodeWithPKCE(t *testing.T) {
 	s := env(t)
 	ctx := ctxFor(t, 2*time.Minute)
-	redirect := "http://127.0.0.1:9/callback" // never fetched: the code is read off the redirect
-	client, err := s.hydra.CreatePublicClient(ctx, redirect, audience)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.hydra.SignIn(ctx, client, redirect, audience)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tok, _ := signIn(ctx, t, s)
 	_, claims := jwtParts(t, tok)
 	if claims["sub"] != harness.TestUserSubject || claims["name"] != harness.TestUserName {
 		t.Fatalf("access token claims: sub %v, name %v", claims["sub"], claims["name"])
@@ -596,15 +605,7 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 func TestIDTokenIsNotAnAccessToken(t *testing.T) {
 	s := env(t)
 	ctx := ctxFor(t, 2*time.Minute)
-	redirect := "http://127.0.0.1:9/callback" // never fetched: the code is read off the redirect
-	client, err := s.hydra.CreatePublicClient(ctx, redirect, audience)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, idToken, err := s.hydra.SignInTokens(ctx, client, redirect, audience)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, _, idToken := signIn(ctx, t, s)
 	_, claims := jwtParts(t, idToken)
 	aud, _ := claims["aud"].([]any)
 	if len(aud) != 1 || aud[0] != client || claims["sub"] != harness.TestUserSubject || claims["at_hash"] == nil {

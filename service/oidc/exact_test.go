@@ -32,36 +32,16 @@ func refusedAs(t *testing.T, v *Verifier, name, tok string, want Kind) {
 	}
 }
 
-// signTyped is sign with the JOSE header's typ set to typ.
+// signTyped is sign with the JOSE header's typ set to typ ("" for none).
 func signTyped(t testing.TB, k signingKey, typ string, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", k.kid))
-	if err != nil {
-		t.Fatal(err)
-	}
 	b, _ := json.Marshal(claims)
-	jws, err := s.Sign(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := jws.CompactSerialize()
-	return out
+	return signPayload(t, k, typ, b)
 }
 
-// signRaw signs payload as it is (keys in the order written, duplicates
-// kept), which json.Marshal of a map cannot produce.
+// signRaw signs payload, as written, with typ JWT.
 func signRaw(t testing.TB, k signingKey, payload string) string {
-	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := s.Sign([]byte(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := jws.CompactSerialize()
-	return out
+	return signPayload(t, k, "JWT", []byte(payload))
 }
 
 // TestIDTokensAreNotAccessTokens: a token with an ID token's claims is
@@ -87,7 +67,7 @@ func TestIDTokensAreNotAccessTokens(t *testing.T) {
 		}
 	}
 	refusedAs(t, g.v, "typ JWT with the option", signTyped(t, k, "JWT", g.claims()), KindNotAccessToken)
-	refusedAs(t, g.v, "no typ with the option", sign(t, signingKey{kid: k.kid, alg: k.alg, priv: k.priv}, g.claims()), KindNotAccessToken)
+	refusedAs(t, g.v, "no typ with the option", signTyped(t, k, "", g.claims()), KindNotAccessToken)
 }
 
 // TestOneExactClaimMap: every claim comes from the payload's exact keys, so
@@ -227,6 +207,25 @@ func TestUpstreamTextIsBounded(t *testing.T) {
 	}
 }
 
+// firstLoad is the state of a verifier of issuer once its first load has
+// succeeded or failed.
+func firstLoad(t *testing.T, issuer string) State {
+	t.Helper()
+	v, err := New(context.Background(), Config{Issuer: issuer, Audience: testAudience, MaxBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for v.State().LastError == "" && !v.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("the first load never ended")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return v.State()
+}
+
 // TestDiscoveryIsCapped: a discovery document larger than 1 MiB is refused
 // without being read to its end, like a key set.
 func TestDiscoveryIsCapped(t *testing.T) {
@@ -235,19 +234,8 @@ func TestDiscoveryIsCapped(t *testing.T) {
 	big := hostileProvider(t, func(issuer string, w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": issuer, "jwks_uri": p.srv.URL + "/jwks", "pad": strings.Repeat("x", 2<<20)})
 	})
-	v, err := New(context.Background(), Config{Issuer: big, Audience: testAudience, MaxBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for v.State().LastError == "" && !v.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("no state")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if st := v.State(); st.Ready || !strings.Contains(st.String(), "larger than 1 MiB") {
+	st := firstLoad(t, big)
+	if st.Ready || !strings.Contains(st.String(), "larger than 1 MiB") {
 		t.Errorf("a 2 MiB discovery document: %s", st)
 	}
 }
@@ -260,19 +248,8 @@ func TestDiscoveryIssuerMustMatch(t *testing.T) {
 	other := hostileProvider(t, func(issuer string, w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": strings.TrimSuffix(issuer, "/"), "jwks_uri": p.srv.URL + "/jwks"})
 	})
-	v, err := New(context.Background(), Config{Issuer: other, Audience: testAudience, MaxBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for v.State().LastError == "" {
-		if time.Now().After(deadline) {
-			t.Fatal("no state")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if st := v.State(); st.Ready || !strings.Contains(st.String(), "issuer") {
+	st := firstLoad(t, other)
+	if st.Ready || !strings.Contains(st.String(), "issuer") {
 		t.Errorf("discovery naming another issuer: %s", st)
 	}
 }
