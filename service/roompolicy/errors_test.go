@@ -19,14 +19,14 @@ func TestEvaluationErrorsQuoteNoValues(t *testing.T) {
 	claims := map[string]any{"sub": "u1", "email": secret, "level": secret, "rooms": map[string]any{"x": true},
 		"pattern": secret + "(", "when": secret}
 	for expr, want := range map[string]string{
-		`timestamp(claims.email) < timestamp("2030-01-01T00:00:00Z")`: "LKTOKEN_POLICY:1:10: invalid RFC 3339 timestamp",
-		`int(claims.level) > 2`:                      "LKTOKEN_POLICY:1:4: ",
-		`claims.rooms[claims.email] == true`:         "LKTOKEN_POLICY:1:13: no such key",
-		`claims.rooms[request.room_name] == true`:    "LKTOKEN_POLICY:1:13: no such key",
-		`request.room_name.matches(claims.pattern)`:  "LKTOKEN_POLICY:1:26: ",
-		`duration(claims.when) > duration("1s")`:     "LKTOKEN_POLICY:1:9: ",
-		"true &&\n  claims.org == request.room_name": "LKTOKEN_POLICY:2:9: no such key",
-		`[1][size(request.room_name)] == 1`:          "LKTOKEN_POLICY:1:4: index out of range",
+		`timestamp(claims.email) < timestamp("2030-01-01T00:00:00Z")`: "at line 1, column 10: invalid RFC 3339 timestamp",
+		`int(claims.level) > 2`:                      "at line 1, column 4: ",
+		`claims.rooms[claims.email] == true`:         "at line 1, column 13: no such key",
+		`claims.rooms[request.room_name] == true`:    "at line 1, column 13: no such key",
+		`request.room_name.matches(claims.pattern)`:  "at line 1, column 26: ",
+		`duration(claims.when) > duration("1s")`:     "at line 1, column 9: ",
+		"true &&\n  claims.org == request.room_name": "at line 2, column 9: no such key",
+		`[1][size(request.room_name)] == 1`:          "at line 1, column 4: index out of range",
 	} {
 		p, err := Compile(expr)
 		if err != nil {
