@@ -611,7 +611,7 @@ func TestIDTokenIsNotAnAccessToken(t *testing.T) {
 	if len(aud) != 1 || aud[0] != client || claims["sub"] != harness.TestUserSubject || claims["at_hash"] == nil {
 		t.Fatalf("Hydra's ID token: aud %v, sub %v, at_hash %v", claims["aud"], claims["sub"], claims["at_hash"])
 	}
-	lt, err := harness.StartLKToken(ctx, s.ltBin, harness.LKTokenOptions{
+	lt, err := harness.StartLKToken(ctx, s.bin, harness.LKTokenOptions{
 		Credentials: s.creds,
 		LiveKitURL:  s.livekit.WSURL,
 		Env:         []string{"LKTOKEN_OIDC_ISSUER=" + s.hydra.Issuer, "LKTOKEN_OIDC_AUDIENCE=" + client},

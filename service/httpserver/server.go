@@ -22,6 +22,7 @@ import (
 
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/config"
+	"github.com/lktoken/lktoken/service/identity"
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/oidc"
@@ -41,6 +42,7 @@ type Server struct {
 	metrics *Metrics
 	bearer  *authn.BearerToken // set when the bearer-token mode is on
 	oidc    *oidc.Verifier     // set when callers authenticate with OpenID Connect
+	ident   *identity.Binder   // the identity mode; its pseudonym key reloads on SIGHUP
 	// stopTracing flushes spans at the end of Serve; nil without tracing.
 	stopTracing func(context.Context) error
 	// skipDrain, closed by SkipDrainDelay, cuts the drain delay short.
@@ -99,6 +101,14 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 			opts.Authenticator = v
 			s.ready.oidc = func() (bool, string) { st := v.State(); return st.Ready, st.String() }
 		}
+	}
+	if b, err := identity.NewBinder(cfg.Identity.Mode, string(cfg.Identity.Key), nil); err != nil {
+		// config.LoadConfig checked it; a hand-made Config that fails must
+		// not mint the claims it was meant to hide.
+		log.Error("identity mode misconfigured: refusing every caller", slog.String("error", err.Error()))
+		opts.Authenticator = refuseAll{err}
+	} else {
+		s.ident, opts.Identity = b, b
 	}
 	if cfg.Auth.Policy != nil {
 		opts.RoomPolicy = roompolicy.Hook{Policy: cfg.Auth.Policy, Log: log}
@@ -177,7 +187,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.oidc != nil {
 		defer s.oidc.Close()
 		s.log.Info("callers authenticate with OpenID Connect", slog.String("issuer", s.cfg.Auth.OIDC.Issuer),
-			slog.String("audience", s.cfg.Auth.OIDC.Audience), slog.Bool("room_policy", s.cfg.Auth.Policy != nil))
+			slog.String("audience", s.cfg.Auth.OIDC.Audience), slog.Bool("room_policy", s.cfg.Auth.Policy != nil),
+			slog.String("identity_mode", s.cfg.Identity.Mode.String()))
 	}
 	// The metrics listener first: "listening" is logged only once both are.
 	stopMetrics, err := s.serveMetrics()
@@ -239,9 +250,10 @@ func (s *Server) flushTracing() {
 	}
 }
 
-// Reload reads the keys, and the bearer token when it comes from a file,
-// again, and refreshes the OpenID Connect provider's key set (SIGHUP). The swap is atomic: a request signs with either the old or
-// the new key, never fails for the reload. On error the current keys stay and
+// Reload reads the keys, and the bearer token and the pseudonym key when
+// they come from files, again, and refreshes the OpenID Connect provider's
+// key set (SIGHUP). The swap is atomic: a request signs
+// with either the old or the new key, never fails for the reload. On error the current keys stay and
 // the reason is logged; the reason never contains a secret.
 func (s *Server) Reload() error {
 	var errs []error
@@ -253,6 +265,17 @@ func (s *Server) Reload() error {
 		} else {
 			s.bearer.Set(token)
 			s.log.Info("bearer token reloaded")
+		}
+	}
+	if s.ident != nil && s.cfg.Identity.KeyFile != "" {
+		if key, err := config.ReadPseudonymKeyFile(s.cfg.Identity.KeyFile); err != nil {
+			err = s.cfg.Explain(err)
+			s.log.Error("reload failed, keeping the current pseudonym key", slog.String("error", err.Error()))
+			errs = append(errs, err)
+		} else if err := s.ident.SetKey(key); err != nil {
+			errs = append(errs, err) // ReadPseudonymKeyFile checked it
+		} else {
+			s.log.Info("pseudonym key reloaded")
 		}
 	}
 	if s.oidc != nil {

@@ -1,8 +1,9 @@
 // Package pipeline is the one mint operation every route calls. A route
 // decodes its request into a [Call] and hands it to [Operation.Mint], which,
 // in this order, authenticates the caller (an authn.Authenticator, unless the
-// HTTP server did so before reading the body), binds the
-// verified identity to the request, applies the contract's rules (package
+// HTTP server did so before reading the body), derives the caller's LiveKit
+// identity under the identity mode (package identity) and binds it to the
+// request, applies the contract's rules (package
 // contract), asks the room policy ([RoomPolicy]), lets the Issuer (package
 // mint) apply the server's policy and sign, and returns the outcome as a
 // value. Audit, metrics and tracing wrap that once, for every route, and
@@ -11,10 +12,10 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/lktoken/lktoken/service/audit"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/contract"
+	"github.com/lktoken/lktoken/service/identity"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/requestid"
 )
@@ -57,6 +59,9 @@ type Options struct {
 	Authenticator authn.Authenticator
 	// RoomPolicy chooses rooms; nil allows every room.
 	RoomPolicy RoomPolicy
+	// Identity derives a verified caller's LiveKit identity
+	// (LKTOKEN_IDENTITY_MODE); nil is exclusive mode: the claim itself.
+	Identity *identity.Binder
 	// Log receives the audit lines and the causes of signing failures.
 	Log *slog.Logger
 	Now func() time.Time
@@ -71,6 +76,7 @@ type Operation struct {
 	validator *contract.Validator
 	authn     authn.Authenticator
 	rooms     RoomPolicy
+	identity  *identity.Binder
 	audit     *audit.Log
 	log       *slog.Logger
 	now       func() time.Time
@@ -85,6 +91,7 @@ func New(opts Options) *Operation {
 		validator: contract.NewValidator(),
 		authn:     opts.Authenticator,
 		rooms:     opts.RoomPolicy,
+		identity:  opts.Identity,
 		audit:     audit.New(opts.Log, opts.Now),
 		log:       opts.Log,
 		now:       opts.Now,
@@ -138,6 +145,13 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 			return Result{}, err
 		}
 	}
+	// From here on the caller is as the identity mode shows it: the audit
+	// line, the policy and the route see a pseudonymous caller's pseudonyms.
+	bound := identity.Bound{Principal: p}
+	if p != nil && p.Identity != "" {
+		bound = op.identity.Bind(p)
+		p = bound.Principal
+	}
 	entry := audit.Entry{RequestID: requestid.From(ctx), Peer: call.Peer, Route: call.Route, Started: op.now()}
 	if p != nil {
 		entry.Issuer, entry.Subject = p.Issuer, p.Subject
@@ -145,7 +159,7 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 	for _, a := range call.RoomConfig.GetAgents() {
 		entry.Agents = append(entry.Agents, a.GetAgentName())
 	}
-	res, err = op.mint(ctx, &call, p, &entry)
+	res, err = op.mint(ctx, &call, bound, &entry)
 	entry.Lifetime, entry.Err = res.Token.Lifetime, err
 	op.audit.Mint(ctx, entry)
 	return res, err
@@ -153,7 +167,7 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 
 // mint is Mint after authentication; entry learns room, identity and policy
 // as soon as they are known, so that refusals are audited with them.
-func (op *Operation) mint(ctx context.Context, call *Call, p *authn.Principal, entry *audit.Entry) (Result, error) {
+func (op *Operation) mint(ctx context.Context, call *Call, bound identity.Bound, entry *audit.Entry) (Result, error) {
 	if call.Err != nil {
 		return Result{}, call.Err
 	}
@@ -161,7 +175,8 @@ func (op *Operation) mint(ctx context.Context, call *Call, p *authn.Principal, e
 	if req == nil {
 		req = &lktokenv1.GenerateTokenRequest{}
 	}
-	bindErr := bindIdentity(req, p)
+	p := bound.Principal
+	bindErr := bindIdentity(req, bound)
 	if call.GenerateMissing {
 		generateMissing(req)
 	}
@@ -247,23 +262,35 @@ func authenticated(ctx context.Context) (*authn.Principal, bool) {
 }
 
 // bindIdentity makes the verified identity the participant's: a request that
-// names none gets it; one that names another is refused. A request without a
-// display name gets the principal's, if it has one.
-func bindIdentity(req *lktokenv1.GenerateTokenRequest, p *authn.Principal) error {
-	if p == nil || p.Identity == "" {
+// names none, or names the verified claim, gets the identity the mode derives
+// (in per-session mode with the SubjectAttribute attribute); one that names
+// another is refused. A request without a display name gets the principal's,
+// if it has one. Attributes only lktoken sets are refused in every mode.
+func bindIdentity(req *lktokenv1.GenerateTokenRequest, bound identity.Bound) error {
+	if k := identity.CheckAttributes(req.ParticipantAttributes); k != "" {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
+			"participant_attributes: %q is set by this server, a request may not set it (attribute names starting with %q are lktoken's)", k, identity.ReservedAttributePrefix))
+	}
+	p := bound.Principal
+	if p == nil || bound.Identity == "" {
 		return nil
 	}
 	if req.ParticipantName == nil && p.Name != "" {
 		name := p.Name // the principal may be shared between requests
 		req.ParticipantName = &name
 	}
-	switch req.GetParticipantIdentity() {
-	case "":
-		req.ParticipantIdentity = p.Identity
-	case p.Identity:
-	default:
+	if !bound.Accepts(req.GetParticipantIdentity()) {
 		return connect.NewError(connect.CodePermissionDenied, errors.New(
 			"participant_identity: must be your verified identity, or left out to be filled in with it"))
+	}
+	req.ParticipantIdentity = bound.Identity
+	if bound.Subject != "" {
+		attrs := maps.Clone(req.ParticipantAttributes) // the request's map may be shared
+		if attrs == nil {
+			attrs = make(map[string]string, 1)
+		}
+		attrs[identity.SubjectAttribute] = bound.Subject
+		req.ParticipantAttributes = attrs
 	}
 	return nil
 }
@@ -279,27 +306,9 @@ const (
 
 func generateMissing(req *lktokenv1.GenerateTokenRequest) {
 	if req.RoomName == "" {
-		req.RoomName = GeneratedRoomPrefix + randomBase62(generatedSuffixLen)
+		req.RoomName = GeneratedRoomPrefix + identity.RandomBase62(nil, generatedSuffixLen)
 	}
 	if req.ParticipantIdentity == "" {
-		req.ParticipantIdentity = GeneratedIdentityPrefix + randomBase62(generatedSuffixLen)
+		req.ParticipantIdentity = GeneratedIdentityPrefix + identity.RandomBase62(nil, generatedSuffixLen)
 	}
-}
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// randomBase62 returns n characters drawn uniformly from base62.
-func randomBase62(n int) string {
-	out := make([]byte, 0, n)
-	var buf [32]byte
-	for len(out) < n {
-		_, _ = rand.Read(buf[:]) // crypto/rand.Read never fails on Linux (Go 1.24+ panics instead)
-		for _, b := range buf {
-			// 248 = 4*62: rejecting the rest keeps the draw uniform.
-			if b < 248 && len(out) < n {
-				out = append(out, base62[b%62])
-			}
-		}
-	}
-	return string(out)
 }
