@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"regexp"
@@ -59,8 +58,8 @@ func TestPerSessionIdentity(t *testing.T) {
 	op, s, logs := newModeOp(t, "per-session")
 	seen := map[string]bool{}
 	for _, asked := range []string{"", "ada"} {
-		res, err := op.Mint(context.Background(), call("Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby", ParticipantIdentity: asked,
-			ParticipantAttributes: map[string]string{"team": "blue"}}))
+		res, err := mintAs(op, "Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby", ParticipantIdentity: asked,
+			ParticipantAttributes: map[string]string{"team": "blue"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +95,7 @@ func TestPseudonymousIdentity(t *testing.T) {
 			t.Parallel()
 			op, s, logs := newModeOp(t, mode)
 			// A request may still name the verified claim: it gets the pseudonym.
-			res, err := op.Mint(context.Background(), call("Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby", ParticipantIdentity: "ada"}))
+			res, err := mintAs(op, "Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby", ParticipantIdentity: "ada"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,8 +133,8 @@ func TestReservedAttributesRefused(t *testing.T) {
 	})
 	perSession, _, _ := newModeOp(t, "per-session")
 	for name, op := range map[string]*pipeline.Operation{"no authentication": unauthenticated, "per-session": perSession} {
-		_, err := op.Mint(context.Background(), call("Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby", ParticipantIdentity: "ada",
-			ParticipantAttributes: map[string]string{"lktoken.subject": "someone-else"}}))
+		_, err := mintAs(op, "Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby", ParticipantIdentity: "ada",
+			ParticipantAttributes: map[string]string{"lktoken.subject": "someone-else"}})
 		var cerr *connect.Error
 		if !errors.As(err, &cerr) || cerr.Code() != connect.CodePermissionDenied || cerr.Message() != want {
 			t.Errorf("%s: %v", name, err)

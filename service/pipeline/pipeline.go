@@ -1,9 +1,10 @@
 // Package pipeline is the one mint operation every route calls. A route
-// decodes its request into a [Call] and hands it to [Operation.Mint], which,
-// in this order, authenticates the caller (an authn.Authenticator, unless the
-// HTTP server did so before reading the body), derives the caller's LiveKit
-// identity under the identity mode (package identity) and binds it to the
-// request, applies the contract's rules (package
+// decodes its request into a [Call] and hands it to [Operation.Mint] with the
+// caller that [Operation.Authenticate] verified before the body was read
+// (the [Verified] value travels in the Call, explicitly). Mint, in this
+// order, derives the caller's LiveKit identity under the identity mode
+// (package identity) and binds it to the request, applies the contract's
+// rules (package
 // contract), asks the room policy ([RoomPolicy]), lets the Issuer (package
 // mint) apply the server's policy and sign, and returns the outcome as a
 // value. Audit, metrics and tracing wrap that once, for every route, and
@@ -14,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -64,7 +66,11 @@ type Options struct {
 	Identity *identity.Binder
 	// Log receives the audit lines and the causes of signing failures.
 	Log *slog.Logger
-	Now func() time.Time
+	// AuditLines, when set, is the writer under Log's JSON handler, where
+	// the audit log writes its mint lines directly (audit.New;
+	// logging.Logs.Lines). nil writes them through Log.
+	AuditLines io.Writer
+	Now        func() time.Time
 	// Observer and Tracer are optional.
 	Observer Observer
 	Tracer   Tracer
@@ -92,7 +98,7 @@ func New(opts Options) *Operation {
 		authn:     opts.Authenticator,
 		rooms:     opts.RoomPolicy,
 		identity:  opts.Identity,
-		audit:     audit.New(opts.Log, opts.Now),
+		audit:     audit.New(opts.Log, opts.Now, opts.AuditLines),
 		log:       opts.Log,
 		now:       opts.Now,
 		observer:  opts.Observer,
@@ -105,9 +111,14 @@ type Call struct {
 	// Route names the call in the audit log, the metrics and spans: the RPC
 	// procedure, or the path of a plain HTTP route.
 	Route string
-	// Peer is the caller's address; Header its request headers.
+	// Peer is the caller's address; Header its request headers, for the
+	// tracer's propagation only (the caller was authenticated already).
 	Peer   string
 	Header http.Header
+	// Caller is what Authenticate verified for this request. An operation
+	// that authenticates refuses a call without one (fail closed): a route
+	// must be behind the authentication, never beside it.
+	Caller Verified
 	// Request is the GenerateTokenRequest to mint for; the operation may fill
 	// in its identity (and, with GenerateMissing, its room).
 	Request *lktokenv1.GenerateTokenRequest
@@ -139,11 +150,10 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 		ctx, end = op.tracer.Start(ctx, &call)
 		defer func() { end(err) }()
 	}
-	p, ok := authenticated(ctx)
-	if !ok {
-		if p, err = op.Authenticate(ctx, authn.Caller{Header: call.Header, Peer: call.Peer}, call.Route); err != nil {
-			return Result{}, err
-		}
+	p := call.Caller.principal
+	if op.authn != nil && !call.Caller.ok {
+		// Wiring fault, never the caller's: audited like any refusal.
+		call.Err = connect.NewError(connect.CodeInternal, errors.New("this route is not behind the caller's authentication; this is a server fault"))
 	}
 	// From here on the caller is as the identity mode shows it: the audit
 	// line, the policy and the route see a pseudonymous caller's pseudonyms.
@@ -224,41 +234,34 @@ func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenReq
 	return tok, err
 }
 
-// Authenticate verifies the caller of route (nil Authenticator: everyone is
-// let in, with no principal). A refusal is logged as a "refused" line and
-// returned as the caller gets it, with a WWW-Authenticate challenge.
-//
-// Mint calls it first, unless the HTTP server already did: the server
-// authenticates every API request before its body is read, whatever its path
-// (reflection and unknown paths included, so every route refuses the same
-// way), and hands the principal on with [Authenticated].
-func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route string) (*authn.Principal, error) {
+// Verified is a caller that Authenticate let in: the principal it proved,
+// nil when the mode proves no identity (the static bearer token) or no
+// authentication is configured. Only Authenticate makes one that Mint
+// accepts when callers must authenticate.
+type Verified struct {
+	principal *authn.Principal
+	ok        bool
+}
+
+// Principal is the verified caller, nil when the mode proves no identity.
+func (v Verified) Principal() *authn.Principal { return v.principal }
+
+// Authenticate verifies the caller of route from its headers and peer, before
+// any body is read (nil Authenticator: everyone is let in, with no
+// principal). A refusal is audited as a "refused" line and returned as the
+// caller gets it, with a WWW-Authenticate challenge. The route hands the
+// Verified on to Mint in its Call.
+func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route string) (Verified, error) {
 	if op.authn == nil {
-		return nil, nil
+		return Verified{ok: true}, nil
 	}
 	p, err := op.authn.Authenticate(ctx, c)
 	if err != nil {
 		cerr := authn.Refusal(err)
 		op.audit.Refused(ctx, requestid.From(ctx), c.Peer, route, cerr)
-		return nil, cerr
+		return Verified{}, cerr
 	}
-	return p, nil
-}
-
-// Authenticates reports whether callers must authenticate.
-func (op *Operation) Authenticates() bool { return op.authn != nil }
-
-type principalKey struct{}
-
-// Authenticated returns ctx carrying the outcome of a successful
-// Authenticate (p may be nil), so that Mint does not verify the caller twice.
-func Authenticated(ctx context.Context, p *authn.Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-func authenticated(ctx context.Context) (*authn.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(*authn.Principal)
-	return p, ok
+	return Verified{principal: p, ok: true}, nil
 }
 
 // bindIdentity makes the verified identity the participant's: a request that

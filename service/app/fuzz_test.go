@@ -1,4 +1,4 @@
-package httpserver
+package app
 
 import (
 	"bytes"
@@ -23,6 +23,7 @@ import (
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/internal/hostile"
 	"github.com/lktoken/lktoken/service/config"
+	"github.com/lktoken/lktoken/service/logging"
 	"github.com/lktoken/lktoken/service/mint"
 )
 
@@ -48,7 +49,7 @@ func fuzzHandler(f *testing.F) (http.Handler, *panicSpotter) {
 func fuzzHandlerWith(f *testing.F, cfg config.Config) (http.Handler, *panicSpotter) {
 	cfg.LogLevel = "debug" // every log line is produced, as in the worst case
 	spot := &panicSpotter{}
-	log := NewLogger(cfg, spot)
+	log := logging.New(cfg.LogFormat, cfg.LogLevel, spot).Log
 	return testHandler(cfg, log, NewMetrics(), nil), spot
 }
 

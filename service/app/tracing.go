@@ -1,6 +1,6 @@
 //go:build otel
 
-package httpserver
+package app
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package httpserver
+package app
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/keys"
+	"github.com/lktoken/lktoken/service/logging"
 )
 
 func TestReadyzWithoutKeys(t *testing.T) {
@@ -35,7 +36,7 @@ func TestReadyzWithoutKeys(t *testing.T) {
 func TestReadinessFollowsTheLifecycle(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
-	srv := New(cfg, NewLogger(cfg, &testserver.Log{}))
+	srv := New(cfg, logging.New(cfg.LogFormat, cfg.LogLevel, &testserver.Log{}))
 	if got := srv.ready.NotReady(); got != "starting" {
 		t.Errorf("before Serve: %q", got)
 	}

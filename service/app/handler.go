@@ -1,4 +1,4 @@
-package httpserver
+package app
 
 import (
 	"errors"
@@ -47,8 +47,8 @@ func NewHandler(op *pipeline.Operation, opts HandlerOptions) http.Handler {
 		// Every Connect handler, reflection included, caps what it reads.
 		connect.WithReadMaxBytes(opts.MaxRequestBytes))
 	mux := http.NewServeMux()
-	apiPath, apiHandler := api.Connect(op, rpc)
-	mux.Handle(apiPath, apiHandler)
+	svc := api.Connect(op, rpc)
+	mux.Handle(svc.Path, svc)
 	if opts.TokenEndpointPath != "" {
 		mux.Handle(opts.TokenEndpointPath, api.TokenEndpoint(op, opts.TokenEndpointPath, opts.MaxRequestBytes))
 	}
@@ -61,49 +61,38 @@ func NewHandler(op *pipeline.Operation, opts HandlerOptions) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 
-	var h http.Handler = hotRoute(mux, lktokenv1connect.TokenServiceGenerateTokenProcedure, apiHandler)
-	if op.Authenticates() {
-		h = authenticate(op, h)
-	}
-	h = recoverHTTP(opts.Log, withCORS(opts.AllowedOrigins, h))
+	h := recoverHTTP(opts.Log, withCORS(opts.AllowedOrigins, front(op, mux, svc)))
 	if opts.Metrics != nil {
 		h = opts.Metrics.middleware(h, opts.TokenEndpointPath)
 	}
 	return requestid.Middleware(logRequests(opts.Log, h))
 }
 
-// hotRoute sends requests for exactly path (no escapes in it) to h, where
-// mux would send them too, without mux's routing: matching the pattern tree
-// cost about 5 000 instructions per request, as much as the audit line.
-// Every other request goes to mux. TestHotRouteIsTheMuxRoute compares the
-// two.
-func hotRoute(mux *http.ServeMux, path string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == path && r.URL.RawPath == "" && r.Method != http.MethodConnect {
-			h.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
 // publicPaths answer without authentication: probes carry no credentials.
 var publicPaths = map[string]bool{"/healthz": true, "/readyz": true}
 
-// authenticate verifies the caller of every path but the probes before any
-// body is read, answering a refusal in the request's own protocol (Connect,
-// gRPC, gRPC-Web; Connect's JSON otherwise) with 401 and a WWW-Authenticate
-// challenge. The principal goes on to the mint operation. CORS preflights
-// pass: browsers never send credentials with them, and CORS answers them
-// before this runs anyway.
-func authenticate(op *pipeline.Operation, next http.Handler) http.Handler {
+// front is the one path of a caller: it authenticates every request but the
+// probes before any body is read (reflection and unknown paths included, so
+// every path refuses the same way), answering a refusal in the request's own
+// protocol (Connect, gRPC, gRPC-Web; Connect's JSON otherwise) with 401 and a
+// WWW-Authenticate challenge; then it hands the verified caller, explicitly,
+// to the token route mux would choose (api.Route.Serve), and sends every
+// other request to mux. CORS preflights never get here: CORS answers them
+// (browsers send no credentials with them).
+//
+// The hot route, exactly GenerateToken's path, is found without mux's
+// routing: matching the pattern tree cost about 5 000 instructions per
+// request, as much as the audit line. TestHotRouteIsTheMuxRoute compares the
+// two.
+func front(op *pipeline.Operation, mux *http.ServeMux, hot api.Route) http.Handler {
 	ew := connect.NewErrorWriter()
+	hotPath := lktokenv1connect.TokenServiceGenerateTokenProcedure
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions || publicPaths[r.URL.Path] {
-			next.ServeHTTP(w, r)
+		if publicPaths[r.URL.Path] {
+			mux.ServeHTTP(w, r)
 			return
 		}
-		p, err := op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
+		caller, err := op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
 		if err != nil {
 			// The challenge is a header on every protocol, once: connect-go's
 			// ErrorWriter would add the error's metadata again (Connect) or
@@ -120,7 +109,16 @@ func authenticate(op *pipeline.Operation, next http.Handler) http.Handler {
 			_ = ew.Write(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(pipeline.Authenticated(r.Context(), p)))
+		if r.URL.Path == hotPath && r.URL.RawPath == "" && r.Method != http.MethodConnect {
+			hot.Serve(w, r, caller)
+			return
+		}
+		h, _ := mux.Handler(r)
+		if route, ok := h.(api.Route); ok {
+			route.Serve(w, r, caller)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
 }
 

@@ -1,13 +1,10 @@
-package httpserver
+package app
 
 import (
-	"encoding/binary"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -84,26 +81,19 @@ func routeOf(path, tokenPath string) (route string, rpc bool) {
 
 // middleware counts every request by route and code; tokenPath is where the
 // token endpoint is served ("" when it is not). The code is read from the
-// answer as it went out (see rpcCode), so every route is counted the same
+// answer as it went out (rpcerr.Recorder), so every route is counted the same
 // way, whether or not its request reached the mint operation.
 func (m *Metrics) middleware(next http.Handler, tokenPath string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inFlight.Inc()
 		defer m.inFlight.Dec()
 		route, rpc := routeOf(r.URL.Path, tokenPath)
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		// gRPC and gRPC-Web (connect-go matches media types without case).
-		grpc := false
-		if ct := first(r.Header["Content-Type"]); rpc && len(ct) >= 16 && strings.EqualFold(ct[:16], "application/grpc") {
-			grpc = true
-			if strings.HasPrefix(ct, "application/grpc-web") {
-				sw.web = &webTrailer{}
-			}
-		}
+		sw := &rpcerr.Recorder{}
+		sw.Reset(w, r, rpc)
 		defer func() {
-			code := strconv.Itoa(sw.status)
+			code := strconv.Itoa(sw.Status())
 			if rpc {
-				code = rpcCode(w.Header(), sw.status, grpc, sw.web)
+				code = sw.Code()
 			}
 			if code == "ok" && route == lktokenv1connect.TokenServiceGenerateTokenProcedure {
 				m.generateOK.Inc()
@@ -115,41 +105,6 @@ func (m *Metrics) middleware(next http.Handler, tokenPath string) http.Handler {
 	})
 }
 
-// rpcCode is the RPC's code as the caller got it: gRPC's grpc-status (a
-// header or trailer; for gRPC-Web the trailer frame of the body), otherwise
-// the code of the HTTP status under the Connect protocol's mapping.
-// Only gRPC answers (grpc says whether the request was one) carry
-// grpc-status; the keys are in canonical form, so the map is indexed
-// directly.
-func rpcCode(h http.Header, status int, grpc bool, web *webTrailer) string {
-	var v string
-	if grpc {
-		v = first(h["Grpc-Status"])
-		if v == "" {
-			v = first(h[http.TrailerPrefix+"Grpc-Status"])
-		}
-		if v == "" && web != nil {
-			v = web.status
-		}
-	}
-	if v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			if n == 0 {
-				return "ok"
-			}
-			return connect.Code(n).String()
-		}
-	}
-	return rpcerr.CodeOfStatus(status)
-}
-
-func first(v []string) string {
-	if len(v) == 0 {
-		return ""
-	}
-	return v[0]
-}
-
 // ObserveMint puts one mint in the histogram (pipeline.Observer).
 func (m *Metrics) ObserveMint(elapsed time.Duration, outcome string) {
 	if outcome == "issued" {
@@ -157,86 +112,4 @@ func (m *Metrics) ObserveMint(elapsed time.Duration, outcome string) {
 		return
 	}
 	m.mint.WithLabelValues(outcome).Observe(elapsed.Seconds())
-}
-
-// statusWriter remembers the status of the answer.
-type statusWriter struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-	web         *webTrailer // gRPC-Web only
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.status, w.wroteHeader = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.web != nil {
-		w.web.scan(b)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush passes through so streaming (reflection, gRPC) still works.
-func (w *statusWriter) Flush() {
-	w.wroteHeader = true
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// webTrailer follows a gRPC-Web body's envelopes (a flag byte, a 4-byte
-// length, the payload) to read grpc-status from the trailer envelope (flag
-// 0x80), however the writes split them.
-type webTrailer struct {
-	head    [5]byte
-	nhead   int
-	left    uint32 // payload bytes still to come
-	trailer bool   // the current payload is the trailer
-	buf     []byte // the trailer's payload so far
-	status  string
-}
-
-func (t *webTrailer) scan(b []byte) {
-	for len(b) > 0 {
-		if t.left == 0 && t.nhead < 5 {
-			n := copy(t.head[t.nhead:], b)
-			t.nhead += n
-			b = b[n:]
-			if t.nhead == 5 {
-				t.left = binary.BigEndian.Uint32(t.head[1:])
-				t.trailer = t.head[0]&0x80 != 0
-				t.nhead = 0
-				if t.left == 0 {
-					continue
-				}
-			}
-			continue
-		}
-		n := min(uint32(len(b)), t.left)
-		if t.trailer && len(t.buf) < 4096 {
-			t.buf = append(t.buf, b[:n]...)
-		}
-		t.left -= n
-		b = b[n:]
-		if t.left == 0 && t.trailer {
-			t.parse()
-		}
-	}
-}
-
-func (t *webTrailer) parse() {
-	for _, line := range strings.Split(string(t.buf), "\r\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "grpc-status") {
-			t.status = strings.TrimSpace(v)
-		}
-	}
-	t.buf = t.buf[:0]
 }

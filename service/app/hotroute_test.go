@@ -1,25 +1,39 @@
-package httpserver
+package app
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
 	"testing"
+	"time"
 
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
+	"github.com/lktoken/lktoken/service/mint"
+	"github.com/lktoken/lktoken/service/pipeline"
 	"github.com/lktoken/lktoken/service/requestid"
 )
 
-// hotRoute must send every request where the mux would: it only skips the
-// mux's routing for the one path it knows.
+// markRoute marks the answer with its name and whether it was served as a
+// token route, with the verified caller (Serve), or as a plain handler.
+type markRoute string
+
+func (m markRoute) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Route", string(m))
+	w.WriteHeader(299)
+}
+
+func (m markRoute) Serve(w http.ResponseWriter, r *http.Request, _ pipeline.Verified) {
+	w.Header().Set("X-Via", "serve")
+	m.ServeHTTP(w, r)
+}
+
+// front must send every request where the mux would, token routes through
+// their Serve with the verified caller: it only skips the mux's routing for
+// the one path it knows.
 func TestHotRouteIsTheMuxRoute(t *testing.T) {
-	marker := func(name string) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-Route", name)
-			w.WriteHeader(299)
-		})
-	}
-	api := marker("api")
+	marker := func(name string) http.Handler { return markRoute(name) }
+	api := markRoute("api")
 	// The patterns NewHandler registers.
 	mux := http.NewServeMux()
 	mux.Handle("/"+lktokenv1connect.TokenServiceName+"/", api)
@@ -28,7 +42,8 @@ func TestHotRouteIsTheMuxRoute(t *testing.T) {
 	mux.Handle("/grpc.reflection.v1alpha.ServerReflection/", marker("reflect-alpha"))
 	mux.Handle("GET /readyz", marker("ready"))
 	mux.Handle("GET /healthz", marker("health"))
-	hot := hotRoute(mux, lktokenv1connect.TokenServiceGenerateTokenProcedure, api)
+	op := pipeline.New(pipeline.Options{Issuer: testIssuer(testCreds, mint.DefaultPolicy("wss://lk.example.test")), Log: slog.New(slog.DiscardHandler), Now: time.Now})
+	hot := front(op, mux, api)
 
 	gen := lktokenv1connect.TokenServiceGenerateTokenProcedure
 	paths := []string{
@@ -48,6 +63,9 @@ func TestHotRouteIsTheMuxRoute(t *testing.T) {
 					t.Errorf("%s %s (host %s): hot route %d %q %q, mux %d %q %q", method, p, host,
 						got.Code, got.Header().Get("X-Route"), got.Header().Get("Location"),
 						want.Code, want.Header().Get("X-Route"), want.Header().Get("Location"))
+				}
+				if r := want.Header().Get("X-Route"); (r == "api" || r == "token") && got.Header().Get("X-Via") != "serve" {
+					t.Errorf("%s %s (host %s): token route %s served without its caller", method, p, host, r)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package httpserver_test
+package app_test
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 	"github.com/lktoken/lktoken/internal/testserver"
-	"github.com/lktoken/lktoken/service/httpserver"
+	"github.com/lktoken/lktoken/service/app"
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/pipeline"
@@ -44,14 +44,14 @@ type testServer struct {
 
 // startServer serves the real NewHandler on a loopback port. A fixed clock
 // near the real time makes tokens comparable byte for byte and still valid.
-func startServer(t *testing.T, configure func(*mint.Policy, *httpserver.HandlerOptions)) *testServer {
+func startServer(t *testing.T, configure func(*mint.Policy, *app.HandlerOptions)) *testServer {
 	t.Helper()
 	now := time.Now().Truncate(time.Second)
 	clock := func() time.Time { return now }
 	policy := mint.DefaultPolicy(testServerURL)
 	logs := &testserver.Log{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	opts := httpserver.HandlerOptions{
+	opts := app.HandlerOptions{
 		AllowedOrigins:    []string{testOrigin},
 		MaxRequestBytes:   65536,
 		TokenEndpointPath: "/api/token",
@@ -60,7 +60,7 @@ func startServer(t *testing.T, configure func(*mint.Policy, *httpserver.HandlerO
 	if configure != nil {
 		configure(&policy, &opts)
 	}
-	h := httpserver.NewHandler(newOperation(keys.Credentials{APIKey: testKey, APISecret: testSecret}, policy, clock, log), opts)
+	h := app.NewHandler(newOperation(keys.Credentials{APIKey: testKey, APISecret: testSecret}, policy, clock, log), opts)
 	url := testserver.Handler(t, h)
 	return &testServer{
 		url:  url,
@@ -261,7 +261,7 @@ func TestTokenEndpointByteCaps(t *testing.T) {
 
 func TestByteCapsAreConfigurableAndApplyToGenerateToken(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(p *mint.Policy, _ *httpserver.HandlerOptions) {
+	s := startServer(t, func(p *mint.Policy, _ *app.HandlerOptions) {
 		p.MaxMetadataBytes, p.MaxAttributesBytes = 10, 6
 	})
 	ctx := context.Background()
@@ -318,7 +318,7 @@ func connectMessage(err error) string {
 
 func TestTokenEndpointAgentAllowlist(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(p *mint.Policy, _ *httpserver.HandlerOptions) { p.AllowedAgents = []string{"helper", "notetaker"} })
+	s := startServer(t, func(p *mint.Policy, _ *app.HandlerOptions) { p.AllowedAgents = []string{"helper", "notetaker"} })
 
 	_, g := issued(t, s.post(t, `{"room_name":"standup","room_config":{"agents":[
 		{"agent_name":"helper","metadata":"{\"lang\":\"en\"}","deployment":"staging"},{"agent_name":"notetaker"}]}}`))
@@ -418,7 +418,7 @@ func TestTokenEndpointRefusalsMatchGenerateToken(t *testing.T) {
 
 func TestTokenEndpointHTTPRefusals(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(_ *mint.Policy, o *httpserver.HandlerOptions) { o.MaxRequestBytes = 1024 })
+	s := startServer(t, func(_ *mint.Policy, o *app.HandlerOptions) { o.MaxRequestBytes = 1024 })
 	jsonCT := map[string]string{"Content-Type": "application/json"}
 
 	r := s.do(t, http.MethodGet, "/api/token", "", nil)
@@ -494,7 +494,7 @@ func TestTokenEndpointCORSAndRequestID(t *testing.T) {
 
 func TestTokenEndpointAudit(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(p *mint.Policy, _ *httpserver.HandlerOptions) { p.AllowedAgents = []string{"helper"} })
+	s := startServer(t, func(p *mint.Policy, _ *app.HandlerOptions) { p.AllowedAgents = []string{"helper"} })
 	r := s.do(t, http.MethodPost, "/api/token", `{"room_name":"standup","participant_identity":"user-42","room_config":{"agents":[{"agent_name":"helper"}]}}`,
 		map[string]string{"Content-Type": "application/json", "X-Request-Id": "audit-ok"})
 	token, _ := issued(t, r)
@@ -556,7 +556,7 @@ func TestTokenEndpointMintsWhatGenerateTokenMints(t *testing.T) {
 
 func TestTokenEndpointDisabled(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(_ *mint.Policy, o *httpserver.HandlerOptions) { o.TokenEndpointPath = "" })
+	s := startServer(t, func(_ *mint.Policy, o *app.HandlerOptions) { o.TokenEndpointPath = "" })
 	if r := s.post(t, "{}"); r.status != http.StatusNotFound {
 		t.Errorf("status %d, want 404", r.status)
 	}
@@ -564,7 +564,7 @@ func TestTokenEndpointDisabled(t *testing.T) {
 
 func TestTokenEndpointCustomPath(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(_ *mint.Policy, o *httpserver.HandlerOptions) { o.TokenEndpointPath = "/livekit/token" })
+	s := startServer(t, func(_ *mint.Policy, o *app.HandlerOptions) { o.TokenEndpointPath = "/livekit/token" })
 	issued(t, s.do(t, http.MethodPost, "/livekit/token", "{}", map[string]string{"Content-Type": "application/json"}))
 	if r := s.post(t, "{}"); r.status != http.StatusNotFound {
 		t.Errorf("/api/token: status %d, want 404", r.status)
@@ -577,7 +577,7 @@ func TestTokenEndpointSigningFault(t *testing.T) {
 	t.Parallel()
 	clock := time.Now
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := httpserver.NewHandler(newOperation(keys.Credentials{}, mint.DefaultPolicy(testServerURL), clock, log), httpserver.HandlerOptions{
+	h := app.NewHandler(newOperation(keys.Credentials{}, mint.DefaultPolicy(testServerURL), clock, log), app.HandlerOptions{
 		AllowedOrigins: []string{testOrigin}, MaxRequestBytes: 65536, TokenEndpointPath: "/api/token", Log: log,
 	})
 	s := &testServer{url: testserver.Handler(t, h)}

@@ -1,4 +1,4 @@
-package httpserver
+package app
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lktoken/lktoken/internal/testserver"
+	"github.com/lktoken/lktoken/service/logging"
 )
 
 // drainClient opens a new connection for every request: what a balancer
@@ -44,7 +45,7 @@ func TestDrainDelayKeepsServingWhileNotReady(t *testing.T) {
 	cfg := testConfig()
 	cfg.DrainDelay = 700 * time.Millisecond
 	logs := &testserver.Log{}
-	srv := New(cfg, NewLogger(cfg, logs))
+	srv := New(cfg, logging.New(cfg.LogFormat, cfg.LogLevel, logs))
 	ln := testserver.Listen(t)
 	url := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -108,7 +109,7 @@ func TestSkipDrainDelay(t *testing.T) {
 	for _, before := range []bool{false, true} {
 		cfg := testConfig()
 		cfg.DrainDelay = time.Hour
-		srv := New(cfg, NewLogger(cfg, &testserver.Log{}))
+		srv := New(cfg, logging.New(cfg.LogFormat, cfg.LogLevel, &testserver.Log{}))
 		ln := testserver.Listen(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

@@ -1,4 +1,4 @@
-package httpserver
+package app
 
 import (
 	"bytes"
@@ -181,7 +181,7 @@ func BenchmarkHandlerConnectBinary(b *testing.B) {
 
 // BenchmarkAuditRecord is one audit line, formatted by slog's JSON handler.
 func BenchmarkAuditRecord(b *testing.B) {
-	a := audit.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	a := audit.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now, nil)
 	e := audit.Entry{RequestID: "65696853d8357a87fe72878f", Peer: "127.0.0.1:53124", Route: generatePath,
 		Room: benchReq.RoomName, Identity: benchReq.ParticipantIdentity, Lifetime: time.Hour, Started: time.Now()}
 	ctx := b.Context()

@@ -1,4 +1,4 @@
-package httpserver
+package app
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/config"
+	"github.com/lktoken/lktoken/service/logging"
 	"github.com/lktoken/lktoken/service/pipeline"
 	"github.com/lktoken/lktoken/service/requestid"
 )
@@ -90,7 +91,7 @@ func TestPanicBecomesInternal(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
 	logs := &testserver.Log{}
-	log := NewLogger(cfg, logs)
+	log := logging.New(cfg.LogFormat, cfg.LogLevel, logs).Log
 	// A panic inside the RPC chain: the room policy is the innermost hook.
 	boom := roomPolicyFunc(func(ctx context.Context, _ *lktokenv1.GenerateTokenRequest, _ *authn.Principal) (bool, string) {
 		if strings.HasPrefix(requestid.From(ctx), "panic") {
@@ -134,7 +135,7 @@ func TestPanicInMiddlewareBecomesInternal(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
 	logs := &testserver.Log{}
-	log := NewLogger(cfg, logs)
+	log := logging.New(cfg.LogFormat, cfg.LogLevel, logs).Log
 	h := testHandler(cfg, log, nil, &pipeline.Options{Authenticator: authenticatorFunc(func(context.Context, authn.Caller) (*authn.Principal, error) {
 		panic("authenticator bug")
 	})})
