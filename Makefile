@@ -152,6 +152,12 @@ test-tokensource: build e2e/tokensource/node_modules ## LiveKit's TokenSource.en
 	  LKTOKEN_BIN=$(CURDIR)/bin/lktoken LIVEKIT_SERVER_BIN=$$lk npm test
 test-e2e: test-tokensource
 
+# What the example needs, and no more (`make deps` is the test suite's: apt
+# packages, Hydra): the npm packages, and livekit-server so that Join connects.
+.PHONY: example-deps
+example-deps: web-client/node_modules ## npm packages and livekit-server for `make example` (3-6 min once)
+	cd e2e/livekit && ./build.sh >/dev/null
+
 # The Angular example app (ng serve) against lktoken --dev and, when built,
 # livekit-server --dev: open http://localhost:4200 (web-client/README.md).
 .PHONY: example
