@@ -68,7 +68,7 @@ func TestMetrics(t *testing.T) {
 		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(`{}`)},
 		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Method: "GET"},
 		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_name":"` + strings.Repeat("a", 70000) + `"}`)},
-		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_config":{"name":"x"}}`)},
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_config":{"agents":[{"agent_name":"x"}]}}`)}, // not allowed: a refused mint
 	} {
 		if _, err := cl.Do(base, c); err != nil {
 			t.Fatal(err)
@@ -344,7 +344,7 @@ func TestBearerTokenFileReload(t *testing.T) {
 	writeKeys(t, path, "weak\n")
 	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, func() bool {
-		return strings.Contains(p.Logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN is too weak: 4 characters, it must be at least 32`)
+		return strings.Contains(p.Logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN_FILE is too weak: 4 characters, it must be at least 32`)
 	}, "refused reload")
 	if call(next) != 200 {
 		t.Error("the current token stopped working after a refused reload")

@@ -24,8 +24,9 @@ import (
 // protojson would (escapes, null, numbers in other forms, unknown or repeated
 // keys, malformed input, timestamps with nanoseconds...) goes to protojson
 // itself, so every accepted input decodes to the same message and every error
-// is protojson's. TestJSONCodecMatchesProtojson checks both directions on
-// randomized input.
+// is protojson's. TestJSONCodecRequestMatchesProtojson and
+// TestJSONCodecResponseMatchesProtojson check both directions on randomized
+// input.
 //
 // The shortcuts restate the two messages' fields, so they guard themselves:
 // each is on only while its message has exactly the fields it was written
@@ -36,7 +37,7 @@ type jsonCodec struct{ name string }
 // The fields each shortcut was written for, as "name kind cardinality".
 // appendResponseJSON writes every field of the response; decodeRequestJSON
 // reads the first four of the request and leaves bodies that set the others
-// to protojson.
+// (metadata, attributes, room_config) to protojson.
 var (
 	responseFields = []string{
 		"token string optional", "expires_at message optional", "server_url string optional",
@@ -45,6 +46,7 @@ var (
 	requestFields = []string{
 		"room_name string optional", "participant_identity string optional", "participant_name string optional",
 		"expiration_seconds uint32 optional", "participant_metadata string optional", "participant_attributes message repeated",
+		"room_config message optional",
 	}
 	fastResponse = fieldsAre((&lktokenv1.GenerateTokenResponse{}).ProtoReflect().Descriptor(), responseFields)
 	fastRequest  = fieldsAre((&lktokenv1.GenerateTokenRequest{}).ProtoReflect().Descriptor(), requestFields)

@@ -1,8 +1,10 @@
 // Package pipeline is the one mint operation every route calls. A route
-// decodes its request into a [Call] and hands it to [Operation.Mint], which,
-// in this order, authenticates the caller (an authn.Authenticator, unless the
-// HTTP server did so before reading the body), binds the
-// verified identity to the request, applies the contract's rules (package
+// decodes its request into a [Call] and hands it to [Operation.Mint] with the
+// caller that [Operation.Authenticate] verified before the body was read
+// (the [Verified] value travels in the Call, explicitly). Mint, in this
+// order, derives the caller's LiveKit identity under the identity mode
+// (package identity) and binds it to the request, applies the contract's
+// rules (package
 // contract), asks the room policy ([RoomPolicy]), lets the Issuer (package
 // mint) apply the server's policy and sign, and returns the outcome as a
 // value. Audit, metrics and tracing wrap that once, for every route, and
@@ -11,20 +13,21 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/livekit/protocol/livekit"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/service/audit"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/contract"
+	"github.com/lktoken/lktoken/service/identity"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/requestid"
 )
@@ -57,9 +60,16 @@ type Options struct {
 	Authenticator authn.Authenticator
 	// RoomPolicy chooses rooms; nil allows every room.
 	RoomPolicy RoomPolicy
+	// Identity derives a verified caller's LiveKit identity
+	// (LKTOKEN_IDENTITY_MODE); nil is exclusive mode: the claim itself.
+	Identity *identity.Binder
 	// Log receives the audit lines and the causes of signing failures.
 	Log *slog.Logger
-	Now func() time.Time
+	// AuditLines, when set, is the writer under Log's JSON handler, where
+	// the audit log writes its mint lines directly (audit.New;
+	// logging.Logs.Lines). nil writes them through Log.
+	AuditLines io.Writer
+	Now        func() time.Time
 	// Observer and Tracer are optional.
 	Observer Observer
 	Tracer   Tracer
@@ -71,6 +81,7 @@ type Operation struct {
 	validator *contract.Validator
 	authn     authn.Authenticator
 	rooms     RoomPolicy
+	identity  *identity.Binder
 	audit     *audit.Log
 	log       *slog.Logger
 	now       func() time.Time
@@ -85,7 +96,8 @@ func New(opts Options) *Operation {
 		validator: contract.NewValidator(),
 		authn:     opts.Authenticator,
 		rooms:     opts.RoomPolicy,
-		audit:     audit.New(opts.Log, opts.Now),
+		identity:  opts.Identity,
+		audit:     audit.New(opts.Log, opts.Now, opts.AuditLines),
 		log:       opts.Log,
 		now:       opts.Now,
 		observer:  opts.Observer,
@@ -98,14 +110,17 @@ type Call struct {
 	// Route names the call in the audit log, the metrics and spans: the RPC
 	// procedure, or the path of a plain HTTP route.
 	Route string
-	// Peer is the caller's address; Header its request headers.
+	// Peer is the caller's address; Header its request headers, for the
+	// tracer's propagation only (the caller was authenticated already).
 	Peer   string
 	Header http.Header
+	// Caller is what Authenticate verified for this request. An operation
+	// that authenticates refuses a call without one (fail closed): a route
+	// must be behind the authentication, never beside it.
+	Caller Verified
 	// Request is the GenerateTokenRequest to mint for; the operation may fill
 	// in its identity (and, with GenerateMissing, its room).
 	Request *lktokenv1.GenerateTokenRequest
-	// RoomConfig is LiveKit's room_config (/api/token only); nil for none.
-	RoomConfig *livekit.RoomConfiguration
 	// GenerateMissing fills an empty room name and participant identity with
 	// generated ones, as LiveKit's token endpoint does.
 	GenerateMissing bool
@@ -132,20 +147,26 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 		ctx, end = op.tracer.Start(ctx, &call)
 		defer func() { end(err) }()
 	}
-	p, ok := authenticated(ctx)
-	if !ok {
-		if p, err = op.Authenticate(ctx, authn.Caller{Header: call.Header, Peer: call.Peer}, call.Route); err != nil {
-			return Result{}, err
-		}
+	p := call.Caller.principal
+	if op.authn != nil && !call.Caller.ok {
+		// Wiring fault, never the caller's: audited like any refusal.
+		call.Err = connect.NewError(connect.CodeInternal, errors.New("this route is not behind the caller's authentication; this is a server fault"))
+	}
+	// From here on the caller is as the identity mode shows it: the audit
+	// line, the policy and the route see a pseudonymous caller's pseudonyms.
+	bound := identity.Bound{Principal: p}
+	if p != nil && p.Identity != "" {
+		bound = op.identity.Bind(p)
+		p = bound.Principal
 	}
 	entry := audit.Entry{RequestID: requestid.From(ctx), Peer: call.Peer, Route: call.Route, Started: op.now()}
 	if p != nil {
 		entry.Issuer, entry.Subject = p.Issuer, p.Subject
 	}
-	for _, a := range call.RoomConfig.GetAgents() {
+	for _, a := range call.Request.GetRoomConfig().GetAgents() {
 		entry.Agents = append(entry.Agents, a.GetAgentName())
 	}
-	res, err = op.mint(ctx, &call, p, &entry)
+	res, err = op.mint(ctx, &call, bound, &entry)
 	entry.Lifetime, entry.Err = res.Token.Lifetime, err
 	op.audit.Mint(ctx, entry)
 	return res, err
@@ -153,7 +174,7 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 
 // mint is Mint after authentication; entry learns room, identity and policy
 // as soon as they are known, so that refusals are audited with them.
-func (op *Operation) mint(ctx context.Context, call *Call, p *authn.Principal, entry *audit.Entry) (Result, error) {
+func (op *Operation) mint(ctx context.Context, call *Call, bound identity.Bound, entry *audit.Entry) (Result, error) {
 	if call.Err != nil {
 		return Result{}, call.Err
 	}
@@ -161,7 +182,8 @@ func (op *Operation) mint(ctx context.Context, call *Call, p *authn.Principal, e
 	if req == nil {
 		req = &lktokenv1.GenerateTokenRequest{}
 	}
-	bindErr := bindIdentity(req, p)
+	p := bound.Principal
+	bindErr := bindIdentity(req, bound)
 	if call.GenerateMissing {
 		generateMissing(req)
 	}
@@ -174,7 +196,7 @@ func (op *Operation) mint(ctx context.Context, call *Call, p *authn.Principal, e
 	}
 	// Timed from a valid request to a signed token (or its refusal).
 	start := time.Now()
-	tok, err := op.decide(ctx, req, call.RoomConfig, p, entry)
+	tok, err := op.decide(ctx, req, p, entry)
 	if op.observer != nil {
 		outcome := "issued"
 		if err != nil {
@@ -189,7 +211,7 @@ func (op *Operation) mint(ctx context.Context, call *Call, p *authn.Principal, e
 }
 
 // decide asks the room policy, then the Issuer.
-func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenRequest, rc *livekit.RoomConfiguration, p *authn.Principal, entry *audit.Entry) (mint.Token, error) {
+func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenRequest, p *authn.Principal, entry *audit.Entry) (mint.Token, error) {
 	if op.rooms != nil {
 		allow, reason := op.rooms.Allow(ctx, req, p)
 		entry.Policy = "allowed"
@@ -198,7 +220,7 @@ func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenReq
 			return mint.Token{}, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("room_name: the room policy does not allow this room (%s)", reason))
 		}
 	}
-	tok, err := op.issuer.Issue(req, rc)
+	tok, err := op.issuer.Issue(req)
 	if err != nil && errors.Is(err, mint.ErrSigning) {
 		// The cause goes to the log; the caller learns only that it is ours.
 		id := requestid.From(ctx)
@@ -209,61 +231,66 @@ func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenReq
 	return tok, err
 }
 
-// Authenticate verifies the caller of route (nil Authenticator: everyone is
-// let in, with no principal). A refusal is logged as a "refused" line and
-// returned as the caller gets it, with a WWW-Authenticate challenge.
-//
-// Mint calls it first, unless the HTTP server already did: the server
-// authenticates every API request before its body is read, whatever its path
-// (reflection and unknown paths included, so every route refuses the same
-// way), and hands the principal on with [Authenticated].
-func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route string) (*authn.Principal, error) {
+// Verified is a caller that Authenticate let in: the principal it proved,
+// nil when the mode proves no identity (the static bearer token) or no
+// authentication is configured. Only Authenticate makes one that Mint
+// accepts when callers must authenticate.
+type Verified struct {
+	principal *authn.Principal
+	ok        bool
+}
+
+// Principal is the verified caller, nil when the mode proves no identity.
+func (v Verified) Principal() *authn.Principal { return v.principal }
+
+// Authenticate verifies the caller of route from its headers and peer, before
+// any body is read (nil Authenticator: everyone is let in, with no
+// principal). A refusal is audited as a "refused" line and returned as the
+// caller gets it, with a WWW-Authenticate challenge. The route hands the
+// Verified on to Mint in its Call.
+func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route string) (Verified, error) {
 	if op.authn == nil {
-		return nil, nil
+		return Verified{ok: true}, nil
 	}
 	p, err := op.authn.Authenticate(ctx, c)
 	if err != nil {
 		cerr := authn.Refusal(err)
 		op.audit.Refused(ctx, requestid.From(ctx), c.Peer, route, cerr)
-		return nil, cerr
+		return Verified{}, cerr
 	}
-	return p, nil
-}
-
-// Authenticates reports whether callers must authenticate.
-func (op *Operation) Authenticates() bool { return op.authn != nil }
-
-type principalKey struct{}
-
-// Authenticated returns ctx carrying the outcome of a successful
-// Authenticate (p may be nil), so that Mint does not verify the caller twice.
-func Authenticated(ctx context.Context, p *authn.Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-func authenticated(ctx context.Context) (*authn.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(*authn.Principal)
-	return p, ok
+	return Verified{principal: p, ok: true}, nil
 }
 
 // bindIdentity makes the verified identity the participant's: a request that
-// names none gets it; one that names another is refused. A request without a
-// display name gets the principal's, if it has one.
-func bindIdentity(req *lktokenv1.GenerateTokenRequest, p *authn.Principal) error {
-	if p == nil || p.Identity == "" {
+// names none, or names the verified claim, gets the identity the mode derives
+// (in per-session mode with the SubjectAttribute attribute); one that names
+// another is refused. A request without a display name gets the principal's,
+// if it has one. Attributes only lktoken sets are refused in every mode.
+func bindIdentity(req *lktokenv1.GenerateTokenRequest, bound identity.Bound) error {
+	if k := identity.CheckAttributes(req.ParticipantAttributes); k != "" {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
+			"participant_attributes: %q is set by this server, a request may not set it (attribute names starting with %q are lktoken's)", k, identity.ReservedAttributePrefix))
+	}
+	p := bound.Principal
+	if p == nil || bound.Identity == "" {
 		return nil
 	}
 	if req.ParticipantName == nil && p.Name != "" {
 		name := p.Name // the principal may be shared between requests
 		req.ParticipantName = &name
 	}
-	switch req.GetParticipantIdentity() {
-	case "":
-		req.ParticipantIdentity = p.Identity
-	case p.Identity:
-	default:
+	if !bound.Accepts(req.GetParticipantIdentity()) {
 		return connect.NewError(connect.CodePermissionDenied, errors.New(
 			"participant_identity: must be your verified identity, or left out to be filled in with it"))
+	}
+	req.ParticipantIdentity = bound.Identity
+	if bound.Subject != "" {
+		attrs := maps.Clone(req.ParticipantAttributes) // the request's map may be shared
+		if attrs == nil {
+			attrs = make(map[string]string, 1)
+		}
+		attrs[identity.SubjectAttribute] = bound.Subject
+		req.ParticipantAttributes = attrs
 	}
 	return nil
 }
@@ -279,27 +306,9 @@ const (
 
 func generateMissing(req *lktokenv1.GenerateTokenRequest) {
 	if req.RoomName == "" {
-		req.RoomName = GeneratedRoomPrefix + randomBase62(generatedSuffixLen)
+		req.RoomName = GeneratedRoomPrefix + identity.RandomBase62(nil, generatedSuffixLen)
 	}
 	if req.ParticipantIdentity == "" {
-		req.ParticipantIdentity = GeneratedIdentityPrefix + randomBase62(generatedSuffixLen)
+		req.ParticipantIdentity = GeneratedIdentityPrefix + identity.RandomBase62(nil, generatedSuffixLen)
 	}
-}
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// randomBase62 returns n characters drawn uniformly from base62.
-func randomBase62(n int) string {
-	out := make([]byte, 0, n)
-	var buf [32]byte
-	for len(out) < n {
-		_, _ = rand.Read(buf[:]) // crypto/rand.Read never fails on Linux (Go 1.24+ panics instead)
-		for _, b := range buf {
-			// 248 = 4*62: rejecting the rest keeps the draw uniform.
-			if b < 248 && len(out) < n {
-				out = append(out, base62[b%62])
-			}
-		}
-	}
-	return string(out)
 }

@@ -29,7 +29,7 @@ func TestEvaluate(t *testing.T) {
 		req    *lktokenv1.GenerateTokenRequest
 		want   Outcome
 	}{
-		// The issue's example.
+		// A room per organisation, and a shared lobby.
 		{orgOrLobby, acme, req("acme-standup", "u1"), Allowed},
 		{orgOrLobby, acme, req("lobby", "u1"), Allowed},
 		{orgOrLobby, acme, req("globex-standup", "u1"), Denied},
@@ -103,11 +103,11 @@ func TestCompileErrors(t *testing.T) {
 	for expr, want := range map[string]string{
 		``:                                "empty",
 		`   `:                             "empty",
-		`request.room == "x"`:             "LKTOKEN_POLICY:1:8: undefined field 'room'",
-		`request.room_name.startsWith(1)`: "LKTOKEN_POLICY:1:29: found no matching overload for 'startsWith'",
-		`reqest.room_name == "x"`:         "LKTOKEN_POLICY:1:1: undeclared reference to 'reqest'",
-		`request.room_name == "x" &&`:     "LKTOKEN_POLICY:1:28: Syntax error",
-		"true &&\n  request.room_name = \"lobby\"": "LKTOKEN_POLICY:2:21: Syntax error",
+		`request.room == "x"`:             "roompolicy.Expression:1:8: undefined field 'room'",
+		`request.room_name.startsWith(1)`: "roompolicy.Expression:1:29: found no matching overload for 'startsWith'",
+		`reqest.room_name == "x"`:         "roompolicy.Expression:1:1: undeclared reference to 'reqest'",
+		`request.room_name == "x" &&`:     "roompolicy.Expression:1:28: Syntax error",
+		"true &&\n  request.room_name = \"lobby\"": "roompolicy.Expression:2:21: Syntax error",
 		`request.room_name`:                        "must be a bool",
 		`claims.org`:                               "must be a bool",
 		`request.expiration_seconds + "s"`:         "no matching overload",

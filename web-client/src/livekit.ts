@@ -3,8 +3,13 @@
 // types only, so it adds no code of livekit-client's to a bundle.
 import type { TokenSourceConfigurable, TokenSourceFetchOptions, TokenSourceResponseObject } from "livekit-client";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { GenerateTokenRequestSchema, GenerateTokenResponse } from "../../gen/ts/lktoken/v1/token_service_pb.js";
-import type { TokenClient } from "./client.js";
+import type {
+  GenerateTokenRequestSchema,
+  GenerateTokenResponse,
+  RoomAgentDispatchSchema,
+} from "../../gen/ts/lktoken/v1/token_service_pb.js";
+import type { AccessTokenGetter, TokenClient } from "./client.js";
+import { accessTokenGetterOf, callerKey } from "./caller.js";
 
 /** A GenerateToken request as a plain object: `{ roomName, participantIdentity, expirationSeconds, ... }`. */
 export type TokenRequestInit = Omit<MessageInitShape<typeof GenerateTokenRequestSchema>, "$typeName">;
@@ -18,6 +23,15 @@ export interface TokenSourceOptions {
   refreshBeforeSeconds?: number;
   /** The clock, in milliseconds since the epoch (tests). Default `Date.now`. */
   now?: () => number;
+  /**
+   * Who is calling: the access token the client sends. A cached token is
+   * handed only to the caller it was minted for (the same `iss` and `sub`
+   * for a JWT access token, the same token otherwise), so after a sign-out
+   * and another user's sign-in the next fetch asks lktoken again. Default:
+   * the `getAccessToken` the client was created with (`createTokenClient`,
+   * `provideTokenClient`); without one, every caller is the same.
+   */
+  getAccessToken?: AccessTokenGetter;
 }
 
 /**
@@ -28,18 +42,26 @@ export interface TokenSourceOptions {
 export interface LktokenTokenSource extends TokenSourceConfigurable {
   /**
    * A token for the request merged with `options` (room, participant name,
-   * identity, metadata, attributes): the cached one while it is valid for at
-   * least `refreshBeforeSeconds` more and the request is unchanged, otherwise
-   * a fresh one. Concurrent calls wait for each other: one request to
-   * lktoken at a time. `force` skips the cache.
+   * identity, metadata, attributes, and the agent to dispatch: `agentName`,
+   * `agentMetadata` and `deployment` become `roomConfig.agents[0]`, as
+   * livekit-client's own endpoint source sends them): the cached one while it
+   * is valid for at least `refreshBeforeSeconds` more and the request and the
+   * caller (see {@link TokenSourceOptions.getAccessToken}) are unchanged,
+   * otherwise a fresh one. Concurrent calls wait for each other: one request
+   * to lktoken at a time. `force` skips the cache.
    *
-   * @throws Error for agentName, agentMetadata or deployment: GenerateToken
-   *   does not dispatch agents (lktoken's /api/token endpoint, which speaks
-   *   LiveKit's endpoint format, does; use TokenSource.endpoint for that).
-   * @throws ConnectError as the client does (invalid_argument, UnauthenticatedError, ...).
+   * @throws ConnectError as the client does (invalid_argument,
+   *   UnauthenticatedError, PermissionDeniedError for an agent outside the
+   *   server's LKTOKEN_ALLOWED_AGENTS, ...).
    */
   fetch(options?: TokenSourceFetchOptions, force?: boolean): Promise<TokenSourceResponseObject>;
-  /** The last response from lktoken (its `expiresAt`, `roomName`, ...), if any. */
+  /**
+   * Forgets the cached token: the next fetch asks lktoken, and the fetches
+   * called before (waiting or in flight) do not cache their answers. Call it on sign-out, or whenever the
+   * token must not be reused.
+   */
+  invalidate(): void;
+  /** The last response from lktoken (its `expiresAt`, `roomName`, ...), if any since the last invalidate(). */
   readonly lastResponse: GenerateTokenResponse | undefined;
 }
 
@@ -62,16 +84,25 @@ export function tokenSource(
 ): LktokenTokenSource {
   const refreshBeforeMs = (options.refreshBeforeSeconds ?? 60) * 1000;
   const now = options.now ?? Date.now;
+  const getAccessToken = options.getAccessToken ?? accessTokenGetterOf(client);
   let cached: { key: string; response: GenerateTokenResponse; refreshAt: number } | undefined;
+  let last: GenerateTokenResponse | undefined;
+  /** Counts invalidate() calls: an answer to an older generation is not cached. */
+  let generation = 0;
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function fetchNow(fetchOptions: TokenSourceFetchOptions, force: boolean): Promise<TokenSourceResponseObject> {
+  async function fetchNow(fetchOptions: TokenSourceFetchOptions, force: boolean, asked: number): Promise<TokenSourceResponseObject> {
     const merged = mergeRequest(typeof request === "function" ? request() : request, fetchOptions);
-    const key = requestKey(merged);
+    const caller = getAccessToken ? await callerKey(await getAccessToken()) : "";
+    const key = `${caller}\n${requestKey(merged)}`;
     if (force || cached === undefined || cached.key !== key || now() >= cached.refreshAt) {
       const response = await client.generateToken(merged);
+      last = response;
       const expiresMs = response.expiresAt ? Number(response.expiresAt.seconds) * 1000 + Math.floor(response.expiresAt.nanos / 1e6) : 0;
-      cached = { key, response, refreshAt: expiresMs - refreshBeforeMs };
+      if (asked === generation) {
+        cached = { key, response, refreshAt: expiresMs - refreshBeforeMs };
+      }
+      return { serverUrl: response.serverUrl, participantToken: response.token };
     }
     return { serverUrl: cached.response.serverUrl, participantToken: cached.response.token };
   }
@@ -79,25 +110,33 @@ export function tokenSource(
   return {
     fetch(fetchOptions: TokenSourceFetchOptions = {}, force = false): Promise<TokenSourceResponseObject> {
       // One at a time: each call starts when the previous one has settled.
-      const run = queue.then(() => fetchNow(fetchOptions, force));
+      const asked = generation;
+      const run = queue.then(() => fetchNow(fetchOptions, force, asked));
       queue = run.catch(() => undefined);
       return run;
     },
+    invalidate() {
+      generation++;
+      cached = undefined;
+      last = undefined;
+    },
     get lastResponse() {
-      return cached?.response;
+      return last;
     },
   };
 }
 
 function mergeRequest(base: TokenRequestInit, o: TokenSourceFetchOptions): TokenRequestInit {
-  const unsupported = (["agentName", "agentMetadata", "deployment"] as const).filter((k) => o[k] !== undefined && o[k] !== "");
-  if (unsupported.length > 0) {
-    throw new Error(
-      `lktoken web-client: GenerateToken does not dispatch agents (${unsupported.join(", ")}); ` +
-        "use TokenSource.endpoint with lktoken's /api/token endpoint for that",
-    );
-  }
   const out: TokenRequestInit = { ...base };
+  if (o.agentName !== undefined || o.agentMetadata !== undefined || o.deployment !== undefined) {
+    // Laid over the request's first agent, as TokenSource.endpoint fills room_config.agents[0].
+    const [first, ...rest] = base.roomConfig?.agents ?? [];
+    const agent: MessageInitShape<typeof RoomAgentDispatchSchema> = { ...first };
+    if (o.agentName !== undefined) agent.agentName = o.agentName;
+    if (o.agentMetadata !== undefined) agent.metadata = o.agentMetadata;
+    if (o.deployment !== undefined) agent.deployment = o.deployment;
+    out.roomConfig = { agents: [agent, ...rest] };
+  }
   if (o.roomName !== undefined) out.roomName = o.roomName;
   if (o.participantIdentity !== undefined) out.participantIdentity = o.participantIdentity;
   if (o.participantName !== undefined) out.participantName = o.participantName;
@@ -109,6 +148,7 @@ function mergeRequest(base: TokenRequestInit, o: TokenSourceFetchOptions): Token
 /** The request's identity for the cache: its fields in a fixed order, attributes sorted. */
 function requestKey(r: TokenRequestInit): string {
   const attrs = Object.entries(r.participantAttributes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const agents = (r.roomConfig?.agents ?? []).map((a) => [a.agentName ?? "", a.metadata ?? "", a.deployment ?? ""]);
   return JSON.stringify([
     r.roomName ?? "",
     r.participantIdentity ?? "",
@@ -116,5 +156,6 @@ function requestKey(r: TokenRequestInit): string {
     r.expirationSeconds ?? null,
     r.participantMetadata ?? null,
     attrs,
+    agents,
   ]);
 }
