@@ -36,12 +36,11 @@ const inside = "LKTOKEN_K8S_E2E_INSIDE"
 
 // setup is what the outer process prepared for the inner one.
 type setup struct {
-	binDir     string // etcd and Kubernetes' binaries
-	image      string // lktoken's image reference
-	images     string // directory of docker archives to import
-	crd        string // the Prometheus Operator's ServiceMonitor CRD
-	repo       string // the repository's root
-	dropImages []string
+	binDir string // etcd and Kubernetes' binaries
+	image  string // lktoken's image reference
+	images string // directory of docker archives to import
+	crd    string // the Prometheus Operator's ServiceMonitor CRD
+	repo   string // the repository's root
 }
 
 var env setup
