@@ -36,6 +36,8 @@ type deployment struct {
 	image   string
 }
 
+// writeKeys writes keys.yaml and signing-key into the copy of
+// deploy/kubernetes, as docs/deploy.md tells users to.
 func (d *deployment) writeKeys(keys []apiKey, signing apiKey) {
 	var lines []string
 	for _, k := range keys {
