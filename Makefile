@@ -40,7 +40,7 @@ check-generated: generate ## fail if gen/ differs from what proto/ generates
 	  test -z "$$out" || { echo "$$out"; echo "gen/ differs from what proto/ generates: run 'make generate' and commit gen/"; exit 1; }
 
 # buf breaking against the last release (a v* tag), else main's merge base,
-# else (on main) the parent of the last proto/ change; a reviewed break passes
+# else (on main) the first parent of the last proto/ change on main's first-parent line; a reviewed break passes
 # with a "Buf-Breaking: <why>" trailer. The rules are in .ci/buf-breaking.sh.
 .PHONY: breaking
 breaking: proto-deps ## fail on an incompatible change to proto/ (buf breaking)
