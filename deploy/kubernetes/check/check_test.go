@@ -225,10 +225,21 @@ func one[T any](t *testing.T, name string, have *T) *T {
 
 var (
 	lktokenOnce sync.Once
+	lktokenDir  string // removed by TestMain
 	lktokenBin  string
 	lktokenHelp string
 	lktokenErr  error
 )
+
+// TestMain removes the binary that [binary] built: a run leaves nothing in
+// the temporary directory.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if lktokenDir != "" {
+		os.RemoveAll(lktokenDir)
+	}
+	os.Exit(code)
+}
 
 // binary builds cmd/lktoken once and returns it with its --help text.
 func binary(t *testing.T) (bin, help string) {
@@ -242,6 +253,7 @@ func binary(t *testing.T) (bin, help string) {
 			lktokenErr = err
 			return
 		}
+		lktokenDir = dir
 		lktokenBin = filepath.Join(dir, "lktoken")
 		if b := os.Getenv("LKTOKEN_BIN"); b != "" {
 			lktokenBin = b // built once by TestChecksCatchBreakage
@@ -460,10 +472,14 @@ func TestProbesAndPortsMatchTheServer(t *testing.T) {
 	}
 
 	// The real server with the manifests' settings, on loopback, the files
-	// of the keys Secret where the manifests mount them.
+	// of the keys Secret where the manifests mount them: the examples, with
+	// the published placeholder secret replaced as the user must (lktoken
+	// refuses to start with it).
 	secretDir := t.TempDir()
 	for _, f := range userFiles {
 		example, _ := os.ReadFile(filepath.Join(manifestsDir, f+".example"))
+		example = bytes.ReplaceAll(example, []byte("replace-me-with-a-secret-of-at-least-32-characters"),
+			[]byte("k8s-check-test-secret-0123456789abcdefghij"))
 		if err := os.WriteFile(filepath.Join(secretDir, f), example, 0o600); err != nil {
 			t.Fatal(err)
 		}
