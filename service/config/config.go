@@ -33,6 +33,8 @@ type Config struct {
 	Policy mint.Policy
 	// Ops are the limits, timeouts and operations settings (config_ops.go).
 	Ops OpsConfig
+	// RateLimit is the per-caller rate limit (ratelimit.go).
+	RateLimit RateLimitConfig
 	// Auth is caller authentication by OpenID Connect and the room policy
 	// (auth.go).
 	Auth AuthConfig
@@ -97,6 +99,15 @@ var settings = []setting{
 	{"metrics-listen", "LKTOKEN_METRICS_LISTEN", "", "address for Prometheus /metrics, e.g. 127.0.0.1:9090; off when empty. Keep it private"},
 	{"", "LKTOKEN_BEARER_TOKEN", "", "when set, every API call must send `Authorization: Bearer <this>` (at least 32 characters; environment only), for one trusted backend; exclusive with LKTOKEN_OIDC_ISSUER"},
 	{"", "LKTOKEN_BEARER_TOKEN_FILE", "", "file holding LKTOKEN_BEARER_TOKEN instead; read again on SIGHUP"},
+	// The per-caller rate limit (ratelimit.go).
+	{"rate-limit", "LKTOKEN_RATE_LIMIT", "off", "per-caller rate limit on both token routes, <count>/<unit> (s, min, h, day), e.g. 20/min: a verified subject, the bearer token's caller, otherwise a client address; off unless set"},
+	{"rate-burst", "LKTOKEN_RATE_BURST", "", "requests an idle caller may send at once (at least 1; default: the count of --rate-limit)"},
+	{"rate-limit-redis-url", "LKTOKEN_RATE_LIMIT_REDIS_URL", "", "redis:// or rediss:// (TLS) URL of a Redis or Valkey that holds the budgets for every replica; without it each process keeps its own in memory. No password in the URL"},
+	{"", "LKTOKEN_RATE_LIMIT_REDIS_PASSWORD", "", "password for the Redis of LKTOKEN_RATE_LIMIT_REDIS_URL (environment only)"},
+	{"", "LKTOKEN_RATE_LIMIT_REDIS_PASSWORD_FILE", "", "file holding LKTOKEN_RATE_LIMIT_REDIS_PASSWORD instead; read again on SIGHUP"},
+	{"rate-limit-failure", "LKTOKEN_RATE_LIMIT_FAILURE", "open", "while Redis is unreachable: open (requests proceed unchecked) or closed (refused with 503); a request waits at most 100ms for Redis"},
+	{"trusted-proxies", "LKTOKEN_TRUSTED_PROXIES", "", "comma-separated address ranges of the proxies in front of lktoken, e.g. 10.0.0.0/8; only from these is the client address taken from --trusted-proxy-header"},
+	{"trusted-proxy-header", "LKTOKEN_TRUSTED_PROXY_HEADER", "X-Forwarded-For", "the header trusted proxies append the client address to: X-Forwarded-For or Forwarded"},
 	{"tracing", "LKTOKEN_TRACING", "false", "OpenTelemetry spans, one per mint on every token route, sent over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); needs a build with -tags otel"},
 }
 
@@ -277,6 +288,7 @@ func buildConfig(get, name func(env string) string) (Config, error) {
 
 	cfg.Ops = buildOpsConfig(get, name, fail)
 	cfg.Auth = buildAuthConfig(get, name, cfg.Ops, fail)
+	cfg.RateLimit = buildRateLimitConfig(get, name, fail)
 
 	if cfg.Listen == "" && listenErr == nil {
 		fail(fmt.Errorf("%s is empty: set an address such as 127.0.0.1:8080 or :8080", name("LKTOKEN_LISTEN")))

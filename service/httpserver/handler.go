@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"connectrpc.com/connect"
 	connectcors "connectrpc.com/cors"
@@ -62,8 +63,8 @@ func NewHandler(op *pipeline.Operation, opts HandlerOptions) http.Handler {
 	})
 
 	var h http.Handler = hotRoute(mux, lktokenv1connect.TokenServiceGenerateTokenProcedure, apiHandler)
-	if op.Authenticates() {
-		h = authenticate(op, h)
+	if op.Authenticates() || op.Limits() {
+		h = authenticate(op, h, lktokenv1connect.TokenServiceGenerateTokenProcedure, opts.TokenEndpointPath)
 	}
 	h = recoverHTTP(opts.Log, withCORS(opts.AllowedOrigins, h))
 	if opts.Metrics != nil {
@@ -93,17 +94,21 @@ var publicPaths = map[string]bool{"/healthz": true, "/readyz": true}
 // authenticate verifies the caller of every path but the probes before any
 // body is read, answering a refusal in the request's own protocol (Connect,
 // gRPC, gRPC-Web; Connect's JSON otherwise) with 401 and a WWW-Authenticate
-// challenge. The principal goes on to the mint operation. CORS preflights
-// pass: browsers never send credentials with them, and CORS answers them
-// before this runs anyway.
-func authenticate(op *pipeline.Operation, next http.Handler) http.Handler {
+// challenge. Then, on the token routes (mintPaths), it takes one request
+// from the verified caller's rate limit budget, still before the body:
+// the RateLimit headers go on every answer, and a refusal is a 429 with
+// Retry-After (gRPC: resource_exhausted with RetryInfo). The principal goes
+// on to the mint operation. CORS preflights pass: browsers never send
+// credentials with them, and CORS answers them before this runs anyway.
+func authenticate(op *pipeline.Operation, next http.Handler, mintPaths ...string) http.Handler {
 	ew := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions || publicPaths[r.URL.Path] {
 			next.ServeHTTP(w, r)
 			return
 		}
-		p, err := op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
+		caller := authn.Caller{Header: r.Header, Peer: r.RemoteAddr}
+		p, err := op.Authenticate(r.Context(), caller, r.URL.Path)
 		if err != nil {
 			// The challenge is a header on every protocol: connect-go's
 			// ErrorWriter would put it in gRPC's trailers, where net/http
@@ -117,7 +122,18 @@ func authenticate(op *pipeline.Operation, next http.Handler) http.Handler {
 			_ = ew.Write(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(pipeline.Authenticated(r.Context(), p)))
+		ctx := pipeline.Authenticated(r.Context(), p)
+		if op.Limits() && slices.Contains(mintPaths, r.URL.Path) {
+			d, err := op.Admit(ctx, caller, p, r.URL.Path)
+			// Headers on every protocol, as the challenge above.
+			op.RateLimitHeaders(w.Header(), d)
+			if err != nil {
+				_ = ew.Write(w, r, err)
+				return
+			}
+			ctx = pipeline.Admitted(ctx)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -154,7 +170,8 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: connectcors.AllowedMethods(),
 		AllowedHeaders: append(connectcors.AllowedHeaders(), requestid.Header, "Authorization"),
-		ExposedHeaders: append(connectcors.ExposedHeaders(), requestid.Header),
+		// The rate limit's answers, so that a browser can honour them.
+		ExposedHeaders: append(connectcors.ExposedHeaders(), requestid.Header, "Retry-After", "RateLimit", "RateLimit-Policy"),
 		MaxAge:         7200,
 	}).Handler(next)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/oidc"
 	"github.com/lktoken/lktoken/service/pipeline"
+	"github.com/lktoken/lktoken/service/ratelimit"
 	"github.com/lktoken/lktoken/service/roompolicy"
 )
 
@@ -40,6 +41,7 @@ type Server struct {
 	metrics *Metrics
 	bearer  *authn.BearerToken // set when the bearer-token mode is on
 	oidc    *oidc.Verifier     // set when callers authenticate with OpenID Connect
+	redis   *ratelimit.Redis   // set when the rate limit keeps its budgets in Redis
 	// stopTracing flushes spans at the end of Serve; nil without tracing.
 	stopTracing func(context.Context) error
 	// skipDrain, closed by SkipDrainDelay, cuts the drain delay short.
@@ -102,6 +104,9 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 	if cfg.Auth.Policy != nil {
 		opts.RoomPolicy = roompolicy.Hook{Policy: cfg.Auth.Policy, Log: log}
 	}
+	if cfg.RateLimit.Enabled() {
+		opts.Limiter, opts.Proxies = s.newLimiter(), cfg.RateLimit.Proxies
+	}
 	if cfg.Ops.Tracing {
 		tracer, stop, err := newTracing()
 		if err != nil {
@@ -135,6 +140,27 @@ func New(cfg config.Config, log *slog.Logger) *Server {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s
+}
+
+// newLimiter composes the rate limiter: in memory, or in the configured Redis.
+func (s *Server) newLimiter() *ratelimit.Limiter {
+	rc := s.cfg.RateLimit
+	lo := ratelimit.Options{Policy: rc.Policy, FailClosed: rc.FailClosed, Log: s.log, Observer: s.metrics, Store: ratelimit.NewMemory()}
+	if rc.RedisURL != "" {
+		r, err := ratelimit.NewRedis(ratelimit.RedisOptions{URL: rc.RedisURL, Password: string(rc.RedisPassword)})
+		if err != nil {
+			// config.LoadConfig checked the URL; a hand-made Config that
+			// fails keeps each replica's budgets in memory, loudly.
+			s.log.Error("rate limit: Redis misconfigured, keeping budgets in memory", slog.String("error", err.Error()))
+		} else {
+			s.redis, lo.Store = r, r
+		}
+	}
+	l := ratelimit.New(lo)
+	if s.redis != nil {
+		s.ready.rateStore = l.Unreachable
+	}
+	return l
 }
 
 // Run listens on the configured address and serves until ctx is done. Then
@@ -176,6 +202,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer s.oidc.Close()
 		s.log.Info("callers authenticate with OpenID Connect", slog.String("issuer", s.cfg.Auth.OIDC.Issuer),
 			slog.String("audience", s.cfg.Auth.OIDC.Audience), slog.Bool("room_policy", s.cfg.Auth.Policy != nil))
+	}
+	if rc := s.cfg.RateLimit; rc.Enabled() {
+		store := "memory (per replica)"
+		if s.redis != nil {
+			store = "redis " + rc.RedisURL
+			defer s.redis.Close()
+		}
+		s.log.Info("rate limit", slog.String("policy", rc.Policy.String()), slog.String("store", store), slog.Bool("fail_closed", rc.FailClosed))
 	}
 	// The metrics listener first: "listening" is logged only once both are.
 	stopMetrics, err := s.serveMetrics()
@@ -250,6 +284,15 @@ func (s *Server) Reload() error {
 		} else {
 			s.bearer.Set(token)
 			s.log.Info("bearer token reloaded")
+		}
+	}
+	if s.redis != nil && s.cfg.RateLimit.RedisPasswordFile != "" {
+		if pw, err := config.ReadRedisPasswordFile(s.cfg.RateLimit.RedisPasswordFile); err != nil {
+			s.log.Error("reload failed, keeping the current Redis password", slog.String("error", err.Error()))
+			errs = append(errs, err)
+		} else {
+			s.redis.SetPassword(pw)
+			s.log.Info("Redis password reloaded")
 		}
 	}
 	if !s.cfg.Keys.Reloadable() {

@@ -1,7 +1,8 @@
 // Package pipeline is the one mint operation every route calls. A route
 // decodes its request into a [Call] and hands it to [Operation.Mint], which,
 // in this order, authenticates the caller (an authn.Authenticator, unless the
-// HTTP server did so before reading the body), binds the
+// HTTP server did so before reading the body), takes one request from the
+// caller's rate limit budget (package ratelimit; likewise), binds the
 // verified identity to the request, applies the contract's rules (package
 // contract), asks the room policy ([RoomPolicy]), lets the Issuer (package
 // mint) apply the server's policy and sign, and returns the outcome as a
@@ -20,12 +21,15 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/livekit/protocol/livekit"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/service/audit"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/contract"
 	"github.com/lktoken/lktoken/service/mint"
+	"github.com/lktoken/lktoken/service/ratelimit"
 	"github.com/lktoken/lktoken/service/requestid"
 )
 
@@ -63,6 +67,10 @@ type Options struct {
 	// Observer and Tracer are optional.
 	Observer Observer
 	Tracer   Tracer
+	// Limiter limits how fast each caller mints; nil limits nothing.
+	// Proxies say where an unauthenticated caller's address comes from.
+	Limiter *ratelimit.Limiter
+	Proxies ratelimit.Proxies
 }
 
 // Operation is the mint operation. It is safe for concurrent use.
@@ -76,6 +84,8 @@ type Operation struct {
 	now       func() time.Time
 	observer  Observer
 	tracer    Tracer
+	limiter   *ratelimit.Limiter
+	proxies   ratelimit.Proxies
 }
 
 // New returns the operation opts compose.
@@ -90,6 +100,8 @@ func New(opts Options) *Operation {
 		now:       opts.Now,
 		observer:  opts.Observer,
 		tracer:    opts.Tracer,
+		limiter:   opts.Limiter,
+		proxies:   opts.Proxies,
 	}
 }
 
@@ -132,9 +144,15 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 		ctx, end = op.tracer.Start(ctx, &call)
 		defer func() { end(err) }()
 	}
+	c := authn.Caller{Header: call.Header, Peer: call.Peer}
 	p, ok := authenticated(ctx)
 	if !ok {
-		if p, err = op.Authenticate(ctx, authn.Caller{Header: call.Header, Peer: call.Peer}, call.Route); err != nil {
+		if p, err = op.Authenticate(ctx, c, call.Route); err != nil {
+			return Result{}, err
+		}
+	}
+	if op.limiter != nil && !admitted(ctx) {
+		if _, err = op.Admit(ctx, c, p, call.Route); err != nil {
 			return Result{}, err
 		}
 	}
@@ -233,6 +251,68 @@ func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route str
 // Authenticates reports whether callers must authenticate.
 func (op *Operation) Authenticates() bool { return op.authn != nil }
 
+// Limits reports whether callers are rate limited.
+func (op *Operation) Limits() bool { return op.limiter != nil }
+
+// Admit takes one request from the budget of the caller Authenticate
+// verified as p: the verified subject's, the bearer token caller's, or,
+// when the mode proves no identity, the client address's (behind trusted
+// proxies, the address they forwarded). It runs after authentication, so a
+// refused or forged credential never draws from a verified subject's
+// budget. A refusal is audited (outcome rate_limited) and returned as
+// resource_exhausted with a google.rpc.RetryInfo detail; while the store is
+// unreachable and the limiter fails closed, as unavailable. The decision
+// is for [Operation.RateLimitHeaders]. Without a limiter every caller is
+// admitted.
+func (op *Operation) Admit(ctx context.Context, c authn.Caller, p *authn.Principal, route string) (ratelimit.Decision, error) {
+	if op.limiter == nil {
+		return ratelimit.Decision{Allowed: true, Unchecked: true}, nil
+	}
+	var key ratelimit.Key
+	switch {
+	case p != nil:
+		key = ratelimit.SubjectKey(p.Issuer, p.Subject)
+	case op.authn != nil:
+		key = ratelimit.BearerKey()
+	default:
+		addr, ok := op.proxies.Client(c.Peer, c.Header)
+		if !ok {
+			return ratelimit.Decision{Allowed: true, Unchecked: true}, nil // no address to count by
+		}
+		key = ratelimit.AddrKey(addr)
+	}
+	d, err := op.limiter.Take(ctx, key)
+	switch {
+	case errors.Is(err, ratelimit.ErrStoreUnavailable):
+		cerr := connect.NewError(connect.CodeUnavailable, errors.New("the rate limit store is unreachable and this server refuses unchecked requests; try again shortly"))
+		op.audit.Refused(ctx, requestid.From(ctx), c.Peer, route, cerr)
+		return d, cerr
+	case err != nil:
+		return d, connect.NewError(connect.CodeOf(err), err) // the caller went away
+	case d.Allowed:
+		return d, nil
+	}
+	var iss, sub string
+	if p != nil {
+		iss, sub = p.Issuer, p.Subject
+	}
+	op.audit.RateLimited(ctx, requestid.From(ctx), c.Peer, route, iss, sub, d.RetryAfter)
+	cerr := connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+		"rate limited: too many tokens requested (%s); try again in %s s", op.limiter.Policy(), ratelimit.RetryAfterSeconds(d.RetryAfter)))
+	if detail, err := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(d.RetryAfter)}); err == nil {
+		cerr.AddDetail(detail)
+	}
+	return d, cerr
+}
+
+// RateLimitHeaders writes d into h: the RateLimit-Policy and RateLimit
+// headers, and Retry-After on a refusal (see [ratelimit.Limiter.SetHeaders]).
+func (op *Operation) RateLimitHeaders(h http.Header, d ratelimit.Decision) {
+	if op.limiter != nil {
+		op.limiter.SetHeaders(h, d)
+	}
+}
+
 type principalKey struct{}
 
 // Authenticated returns ctx carrying the outcome of a successful
@@ -240,6 +320,16 @@ type principalKey struct{}
 func Authenticated(ctx context.Context, p *authn.Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
+
+type admittedKey struct{}
+
+// Admitted returns ctx marking that Admit let the caller in, so that Mint
+// does not count the request twice.
+func Admitted(ctx context.Context) context.Context {
+	return context.WithValue(ctx, admittedKey{}, true)
+}
+
+func admitted(ctx context.Context) bool { return ctx.Value(admittedKey{}) != nil }
 
 func authenticated(ctx context.Context) (*authn.Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(*authn.Principal)
