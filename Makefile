@@ -106,6 +106,9 @@ image: ## container image localhost/lktoken:<version> with podman (deploy/contai
 	@IMAGE=$(IMAGE) deploy/container/build.sh >/dev/null
 # The e2e suite's scale-out test (e2e/scaleout) runs replicas behind haproxy.
 APT_PACKAGES += haproxy
+# The rate limit suite (e2e/ratelimit) starts its own redis-server on a free
+# loopback port; a system service the package may start is left alone.
+APT_PACKAGES += redis-server
 # The e2e suite's container test (e2e/container) checks the image just built.
 test-e2e: image
 test-e2e: export LKTOKEN_IMAGE = $(IMAGE)
