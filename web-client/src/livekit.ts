@@ -5,6 +5,7 @@ import type { TokenSourceConfigurable, TokenSourceFetchOptions, TokenSourceRespo
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenerateTokenRequestSchema, GenerateTokenResponse } from "../../gen/ts/lktoken/v1/token_service_pb.js";
 import type { TokenClient } from "./client.js";
+import { RateLimitedError } from "./errors.js";
 
 /** A GenerateToken request as a plain object: `{ roomName, participantIdentity, expirationSeconds, ... }`. */
 export type TokenRequestInit = Omit<MessageInitShape<typeof GenerateTokenRequestSchema>, "$typeName">;
@@ -37,6 +38,9 @@ export interface LktokenTokenSource extends TokenSourceConfigurable {
    *   does not dispatch agents (lktoken's /api/token endpoint, which speaks
    *   LiveKit's endpoint format, does; use TokenSource.endpoint for that).
    * @throws ConnectError as the client does (invalid_argument, UnauthenticatedError, ...).
+   * @throws RateLimitedError when lktoken's rate limit refused; until its
+   *   `retryAfterMs` has passed, fetches that need a fresh token throw it
+   *   again (with the delay left) without asking lktoken.
    */
   fetch(options?: TokenSourceFetchOptions, force?: boolean): Promise<TokenSourceResponseObject>;
   /** The last response from lktoken (its `expiresAt`, `roomName`, ...), if any. */
@@ -64,12 +68,24 @@ export function tokenSource(
   const now = options.now ?? Date.now;
   let cached: { key: string; response: GenerateTokenResponse; refreshAt: number } | undefined;
   let queue: Promise<unknown> = Promise.resolve();
+  let limited: { error: RateLimitedError; until: number } | undefined;
 
   async function fetchNow(fetchOptions: TokenSourceFetchOptions, force: boolean): Promise<TokenSourceResponseObject> {
     const merged = mergeRequest(typeof request === "function" ? request() : request, fetchOptions);
     const key = requestKey(merged);
     if (force || cached === undefined || cached.key !== key || now() >= cached.refreshAt) {
-      const response = await client.generateToken(merged);
+      if (limited !== undefined && now() < limited.until) {
+        throw retryLater(limited.error, limited.until - now());
+      }
+      let response: GenerateTokenResponse;
+      try {
+        response = await client.generateToken(merged);
+      } catch (err) {
+        if (err instanceof RateLimitedError) {
+          limited = { error: err, until: now() + err.retryAfterMs };
+        }
+        throw err;
+      }
       const expiresMs = response.expiresAt ? Number(response.expiresAt.seconds) * 1000 + Math.floor(response.expiresAt.nanos / 1e6) : 0;
       cached = { key, response, refreshAt: expiresMs - refreshBeforeMs };
     }
@@ -87,6 +103,14 @@ export function tokenSource(
       return cached?.response;
     },
   };
+}
+
+/** err again, with the delay that is left. */
+function retryLater(err: RateLimitedError, leftMs: number): RateLimitedError {
+  const again = new RateLimitedError(err.rawMessage, err.code, err.metadata, undefined, err.cause);
+  again.details = err.details;
+  again.retryAfterMs = leftMs;
+  return again;
 }
 
 function mergeRequest(base: TokenRequestInit, o: TokenSourceFetchOptions): TokenRequestInit {
