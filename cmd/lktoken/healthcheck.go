@@ -12,7 +12,7 @@ import (
 )
 
 // healthcheck is `lktoken healthcheck [--listen ADDR]`: GET /readyz of the
-// server this configuration starts (LKTOKEN_LISTEN, --listen or
+// server this configuration starts (its listen address setting or
 // FUNCTIONS_CUSTOMHANDLER_PORT), nil only for 200. It is the probe of a
 // shell-less image (HEALTHCHECK CMD ["/lktoken", "healthcheck"]), so it reads
 // nothing but the address: a probe must not fail for a setting the server

@@ -90,6 +90,55 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// Every example of --help starts as written (the secret file it names
+// exists on a real host; here it is a temporary one), and --help documents
+// the healthcheck subcommand and each bounded setting's range.
+func TestHelpExamplesStart(t *testing.T) {
+	t.Parallel()
+	out, _, code := runSplit(t, nil, "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"lktoken healthcheck [--listen ADDR]",
+		"$LKTOKEN_MAX_LIFETIME (default 24h, from 1m to 24h)",
+		"$LKTOKEN_MAX_REQUEST_BYTES (default 65536, from 1024 to 16777216)",
+		"$LKTOKEN_DRAIN_DELAY (default 5s, from 0 to 1h)",
+		"the default becomes that bound",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	_, examples, ok := strings.Cut(out, "\nExamples:\n")
+	if !ok {
+		t.Fatal("--help has no examples")
+	}
+	secret := filepath.Join(t.TempDir(), "lk")
+	writeKeys(t, secret, secretA1+"\n")
+	n := 0
+	for _, ex := range strings.Split(strings.ReplaceAll(examples, "\\\n", ""), "\n") {
+		if ex = strings.TrimSpace(ex); ex == "" {
+			continue
+		}
+		n++
+		var env, args []string
+		fields := strings.Fields(strings.ReplaceAll(ex, "/run/secrets/lk", secret))
+		for len(fields) > 0 && fields[0] != "lktoken" {
+			env, fields = append(env, fields[0]), fields[1:]
+		}
+		if len(fields) == 0 {
+			t.Fatalf("example %q does not run lktoken", ex)
+		}
+		args = fields[1:]
+		p := start(t, env, args...) // fails the test unless it listens
+		_ = p.Cmd.Process.Kill()
+	}
+	if n != 2 {
+		t.Errorf("%d examples, want 2", n)
+	}
+}
+
 // --version prints one line on standard output, from the binary's build
 // information (module version, commit when built in a git checkout), exit 0.
 func TestVersion(t *testing.T) {
@@ -280,6 +329,51 @@ func TestShutdownLetsInFlightRequestFinish(t *testing.T) {
 	}
 }
 
+// A secret read from a file is judged as that file: a weak one names the
+// file's variable, at start and on SIGHUP (where the old secret stays); the
+// example files' placeholder secret is refused with a word to replace it.
+func TestSecretFilesNameTheFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secretFile, tokenFile := filepath.Join(dir, "secret"), filepath.Join(dir, "token")
+	writeKeys(t, secretFile, "hunter2\n")
+	writeKeys(t, tokenFile, "hunter2\n")
+	const placeholder = "replace-me-with-a-secret-of-at-least-32-characters"
+	base := []string{"LIVEKIT_API_KEY=k", "LIVEKIT_URL=wss://lk.example.com", appOrigin}
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"LIVEKIT_API_SECRET_FILE=" + secretFile}, "LIVEKIT_API_SECRET_FILE is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)"},
+		{[]string{"LIVEKIT_API_SECRET=hunter2"}, "LIVEKIT_API_SECRET is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)"},
+		{[]string{"LIVEKIT_API_SECRET=" + secretA1, "LKTOKEN_BEARER_TOKEN_FILE=" + tokenFile}, "LKTOKEN_BEARER_TOKEN_FILE is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)"},
+		{[]string{"LIVEKIT_API_SECRET=" + secretA1, "LKTOKEN_BEARER_TOKEN=hunter2"}, "LKTOKEN_BEARER_TOKEN is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)"},
+		{[]string{"LIVEKIT_API_SECRET=" + placeholder}, "LIVEKIT_API_SECRET is too weak: it is the placeholder from lktoken's example files, published with its source: replace it with a secret of your own (generate one with `openssl rand -base64 48`)"},
+	} {
+		out, code := run(t, append(c.env, base...))
+		if want := "lktoken: refusing to start:\n" + c.want + "\n"; code != 2 || out != want {
+			t.Errorf("%v: exit %d:\n%s\nwant:\n%s", c.env, code, out, want)
+		}
+	}
+
+	writeKeys(t, secretFile, secretA1+"\n")
+	p := start(t, append([]string{"LIVEKIT_API_SECRET_FILE=" + secretFile}, base...))
+	writeKeys(t, secretFile, placeholder+"\n")
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
+	want := `"msg":"reload failed, keeping the current keys","error":"LIVEKIT_API_SECRET_FILE is too weak: it is the placeholder from lktoken's example files, published with its source: replace it with a secret of your own (generate one with ` + "`openssl rand -base64 48`" + `)"`
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), want) }, "refused reload")
+}
+
+// A SIGHUP with keys from the environment says which settings a reload
+// would read.
+func TestReloadWithoutFilesSaysWhatToSet(t *testing.T) {
+	t.Parallel()
+	p := start(t, []string{"LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=" + secretA1, "LIVEKIT_URL=wss://lk.example.com", appOrigin})
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
+	want := `"msg":"reload: the keys come from settings that a reload cannot change, nothing to reload (use LIVEKIT_API_SECRET_FILE, LIVEKIT_KEYS_FILE or LIVEKIT_API_KEY_FILE)"`
+	waitFor(t, func() bool { return strings.Contains(p.Logs(), want) }, "the reload's answer")
+}
+
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -302,7 +396,23 @@ func TestErrorsNameWhatWasSet(t *testing.T) {
 		{nil, []string{"--dev", "--log-level", "loud"}, `--log-level "loud": must be debug, info, warn or error`},
 		{[]string{"LKTOKEN_LOG_LEVEL=loud"}, []string{"--dev"}, `LKTOKEN_LOG_LEVEL "loud": must be debug, info, warn or error`},
 		{nil, []string{"--dev", "--allowed-origins", "https://app.example.com/app"}, `--allowed-origins: "https://app.example.com/app" is not an origin; write scheme://host[:port], e.g. https://app.example.com`},
-		{nil, []string{"--dev", "--max-lifetime", "30m", "--default-lifetime", "2h"}, "--default-lifetime 2h0m0s: must lie within 1m0s..30m0s"},
+		// Lifetimes: what the user set, and what to change.
+		{nil, []string{"--dev", "--max-lifetime", "30m", "--default-lifetime", "2h"}, "--default-lifetime 2h is longer than --max-lifetime 30m: lower --default-lifetime or raise --max-lifetime"},
+		{[]string{"LKTOKEN_MAX_LIFETIME=30m", "LKTOKEN_DEFAULT_LIFETIME=2h"}, []string{"--dev"}, "LKTOKEN_DEFAULT_LIFETIME 2h is longer than LKTOKEN_MAX_LIFETIME 30m: lower LKTOKEN_DEFAULT_LIFETIME or raise LKTOKEN_MAX_LIFETIME"},
+		{nil, []string{"--dev", "--max-lifetime", "25h"}, `--max-lifetime "25h": must be a duration from 1m to 24h, such as 24h`},
+		{[]string{"LKTOKEN_MIN_LIFETIME=30s"}, []string{"--dev"}, `LKTOKEN_MIN_LIFETIME "30s": must be a duration from 1m to 24h, such as 1m`},
+		// The room policy: the flag or the variable, with line and column.
+		{nil, []string{"--dev", "--policy", `request.room == "x"`}, "--policy does not compile:\n--policy:1:8: undefined field 'room'\n | request.room == \"x\"\n | .......^"},
+		{[]string{`LKTOKEN_POLICY=request.room == "x"`}, []string{"--dev"}, "LKTOKEN_POLICY does not compile:\nLKTOKEN_POLICY:1:8: undefined field 'room'\n | request.room == \"x\"\n | .......^"},
+		// The token endpoint may not shadow another route.
+		{nil, []string{"--dev", "--token-endpoint-path", "/readyz"}, `--token-endpoint-path "/readyz": collides with another lktoken route; choose another path such as /api/token`},
+		{[]string{"LKTOKEN_TOKEN_ENDPOINT_PATH=/healthz"}, []string{"--dev"}, `LKTOKEN_TOKEN_ENDPOINT_PATH "/healthz": collides with another lktoken route; choose another path such as /api/token`},
+		{nil, []string{"--dev", "--token-endpoint-path", "/metrics"}, `--token-endpoint-path "/metrics": collides with another lktoken route; choose another path such as /api/token`},
+		{nil, []string{"--dev", "--token-endpoint-path", generatePath}, `--token-endpoint-path "` + generatePath + `": collides with another lktoken route; choose another path such as /api/token`},
+		{nil, []string{"--dev", "--token-endpoint-path", "api/token"}, `--token-endpoint-path "api/token": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
+		// OpenID Connect settings need an issuer.
+		{nil, []string{"--dev", "--oidc-audience", "lktoken"}, "--oidc-audience is set, but has no effect without LKTOKEN_OIDC_ISSUER"},
+		{[]string{"LKTOKEN_OIDC_AUDIENCE=lktoken"}, []string{"--dev"}, "LKTOKEN_OIDC_AUDIENCE is set, but has no effect without LKTOKEN_OIDC_ISSUER"},
 	} {
 		out, code := run(t, c.env, c.args...)
 		if want := "lktoken: refusing to start:\n" + c.want + "\n"; code != 2 || out != want {

@@ -344,7 +344,7 @@ func TestBearerTokenFileReload(t *testing.T) {
 	writeKeys(t, path, "weak\n")
 	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, func() bool {
-		return strings.Contains(p.Logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN is too weak: 4 characters, it must be at least 32`)
+		return strings.Contains(p.Logs(), `"msg":"reload failed, keeping the current bearer token","error":"LKTOKEN_BEARER_TOKEN_FILE is too weak: 4 characters, it must be at least 32`)
 	}, "refused reload")
 	if call(next) != 200 {
 		t.Error("the current token stopped working after a refused reload")

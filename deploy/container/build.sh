@@ -30,8 +30,11 @@ install -m 0644 "$certs" "$ctx/ca-certificates.crt"
 cp deploy/container/Containerfile "$ctx/Containerfile"
 
 echo "image: building $image..." >&2
-# --format docker: the OCI image format has no HEALTHCHECK.
-"${podman[@]}" build --quiet --format docker \
+# --format docker: the OCI image format has no HEALTHCHECK. Docker always
+# writes its own format and has no --format flag.
+format=(--format docker)
+[[ $(basename "${podman[0]}") == docker ]] && format=()
+"${podman[@]}" build --quiet "${format[@]}" \
   --build-arg VERSION="$version" --build-arg REVISION="$revision" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   -t "$image" -f "$ctx/Containerfile" "$ctx" >/dev/null

@@ -333,7 +333,7 @@ test('an agent outside the allowlist is refused with 403 and the reason', async 
       assert.match(err.message, /received 403 \//);
       assert.ok(
         err.message.includes(
-          '{"code":"permission_denied","message":"room_config.agents[0].agent_name: agent \\"not-allowed\\" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)"}',
+          '{"code":"permission_denied","message":"room_config.agents[0].agent_name: agent \\"not-allowed\\" is not in the agent allowlist of this server"}',
         ),
         err.message,
       );

@@ -381,7 +381,7 @@ func PlainJSONCases(maxBody, maxHeader int) []Case {
 		{Name: "room_config name", Body: j(`{"room_config":{"name":"other-room"}}`), Status: 403, Code: "permission_denied", Message: []string{"room_config.name" + onlyAgents}},
 		{Name: "room_config egress", Body: j(`{"room_config":{"egress":{"room":{"room_name":"x"}}}}`), Status: 403, Code: "permission_denied", Message: []string{"room_config.egress" + onlyAgents}},
 		{Name: "room_config timeouts", Body: j(`{"room_config":{"empty_timeout":1,"departure_timeout":1}}`), Status: 403, Code: "permission_denied", Message: []string{"room_config.empty_timeout" + onlyAgents, "room_config.departure_timeout" + onlyAgents}},
-		{Name: "agent not in the allowlist", Body: j(`{"room_config":{"agents":[{"agent_name":"root-shell"}]}}`), Status: 403, Code: "permission_denied", Message: []string{`room_config.agents[0].agent_name: agent "root-shell" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`}},
+		{Name: "agent not in the allowlist", Body: j(`{"room_config":{"agents":[{"agent_name":"root-shell"}]}}`), Status: 403, Code: "permission_denied", Message: []string{`room_config.agents[0].agent_name: agent "root-shell" is not in the agent allowlist of this server`}},
 		{Name: "empty room_config is nothing", Body: j(`{"room_config":{}}`), Status: 201, Code: "ok"},
 
 		// --- methods and paths

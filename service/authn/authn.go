@@ -1,6 +1,6 @@
 // Package authn is how lktoken learns who calls it. An [Authenticator] looks
 // at a call's headers and peer and returns the verified [Principal], or an
-// unauthenticated error; [BearerToken] (LKTOKEN_BEARER_TOKEN) is the mode for
+// unauthenticated error; [BearerToken] (the static bearer token setting) is the mode for
 // trusted backends. The mint operation (package pipeline) runs it first.
 package authn
 
@@ -68,7 +68,7 @@ func Refusal(err error) *connect.Error {
 
 // BearerToken is the mode for a deployment where only a trusted backend, or
 // a gateway that authenticates users, calls lktoken: every caller sends the
-// same static token (LKTOKEN_BEARER_TOKEN).
+// same static token (configured by package config).
 type BearerToken struct {
 	digest atomic.Pointer[[sha256.Size]byte]
 }

@@ -1,8 +1,26 @@
-// Package config reads lktoken's settings from flags and environment into
-// a [Config], checking each and naming the flag or variable to fix. To add a
-// setting: add a line to the settings table (flag, variable, default, help),
-// read it in buildConfig (or buildOpsConfig) into a field of Config, and
-// use that field where the server is composed (httpserver.New).
+// Package config reads lktoken's settings from flags and environment into a
+// [Config], checks them, and names in every error exactly what the user set:
+// the flag (--max-lifetime), the variable (LKTOKEN_MAX_LIFETIME), or the file
+// variable the value came from (LIVEKIT_API_SECRET_FILE).
+//
+// Every setting is declared once, in specs (settings.go): its flag, its
+// variable, the Config field it fills with its typed default and parser
+// (bounds included, which --help shows), and the field id its errors go by.
+// Domain packages never spell a flag or a variable: they report problems as
+// [setting.Error]s naming their own fields (keys.FieldSecretFile,
+// mint.FieldMaxLifetime), and [Config.Explain] renders those with the names
+// the user typed. A spec that gives no field id gets config's own.
+//
+// To add a setting:
+//  1. add its field to Config (or to the struct of the package that uses it,
+//     which Config holds);
+//  2. add one spec to specs: flag, variable, value (text, trimmed, oneOf,
+//     boolean, whole, duration or list with a parser), help; give it the
+//     domain package's field id if that package's errors name it;
+//  3. use the field where the server is composed.
+//
+// A check that spans several settings goes in (*loader).check, naming each
+// by l.field(&c.Field).
 package config
 
 import (
@@ -18,6 +36,7 @@ import (
 
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 // Config is everything the server needs, after flags and environment have been
@@ -31,7 +50,7 @@ type Config struct {
 	Keys   keys.Source
 	KeyIDs []string
 	Policy mint.Policy
-	// Ops are the limits, timeouts and operations settings (config_ops.go).
+	// Ops are the limits, timeouts and operations settings (ops.go).
 	Ops OpsConfig
 	// RateLimit is the per-caller rate limit (ratelimit.go).
 	RateLimit RateLimitConfig
@@ -58,57 +77,11 @@ type Config struct {
 	// LogFormat is json or text.
 	LogFormat string
 
-	name func(env string) string // see Name
-}
-
-// setting is one configuration value: a flag and the variable behind it.
-type setting struct {
-	flag, env, def, help string
-}
-
-var settings = []setting{
-	{"dev", "LKTOKEN_DEV", "false", "development mode: without LIVEKIT_API_KEY/LIVEKIT_API_SECRET use LiveKit's local-dev pair devkey/secret and " + keys.DevServerURL + ". Never in production"},
-	{"api-key", "LIVEKIT_API_KEY", "", "LiveKit API key; the token's issuer (required unless --dev)"},
-	{"api-key-file", "LIVEKIT_API_KEY_FILE", "", "file holding LIVEKIT_API_KEY instead: the id of the key that signs; read again on SIGHUP, so that with LIVEKIT_KEYS_FILE the signing key switches without a restart"},
-	{"", "LIVEKIT_API_SECRET", "", "LiveKit API secret, at least 32 characters (required unless --dev; environment only, never a flag)"},
-	{"", "LIVEKIT_API_SECRET_FILE", "", "file holding the API secret instead of LIVEKIT_API_SECRET (Docker/Kubernetes secrets); read again on SIGHUP"},
-	{"keys-file", "LIVEKIT_KEYS_FILE", "", "file of `key: secret` lines (LiveKit's keys.yaml, livekit-server's key_file) instead of a secret; LIVEKIT_API_KEY (or LIVEKIT_API_KEY_FILE) names the signing key; read again on SIGHUP"},
-	{"livekit-url", "LIVEKIT_URL", "", "LiveKit server URL handed to clients, ws://, wss://, http:// or https:// (required unless --dev)"},
-	{"listen", "LKTOKEN_LISTEN", defaultListen, "address to listen on (HTTP/1.1 and cleartext HTTP/2); use :8080 in a container"},
-	{"", "FUNCTIONS_CUSTOMHANDLER_PORT", "", "set by the Azure Functions host: listen on 127.0.0.1 at this port (then leave LKTOKEN_LISTEN unset)"},
-	{"allowed-origins", "LKTOKEN_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (required unless --dev, which allows " + DevAllowedOrigin + " when it is empty)"},
-	{"default-lifetime", "LKTOKEN_DEFAULT_LIFETIME", "1h", "token lifetime when a request names none"},
-	{"min-lifetime", "LKTOKEN_MIN_LIFETIME", "60s", "shortest lifetime a request may ask for (at least 60s)"},
-	{"max-lifetime", "LKTOKEN_MAX_LIFETIME", "24h", "longest lifetime a request may ask for (at most 24h)"},
-	{"max-request-bytes", "LKTOKEN_MAX_REQUEST_BYTES", "65536", "largest request body accepted, in bytes"},
-	{"token-endpoint-path", "LKTOKEN_TOKEN_ENDPOINT_PATH", DefaultTokenEndpointPath, "path of LiveKit's standard token endpoint (TokenSource.endpoint in LiveKit's client SDKs); \"off\" or an empty flag disables it"},
-	{"max-metadata-bytes", "LKTOKEN_MAX_METADATA_BYTES", strconv.Itoa(mint.DefaultMaxMetadataBytes), "largest participant_metadata (and agent dispatch metadata) a token may carry, in bytes"},
-	{"max-attributes-bytes", "LKTOKEN_MAX_ATTRIBUTES_BYTES", strconv.Itoa(mint.DefaultMaxAttributesBytes), "largest total of participant_attributes keys and values a token may carry, in bytes"},
-	{"allowed-agents", "LKTOKEN_ALLOWED_AGENTS", "", "comma-separated agent names a request may dispatch through room_config.agents (empty: none)"},
-	{"shutdown-timeout", "LKTOKEN_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGTERM"},
-	{"drain-delay", "LKTOKEN_DRAIN_DELAY", "5s", "on SIGTERM, how long to keep serving while /readyz answers 503, so that load balancers and Kubernetes endpoints stop sending before the listener closes (0: none). SIGINT (Ctrl-C) or a second signal skips it"},
-	{"log-level", "LKTOKEN_LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"log-format", "LKTOKEN_LOG_FORMAT", "json", "json or text"},
-	// Limits, timeouts and operations (config_ops.go).
-	{"read-header-timeout", "LKTOKEN_READ_HEADER_TIMEOUT", "5s", "time a client has to send its request headers (cuts off slowloris)"},
-	{"read-timeout", "LKTOKEN_READ_TIMEOUT", "15s", "time a client has to send a whole request, body included"},
-	{"write-timeout", "LKTOKEN_WRITE_TIMEOUT", "15s", "time the server has to answer a request once its headers are read"},
-	{"idle-timeout", "LKTOKEN_IDLE_TIMEOUT", "120s", "how long an idle keep-alive connection stays open"},
-	{"max-header-bytes", "LKTOKEN_MAX_HEADER_BYTES", "16384", "largest request header block, in bytes (larger gets 431)"},
-	{"max-concurrent-streams", "LKTOKEN_MAX_CONCURRENT_STREAMS", "250", "HTTP/2 streams one connection may have open at once"},
-	{"metrics-listen", "LKTOKEN_METRICS_LISTEN", "", "address for Prometheus /metrics, e.g. 127.0.0.1:9090; off when empty. Keep it private"},
-	{"", "LKTOKEN_BEARER_TOKEN", "", "when set, every API call must send `Authorization: Bearer <this>` (at least 32 characters; environment only), for one trusted backend; exclusive with LKTOKEN_OIDC_ISSUER"},
-	{"", "LKTOKEN_BEARER_TOKEN_FILE", "", "file holding LKTOKEN_BEARER_TOKEN instead; read again on SIGHUP"},
-	// The per-caller rate limit (ratelimit.go).
-	{"rate-limit", "LKTOKEN_RATE_LIMIT", "off", "per-caller rate limit on both token routes, <count>/<unit> (s, min, h, day), e.g. 20/min: a verified subject, the bearer token's caller, otherwise a client address; off unless set"},
-	{"rate-burst", "LKTOKEN_RATE_BURST", "", "requests an idle caller may send at once (at least 1; default: the count of --rate-limit)"},
-	{"rate-limit-redis-url", "LKTOKEN_RATE_LIMIT_REDIS_URL", "", "redis:// or rediss:// (TLS) URL of a Redis or Valkey that holds the budgets for every replica; without it each process keeps its own in memory. No password in the URL"},
-	{"", "LKTOKEN_RATE_LIMIT_REDIS_PASSWORD", "", "password for the Redis of LKTOKEN_RATE_LIMIT_REDIS_URL (environment only)"},
-	{"", "LKTOKEN_RATE_LIMIT_REDIS_PASSWORD_FILE", "", "file holding LKTOKEN_RATE_LIMIT_REDIS_PASSWORD instead; read again on SIGHUP"},
-	{"rate-limit-failure", "LKTOKEN_RATE_LIMIT_FAILURE", "open", "while Redis is unreachable: open (requests proceed unchecked) or closed (refused with 503); a request waits at most 100ms for Redis"},
-	{"trusted-proxies", "LKTOKEN_TRUSTED_PROXIES", "", "comma-separated address ranges of the proxies in front of lktoken, e.g. 10.0.0.0/8; only from these is the client address taken from --trusted-proxy-header"},
-	{"trusted-proxy-header", "LKTOKEN_TRUSTED_PROXY_HEADER", "X-Forwarded-For", "the header trusted proxies append the client address to: X-Forwarded-For or Forwarded"},
-	{"tracing", "LKTOKEN_TRACING", "false", "OpenTelemetry spans, one per mint on every token route, sent over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); needs a build with -tags otel"},
+	// functionsPort is FUNCTIONS_CUSTOMHANDLER_PORT (see checkListen).
+	functionsPort string
+	// names maps each field to what the user typed; nil (a Config made by
+	// hand) names every setting by its variable.
+	names map[setting.Field]string
 }
 
 // ErrVersion is returned by LoadConfig for --version: the caller prints the
@@ -118,31 +91,26 @@ var ErrVersion = errors.New("version requested")
 // LoadConfig reads flags from args and variables through getenv. A flag wins
 // over its variable, which wins over the default. It returns flag.ErrHelp after
 // printing usage to out when asked for --help, and ErrVersion for --version.
-// Every error names what to set, and a value's error names where it came
-// from: the flag when one was given, otherwise the variable.
+// Every error names what to set, as the user set it: the flag when one was
+// given, otherwise the variable.
 func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var cfg Config
+	l := &loader{cfg: &cfg, specs: specs(&cfg)}
 	fs := flag.NewFlagSet("lktoken", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // parse errors are returned, usage printed on --help only
 	fs.Usage = func() {}
-	values := map[string]*string{}
-	flagEnv := map[string]string{}
-	for _, s := range settings {
-		v := new(string)
-		*v = s.def
+	for _, s := range l.specs {
 		if e := getenv(s.env); e != "" {
-			*v = e
+			s.raw, s.origin = e, fromEnv
 		}
-		values[s.env] = v
 		if s.flag != "" {
-			fs.StringVar(v, s.flag, *v, s.help+" ($"+s.env+")")
-			flagEnv[s.flag] = s.env
+			fs.Var(s, s.flag, s.help)
 		}
 	}
 	version := fs.Bool("version", false, "print the version and exit")
-	// --dev is a switch: "--dev" alone means "--dev=true".
-	if err := fs.Parse(normalizeBoolFlag(normalizeBoolFlag(args, "dev"), "tracing")); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			printUsage(out)
+			printUsage(out, l.specs)
 			return Config{}, err
 		}
 		return Config{}, fmt.Errorf("%v (see lktoken --help)", err)
@@ -153,181 +121,182 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q: lktoken takes only flags (see --help)", fs.Arg(0))
 	}
-	byFlag := map[string]string{}
-	fs.Visit(func(f *flag.Flag) {
-		if env, ok := flagEnv[f.Name]; ok {
-			byFlag[env] = "--" + f.Name
-		}
-	})
-	name := func(env string) string {
-		if n, ok := byFlag[env]; ok {
-			return n
-		}
-		return env
+	cfg.names = map[setting.Field]string{}
+	for _, s := range l.specs {
+		cfg.names[s.id()] = s.name()
 	}
-	cfg, err := buildConfig(func(env string) string { return *values[env] }, name)
-	cfg.name = name
-	return cfg, err
-}
-
-// Name is how errors call the setting of variable env: its flag when the
-// user gave the flag, otherwise env itself.
-func (c Config) Name(env string) string {
-	if c.name == nil {
-		return env
+	l.parse()
+	if len(l.errs) == 0 {
+		l.check()
 	}
-	return c.name(env)
-}
-
-func buildConfig(get, name func(env string) string) (Config, error) {
-	var errs []error
-	fail := func(err error) { errs = append(errs, err) }
-
-	dev, err := strconv.ParseBool(get("LKTOKEN_DEV"))
-	if err != nil {
-		fail(fmt.Errorf("%s %q: must be true or false", name("LKTOKEN_DEV"), get("LKTOKEN_DEV")))
-	}
-	listen, listenErr := resolveListen(get, name)
-	if listenErr != nil {
-		fail(listenErr)
-	}
-	cfg := Config{
-		Dev:       dev,
-		Listen:    listen,
-		LogLevel:  strings.ToLower(get("LKTOKEN_LOG_LEVEL")),
-		LogFormat: strings.ToLower(get("LKTOKEN_LOG_FORMAT")),
-	}
-
-	cfg.Keys = keys.Source{APIKey: get("LIVEKIT_API_KEY"), APIKeyFile: get("LIVEKIT_API_KEY_FILE"), Secret: get("LIVEKIT_API_SECRET"),
-		SecretFile: get("LIVEKIT_API_SECRET_FILE"), KeysFile: get("LIVEKIT_KEYS_FILE"), Dev: dev}
-	// At start errors name what the user set; a SIGHUP reload (cfg.Keys,
-	// without Name) names the variables, the files being what changed.
-	named := cfg.Keys
-	named.Name = name
-	if keys, err := named.Load(); err != nil {
-		fail(err)
-	} else {
-		cfg.Credentials, cfg.KeyIDs = keys.Signing, keys.IDs
-	}
-	serverURL := get("LIVEKIT_URL")
-	if dev && serverURL == "" {
-		serverURL = keys.DevServerURL
-	}
-	if err := checkServerURL(name("LIVEKIT_URL"), serverURL); err != nil {
-		fail(err)
-	}
-
-	cfg.Policy = mint.DefaultPolicy(serverURL)
-	for _, d := range []struct {
-		env string
-		dst *time.Duration
-	}{
-		{"LKTOKEN_DEFAULT_LIFETIME", &cfg.Policy.DefaultLifetime},
-		{"LKTOKEN_MIN_LIFETIME", &cfg.Policy.MinLifetime},
-		{"LKTOKEN_MAX_LIFETIME", &cfg.Policy.MaxLifetime},
-		{"LKTOKEN_SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout},
-	} {
-		v, err := parseDuration(get(d.env))
-		if err != nil {
-			fail(fmt.Errorf("%s %q: %w", name(d.env), get(d.env), err))
-			continue
-		}
-		*d.dst = v
-	}
-	if cfg.DrainDelay, err = parseDelay(get("LKTOKEN_DRAIN_DELAY")); err != nil {
-		fail(fmt.Errorf("%s %q: %w", name("LKTOKEN_DRAIN_DELAY"), get("LKTOKEN_DRAIN_DELAY"), err))
-	}
-	for _, c := range []struct {
-		env string
-		dst *int
-		max int
-	}{
-		{"LKTOKEN_MAX_METADATA_BYTES", &cfg.Policy.MaxMetadataBytes, mint.ContractMaxMetadataBytes},
-		{"LKTOKEN_MAX_ATTRIBUTES_BYTES", &cfg.Policy.MaxAttributesBytes, mint.ContractMaxAttributesBytes},
-	} {
-		n, err := strconv.Atoi(get(c.env))
-		if err != nil || n < 0 || n > c.max {
-			fail(fmt.Errorf("%s %q: must be a whole number of bytes from 0 to %d", name(c.env), get(c.env), c.max))
-			continue
-		}
-		*c.dst = n
-	}
-	agents, err := parseAgents(name("LKTOKEN_ALLOWED_AGENTS"), get("LKTOKEN_ALLOWED_AGENTS"))
-	if err != nil {
-		fail(err)
-	}
-	cfg.Policy.AllowedAgents = agents
-	if len(errs) == 0 {
-		if err := cfg.Policy.Check(name); err != nil {
-			fail(err)
-		}
-	}
-
-	n, err := strconv.Atoi(get("LKTOKEN_MAX_REQUEST_BYTES"))
-	if err != nil || n < 1024 || n > 16<<20 {
-		fail(fmt.Errorf("%s %q: must be a whole number of bytes from 1024 to 16777216", name("LKTOKEN_MAX_REQUEST_BYTES"), get("LKTOKEN_MAX_REQUEST_BYTES")))
-	}
-	cfg.MaxRequestBytes = n
-
-	cfg.TokenEndpointPath, err = parseEndpointPath(name("LKTOKEN_TOKEN_ENDPOINT_PATH"), get("LKTOKEN_TOKEN_ENDPOINT_PATH"))
-	if err != nil {
-		fail(err)
-	}
-
-	origins, err := parseOrigins(name("LKTOKEN_ALLOWED_ORIGINS"), get("LKTOKEN_ALLOWED_ORIGINS"))
-	switch {
-	case err != nil:
-		fail(err)
-	case len(origins) == 0 && dev:
-		origins = []string{DevAllowedOrigin}
-	case len(origins) == 0:
-		fail(fmt.Errorf("%s is not set: list the browser origins that may call lktoken, e.g. https://app.example.com (only --dev allows %s by default)",
-			name("LKTOKEN_ALLOWED_ORIGINS"), DevAllowedOrigin))
-	}
-	cfg.AllowedOrigins = origins
-
-	cfg.Ops = buildOpsConfig(get, name, fail)
-	cfg.Auth = buildAuthConfig(get, name, cfg.Ops, fail)
-	cfg.RateLimit = buildRateLimitConfig(get, name, fail)
-
-	if cfg.Listen == "" && listenErr == nil {
-		fail(fmt.Errorf("%s is empty: set an address such as 127.0.0.1:8080 or :8080", name("LKTOKEN_LISTEN")))
-	}
-	switch cfg.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		fail(fmt.Errorf("%s %q: must be debug, info, warn or error", name("LKTOKEN_LOG_LEVEL"), cfg.LogLevel))
-	}
-	switch cfg.LogFormat {
-	case "json", "text":
-	default:
-		fail(fmt.Errorf("%s %q: must be json or text", name("LKTOKEN_LOG_FORMAT"), cfg.LogFormat))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	if err := errors.Join(l.errs...); err != nil {
+		return Config{}, cfg.Explain(err)
 	}
 	return cfg, nil
 }
 
-// defaultListen is LKTOKEN_LISTEN's default.
-const defaultListen = "127.0.0.1:8080"
+// Name is how errors call the setting of field f: its flag when the user
+// gave the flag, otherwise its variable.
+func (c Config) Name(f setting.Field) string {
+	if n, ok := c.names[f]; ok {
+		return n
+	}
+	if n, ok := variables[f]; ok {
+		return n
+	}
+	return string(f)
+}
 
-// resolveListen returns the address to listen on: LKTOKEN_LISTEN, or
+// Explain renders err's [setting.Error]s with the names the user knows, as
+// [Config.Name] gives them: for a reload's errors, say, which the domain
+// packages report by field.
+func (c Config) Explain(err error) error { return setting.Render(err, c.Name) }
+
+// variables maps every field to its variable: the names of a Config made by
+// hand, and of settings the user did not set.
+var variables = func() map[setting.Field]string {
+	m := map[setting.Field]string{}
+	for _, s := range specs(&Config{}) {
+		m[s.id()] = s.env
+	}
+	return m
+}()
+
+// loader reads the specs bound to cfg and gathers every error, so that one
+// start reports all of them.
+type loader struct {
+	cfg   *Config
+	specs []*spec
+	errs  []error
+}
+
+// fail records a problem; format and args as for setting.Errorf.
+func (l *loader) fail(format string, args ...any) {
+	l.errs = append(l.errs, setting.Errorf(format, args...))
+}
+
+// spec returns the spec that fills dst, a pointer into l.cfg.
+func (l *loader) spec(dst any) *spec {
+	for _, s := range l.specs {
+		if s.value.dst() == dst {
+			return s
+		}
+	}
+	panic(fmt.Sprintf("config: no setting fills %T", dst))
+}
+
+// field is the field id of the setting that fills dst.
+func (l *loader) field(dst any) setting.Field { return l.spec(dst).id() }
+
+// set reports whether the user set the setting that fills dst.
+func (l *loader) set(dst any) bool { return l.spec(dst).origin != fromDefault }
+
+// parse stores every default, then every value the user set.
+func (l *loader) parse() {
+	for _, s := range l.specs {
+		s.value.reset()
+		if s.origin == fromDefault {
+			continue
+		}
+		err := s.value.parse(s.raw)
+		var se *setting.Error
+		var item badItem
+		switch {
+		case err == nil:
+		case errors.As(err, &se):
+			l.errs = append(l.errs, err) // it names the field itself
+		case s.secret:
+			l.fail("%s: %s", s.id(), err)
+		case errors.As(err, &item):
+			l.fail("%s: %s", s.id(), err)
+		default:
+			l.fail("%s %q: %s", s.id(), s.raw, err)
+		}
+	}
+}
+
+// badItem is a parse error that quotes the offending part of a list
+// itself, so the whole value is not quoted again.
+type badItem string
+
+func (b badItem) Error() string { return string(b) }
+
+// check is what spans several settings, once each parses.
+func (l *loader) check() {
+	c := l.cfg
+	c.Keys.Dev = c.Dev
+	l.checkListen()
+	if set, err := c.Keys.Load(); err != nil {
+		l.errs = append(l.errs, err)
+	} else {
+		c.Credentials, c.KeyIDs = set.Signing, set.IDs
+	}
+	if c.Dev && c.Policy.ServerURL == "" {
+		c.Policy.ServerURL = keys.DevServerURL
+	}
+	if err := checkServerURL(c.Policy.ServerURL); err != nil {
+		l.fail("%s %s", l.field(&c.Policy.ServerURL), err)
+	}
+	l.checkLifetimes()
+	switch {
+	case len(c.AllowedOrigins) == 0 && c.Dev:
+		c.AllowedOrigins = []string{DevAllowedOrigin}
+	case len(c.AllowedOrigins) == 0:
+		l.fail("%s is not set: list the browser origins that may call lktoken, e.g. https://app.example.com (only %s allows %s by default)",
+			l.field(&c.AllowedOrigins), l.field(&c.Dev), DevAllowedOrigin)
+	}
+	l.checkBearerToken()
+	l.checkAuth()
+	l.checkRateLimit()
+}
+
+// checkListen resolves the address to listen on: LKTOKEN_LISTEN, or
 // 127.0.0.1 at FUNCTIONS_CUSTOMHANDLER_PORT when the Azure Functions host
 // runs lktoken as its custom handler (the host forwards requests to that
 // port on the loopback interface).
-func resolveListen(get, name func(env string) string) (string, error) {
-	port := get("FUNCTIONS_CUSTOMHANDLER_PORT")
-	if port == "" {
-		return get("LKTOKEN_LISTEN"), nil
+func (l *loader) checkListen() {
+	c := l.cfg
+	listen, port := l.field(&c.Listen), l.field(&c.functionsPort)
+	if c.functionsPort == "" {
+		if c.Listen == "" {
+			l.fail("%s is empty: set an address such as 127.0.0.1:8080 or :8080", listen)
+		}
+		return
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %q: must be a TCP port from 1 to 65535 (the Azure Functions host sets it)", port)
+	if n, err := strconv.Atoi(c.functionsPort); err != nil || n < 1 || n > 65535 {
+		l.fail("%s %q: must be a TCP port from 1 to 65535 (the Azure Functions host sets it)", port, c.functionsPort)
+		return
 	}
-	if l := get("LKTOKEN_LISTEN"); l != defaultListen {
-		return "", fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT %s and %s %q are both set: under Azure Functions the host chooses the port; leave %s unset", port, name("LKTOKEN_LISTEN"), l, name("LKTOKEN_LISTEN"))
+	if l.set(&c.Listen) {
+		l.fail("%s %s and %s %q are both set: under Azure Functions the host chooses the port; leave %s unset", port, c.functionsPort, listen, c.Listen, listen)
+		return
 	}
-	return "127.0.0.1:" + port, nil
+	c.Listen = "127.0.0.1:" + c.functionsPort
+}
+
+// checkLifetimes fits the default lifetime into the bounds the user set:
+// when only a bound is set (--max-lifetime 30m), a default outside it
+// becomes that bound; a default the user set outside the bounds is refused,
+// naming both. mint.Policy.Check then checks the policy as a whole.
+func (l *loader) checkLifetimes() {
+	p := &l.cfg.Policy
+	def, lo, hi := l.field(&p.DefaultLifetime), l.field(&p.MinLifetime), l.field(&p.MaxLifetime)
+	switch {
+	case p.MinLifetime > p.MaxLifetime:
+		l.fail("%s %s is longer than %s %s: lower %s or raise %s", lo, short(p.MinLifetime), hi, short(p.MaxLifetime), lo, hi)
+		return
+	case !l.set(&p.DefaultLifetime):
+		p.DefaultLifetime = min(max(p.DefaultLifetime, p.MinLifetime), p.MaxLifetime)
+	case p.DefaultLifetime > p.MaxLifetime:
+		l.fail("%s %s is longer than %s %s: lower %s or raise %s", def, short(p.DefaultLifetime), hi, short(p.MaxLifetime), def, hi)
+		return
+	case p.DefaultLifetime < p.MinLifetime:
+		l.fail("%s %s is shorter than %s %s: raise %s or lower %s", def, short(p.DefaultLifetime), lo, short(p.MinLifetime), def, lo)
+		return
+	}
+	if err := p.Check(); err != nil {
+		l.errs = append(l.errs, err)
+	}
 }
 
 // ListenAddr returns the address a server started with args and getenv
@@ -335,66 +304,41 @@ func resolveListen(get, name func(env string) string) (string, error) {
 // FUNCTIONS_CUSTOMHANDLER_PORT: what `lktoken healthcheck` probes, which must
 // work whatever else the server's configuration holds.
 func ListenAddr(args []string, getenv func(string) string) (string, error) {
+	var cfg Config
+	l := &loader{cfg: &cfg, specs: specs(&cfg)}
+	listen, port := l.spec(&cfg.Listen), l.spec(&cfg.functionsPort)
+	l.specs = []*spec{listen, port}
 	fs := flag.NewFlagSet("lktoken healthcheck", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	listen := fs.String("listen", "", "")
+	for _, s := range l.specs {
+		if e := getenv(s.env); e != "" {
+			s.raw, s.origin = e, fromEnv
+		}
+	}
+	fs.Var(listen, listen.flag, listen.help)
 	if err := fs.Parse(args); err != nil {
-		return "", fmt.Errorf("%w (lktoken healthcheck takes only --listen)", err)
+		return "", fmt.Errorf("%w (lktoken healthcheck takes only --%s)", err, listen.flag)
 	}
 	if fs.NArg() > 0 {
-		return "", fmt.Errorf("unexpected argument %q: lktoken healthcheck takes only --listen", fs.Arg(0))
+		return "", fmt.Errorf("unexpected argument %q: lktoken healthcheck takes only --%s", fs.Arg(0), listen.flag)
 	}
-	addr, err := resolveListen(func(env string) string {
-		switch {
-		case env == "LKTOKEN_LISTEN" && *listen != "":
-			return *listen
-		case env == "LKTOKEN_LISTEN" && getenv(env) == "":
-			return defaultListen
-		}
-		return getenv(env)
-	}, func(env string) string {
-		if env == "LKTOKEN_LISTEN" && *listen != "" {
-			return "--listen"
-		}
-		return env
-	})
-	if err == nil && addr == "" {
-		err = errors.New("LKTOKEN_LISTEN is empty")
+	cfg.names = map[setting.Field]string{listen.id(): listen.name(), port.id(): port.name()}
+	l.parse()
+	l.checkListen()
+	if err := errors.Join(l.errs...); err != nil {
+		return "", cfg.Explain(err)
 	}
-	return addr, err
+	return cfg.Listen, nil
 }
 
-// parseDelay is parseDuration that also accepts zero ("0", "0s").
-func parseDelay(s string) (time.Duration, error) {
-	if d, err := time.ParseDuration(s); err == nil && d == 0 {
-		return 0, nil
-	}
-	d, err := parseDuration(s)
-	if err != nil {
-		return 0, errors.New("must be 0 or a positive duration such as 5, 5s or 500ms")
-	}
-	return d, nil
-}
-
-// parseDuration accepts Go durations ("90s", "1h") and bare seconds ("3600").
-func parseDuration(s string) (time.Duration, error) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, errors.New("must be a positive duration such as 3600, 90s or 1h")
-	}
-	return d, nil
-}
-
-func checkServerURL(name, s string) error {
+// checkServerURL says what is wrong with the LiveKit URL s, after its name.
+func checkServerURL(s string) error {
 	if s == "" {
-		return errors.New("LIVEKIT_URL is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)")
+		return errors.New("is not set: set it to the LiveKit server URL clients connect to, e.g. wss://my-project.livekit.cloud (or run with --dev)")
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
-		return fmt.Errorf("%s %q: must be an absolute ws://, wss://, http:// or https:// URL", name, s)
+		return fmt.Errorf("%q: must be an absolute ws://, wss://, http:// or https:// URL", s)
 	}
 	return nil
 }
@@ -407,7 +351,7 @@ const DevAllowedOrigin = "http://localhost:4200"
 // send them: scheme://host[:port], lower case, without the scheme's default
 // port (https://app.example.com:443 becomes https://app.example.com, which is
 // what a browser sends).
-func parseOrigins(name, s string) ([]string, error) {
+func parseOrigins(s string) ([]string, error) {
 	var origins []string
 	for _, o := range strings.Split(s, ",") {
 		o = strings.TrimSpace(o)
@@ -415,11 +359,11 @@ func parseOrigins(name, s string) ([]string, error) {
 			continue
 		}
 		if o == "*" {
-			return nil, fmt.Errorf("%s: \"*\" is not allowed; list the frontend origins, e.g. https://app.example.com", name)
+			return nil, badItem(`"*" is not allowed; list the frontend origins, e.g. https://app.example.com`)
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return nil, fmt.Errorf("%s: %q is not an origin; write scheme://host[:port], e.g. https://app.example.com", name, o)
+			return nil, badItem(fmt.Sprintf("%q is not an origin; write scheme://host[:port], e.g. https://app.example.com", o))
 		}
 		host := strings.ToLower(strings.TrimSuffix(u.Host, ":"))
 		if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
@@ -436,9 +380,17 @@ func parseOrigins(name, s string) ([]string, error) {
 // unless configured otherwise.
 const DefaultTokenEndpointPath = "/api/token"
 
+// servedPaths are the exact paths lktoken serves besides the token
+// endpoint, and servedPrefixes the prefixes of its RPC routes (the Connect
+// service and gRPC reflection): the token endpoint must not shadow any.
+var (
+	servedPaths    = []string{"/healthz", "/readyz", "/metrics"}
+	servedPrefixes = []string{"/lktoken.", "/grpc."}
+)
+
 // parseEndpointPath accepts one exact path ("/api/token") that cannot shadow
 // another route; "off" and "" disable the endpoint.
-func parseEndpointPath(name, p string) (string, error) {
+func parseEndpointPath(p string) (string, error) {
 	if p == "" || p == "off" {
 		return "", nil
 	}
@@ -446,17 +398,17 @@ func parseEndpointPath(name, p string) (string, error) {
 	bad := err != nil || u.Path != p || !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") ||
 		strings.ContainsAny(p, "{} \t") || strings.Contains(p, "//")
 	if bad {
-		return "", fmt.Errorf("%s %q: must be a plain absolute path without a trailing slash, such as /api/token (or off)", name, p)
+		return "", errors.New("must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)")
 	}
-	if p == "/healthz" || strings.HasPrefix(p, "/lktoken.") || strings.HasPrefix(p, "/grpc.") {
-		return "", fmt.Errorf("%s %q: collides with another lktoken route; choose another path such as /api/token", name, p)
+	if slices.Contains(servedPaths, p) || slices.ContainsFunc(servedPrefixes, func(pre string) bool { return strings.HasPrefix(p, pre) }) {
+		return "", errors.New("collides with another lktoken route; choose another path such as /api/token")
 	}
 	return p, nil
 }
 
 // parseAgents reads the agent allowlist. Names are matched exactly, as LiveKit
 // matches them against a worker's registered agent_name.
-func parseAgents(name, s string) ([]string, error) {
+func parseAgents(s string) ([]string, error) {
 	var agents []string
 	for _, a := range strings.Split(s, ",") {
 		a = strings.TrimSpace(a)
@@ -464,7 +416,7 @@ func parseAgents(name, s string) ([]string, error) {
 			continue
 		}
 		if strings.ContainsFunc(a, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-			return nil, fmt.Errorf("%s: %q contains a control character", name, a)
+			return nil, badItem(fmt.Sprintf("%q contains a control character", a))
 		}
 		if !slices.Contains(agents, a) {
 			agents = append(agents, a)
@@ -473,44 +425,32 @@ func parseAgents(name, s string) ([]string, error) {
 	return agents, nil
 }
 
-// normalizeBoolFlag rewrites "--name" to "--name=true" so the switch works
-// while still being a string setting backed by its variable.
-func normalizeBoolFlag(args []string, name string) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a == "-"+name || a == "--"+name {
-			a = "--" + name + "=true"
-		}
-		out[i] = a
-	}
-	return out
-}
-
-func printUsage(out io.Writer) {
+func printUsage(out io.Writer, specs []*spec) {
 	fmt.Fprint(out, `lktoken mints LiveKit access tokens over Connect, gRPC and gRPC-Web, and at
 LiveKit's standard token endpoint (POST /api/token, TokenSource.endpoint).
 
 Usage:
   lktoken [flags]
+  lktoken healthcheck [--listen ADDR]
+      GET /readyz of the server these settings start; exit 0 when it is
+      ready, 1 otherwise (the probe of a shell-less container image)
 
 Every setting is a flag, an environment variable, or both; a flag wins.
+Durations are Go's (90s, 1h) or whole seconds (3600).
 
 `)
-	for _, s := range settings {
+	for _, s := range specs {
 		name := "(environment only)"
 		if s.flag != "" {
 			name = "--" + s.flag
 		}
-		def := ""
-		if s.def != "" {
-			def = " (default " + s.def + ")"
-		}
-		fmt.Fprintf(out, "  %-22s $%s%s\n      %s\n", name, s.env, def, s.help)
+		fmt.Fprintf(out, "  %-22s $%s%s\n      %s\n", name, s.env, s.value.describe(), s.help)
 	}
 	fmt.Fprintf(out, "  %-22s print the version (module version and commit) and exit\n", "--version")
 	fmt.Fprint(out, `
 Examples:
   lktoken --dev
-  LIVEKIT_API_KEY=APIxxx LIVEKIT_API_SECRET_FILE=/run/secrets/lk LIVEKIT_URL=wss://lk.example.com lktoken --listen :8080
+  LIVEKIT_API_KEY=APIxxx LIVEKIT_API_SECRET_FILE=/run/secrets/lk LIVEKIT_URL=wss://lk.example.com \
+    lktoken --listen :8080 --allowed-origins https://app.example.com
 `)
 }

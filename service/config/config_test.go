@@ -78,19 +78,30 @@ func TestLoadConfigRefusals(t *testing.T) {
 		{"bad url", withEnv(map[string]string{"LIVEKIT_URL": "lk.example.com"}), nil, []string{`LIVEKIT_URL "lk.example.com": must be an absolute ws://, wss://, http:// or https:// URL`}},
 		{"wildcard origin", withEnv(map[string]string{"LKTOKEN_ALLOWED_ORIGINS": "*"}), nil, []string{`LKTOKEN_ALLOWED_ORIGINS: "*" is not allowed`}},
 		{"origin with path", withEnv(nil), []string{"--allowed-origins", "https://a.example.com/app"}, []string{`"https://a.example.com/app" is not an origin`}},
-		{"lifetime below contract", withEnv(map[string]string{"LKTOKEN_MIN_LIFETIME": "30s"}), nil, []string{"lifetime bounds 30s..24h0m0s: must satisfy 1m0s <= min <= max <= 24h0m0s"}},
-		{"default outside bounds", withEnv(nil), []string{"--max-lifetime", "30m"}, []string{"LKTOKEN_DEFAULT_LIFETIME 1h0m0s: must lie within 1m0s..30m0s"}},
-		{"bad duration", withEnv(map[string]string{"LKTOKEN_DEFAULT_LIFETIME": "soon"}), nil, []string{`LKTOKEN_DEFAULT_LIFETIME "soon": must be a positive duration such as 3600, 90s or 1h`}},
+		{"lifetime below contract", withEnv(map[string]string{"LKTOKEN_MIN_LIFETIME": "30s"}), nil, []string{`LKTOKEN_MIN_LIFETIME "30s": must be a duration from 1m to 24h, such as 1m`}},
+		{"lifetime below contract flag", withEnv(nil), []string{"--min-lifetime", "30s"}, []string{`--min-lifetime "30s": must be a duration from 1m to 24h, such as 1m`}},
+		{"bounds crossed", withEnv(map[string]string{"LKTOKEN_MIN_LIFETIME": "2h"}), []string{"--max-lifetime", "1h"}, []string{"LKTOKEN_MIN_LIFETIME 2h is longer than --max-lifetime 1h: lower LKTOKEN_MIN_LIFETIME or raise --max-lifetime"}},
+		{"default above the max by env", withEnv(map[string]string{"LKTOKEN_DEFAULT_LIFETIME": "2h", "LKTOKEN_MAX_LIFETIME": "30m"}), nil, []string{"LKTOKEN_DEFAULT_LIFETIME 2h is longer than LKTOKEN_MAX_LIFETIME 30m: lower LKTOKEN_DEFAULT_LIFETIME or raise LKTOKEN_MAX_LIFETIME"}},
+		{"default below the min", withEnv(nil), []string{"--default-lifetime", "5m", "--min-lifetime", "10m"}, []string{"--default-lifetime 5m is shorter than --min-lifetime 10m: raise --default-lifetime or lower --min-lifetime"}},
+		{"default not whole seconds", withEnv(nil), []string{"--default-lifetime", "90500ms"}, []string{"lifetimes must be whole seconds (--default-lifetime, LKTOKEN_MIN_LIFETIME, LKTOKEN_MAX_LIFETIME)"}},
+		{"bad duration", withEnv(map[string]string{"LKTOKEN_DEFAULT_LIFETIME": "soon"}), nil, []string{`LKTOKEN_DEFAULT_LIFETIME "soon": must be a duration from 1m to 24h, such as 1h`}},
 		{"bad body cap", withEnv(map[string]string{"LKTOKEN_MAX_REQUEST_BYTES": "12"}), nil, []string{`LKTOKEN_MAX_REQUEST_BYTES "12": must be a whole number of bytes from 1024 to 16777216`}},
 		// A value's error names where it came from: the flag, or the variable.
 		{"bad log level flag", withEnv(nil), []string{"--log-level=loud"}, []string{`--log-level "loud": must be debug, info, warn or error`}},
 		{"bad log level variable", withEnv(map[string]string{"LKTOKEN_LOG_LEVEL": "loud"}), nil, []string{`LKTOKEN_LOG_LEVEL "loud": must be debug, info, warn or error`}},
-		{"bad duration flag", withEnv(nil), []string{"--default-lifetime", "soon"}, []string{`--default-lifetime "soon": must be a positive duration such as 3600, 90s or 1h`}},
-		{"bad timeout flag", withEnv(nil), []string{"--read-timeout", "0s"}, []string{`--read-timeout "0s": must be a duration from 1ms to 1h, such as 5s`}},
+		{"bad duration flag", withEnv(nil), []string{"--default-lifetime", "soon"}, []string{`--default-lifetime "soon": must be a duration from 1m to 24h, such as 1h`}},
+		{"bad timeout flag", withEnv(nil), []string{"--read-timeout", "0s"}, []string{`--read-timeout "0s": must be a duration from 1ms to 1h, such as 15s`}},
 		{"bad dev flag", map[string]string{}, []string{"--dev=maybe"}, []string{`--dev "maybe": must be true or false`}},
+		{"bad dev variable", map[string]string{"LKTOKEN_DEV": "maybe"}, nil, []string{`LKTOKEN_DEV "maybe": must be true or false`}},
+		{"bad body cap flag", withEnv(nil), []string{"--max-request-bytes", "12"}, []string{`--max-request-bytes "12": must be a whole number of bytes from 1024 to 16777216`}},
+		{"bad streams flag", withEnv(nil), []string{"--max-concurrent-streams", "0"}, []string{`--max-concurrent-streams "0": must be a whole number from 1 to 10000`}},
+		{"Functions port and listen flag", withEnv(map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "7071"}), []string{"--listen", ":9000"}, []string{`FUNCTIONS_CUSTOMHANDLER_PORT 7071 and --listen ":9000" are both set: under Azure Functions the host chooses the port; leave --listen unset`}},
+		{"Functions port and listen variable", withEnv(map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "7071", "LKTOKEN_LISTEN": ":9000"}), nil, []string{`FUNCTIONS_CUSTOMHANDLER_PORT 7071 and LKTOKEN_LISTEN ":9000" are both set: under Azure Functions the host chooses the port; leave LKTOKEN_LISTEN unset`}},
+		{"dev variable with half the credentials", map[string]string{"LIVEKIT_API_KEY": "k", "LKTOKEN_DEV": "true"}, nil, []string{"LKTOKEN_DEV with only one of LIVEKIT_API_KEY and LIVEKIT_API_SECRET set"}},
+		{"key flag with a keys file lacking it", withEnv(map[string]string{"LIVEKIT_API_SECRET": "", "LIVEKIT_API_KEY": ""}), []string{"--api-key", "nope", "--keys-file", "/nonexistent/keys.yaml"}, []string{"--keys-file: cannot read /nonexistent/keys.yaml: no such file or directory"}},
 		{"bad origin flag", withEnv(nil), []string{"--allowed-origins", "*"}, []string{`--allowed-origins: "*" is not allowed`}},
 		{"bad url flag", withEnv(nil), []string{"--livekit-url", "lk.example.com"}, []string{`--livekit-url "lk.example.com": must be an absolute ws://, wss://, http:// or https:// URL`}},
-		{"default outside bounds by flag", withEnv(nil), []string{"--default-lifetime", "2h", "--max-lifetime", "30m"}, []string{"--default-lifetime 2h0m0s: must lie within 1m0s..30m0s"}},
+		{"default outside bounds by flag", withEnv(nil), []string{"--default-lifetime", "2h", "--max-lifetime", "30m"}, []string{"--default-lifetime 2h is longer than --max-lifetime 30m: lower --default-lifetime or raise --max-lifetime"}},
 		{"unknown flag", withEnv(nil), []string{"--nosuch"}, []string{"flag provided but not defined: -nosuch (see lktoken --help)"}},
 		{"stray argument", withEnv(nil), []string{"serve"}, []string{`unexpected argument "serve": lktoken takes only flags (see --help)`}},
 		{"both secret sources", withEnv(map[string]string{"LIVEKIT_API_SECRET_FILE": "/nonexistent"}), nil, []string{"both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"}},
@@ -177,7 +188,8 @@ func TestLoadConfigHelpListsEverySetting(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
-	for _, s := range settings {
+	var c Config
+	for _, s := range specs(&c) {
 		if !strings.Contains(out.String(), "$"+s.env) || (s.flag != "" && !strings.Contains(out.String(), "--"+s.flag)) {
 			t.Errorf("--help does not document %s / --%s", s.env, s.flag)
 		}
@@ -216,5 +228,91 @@ func TestAllowedOrigins(t *testing.T) {
 		if got := strings.Join(cfg.AllowedOrigins, ","); err != nil || got != want {
 			t.Errorf("%q: %v, origins %q, want %q", in, err, got, want)
 		}
+	}
+}
+
+// A bound alone moves the default lifetime into it: --max-lifetime 30m must
+// not blame a default the user never set.
+func TestDefaultLifetimeFollowsABound(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{[]string{"--max-lifetime", "30m"}, nil, 30 * time.Minute},
+		{nil, map[string]string{"LKTOKEN_MAX_LIFETIME": "30m"}, 30 * time.Minute},
+		{[]string{"--min-lifetime", "2h"}, nil, 2 * time.Hour},
+		{nil, map[string]string{"LKTOKEN_MIN_LIFETIME": "2h"}, 2 * time.Hour},
+		{[]string{"--max-lifetime", "2h"}, nil, time.Hour},                                      // inside: unchanged
+		{[]string{"--max-lifetime", "30m", "--default-lifetime", "10m"}, nil, 10 * time.Minute}, // set: kept
+	} {
+		cfg, err := LoadConfig(c.args, envOf(withEnv(c.env)), &bytes.Buffer{})
+		if err != nil || cfg.Policy.DefaultLifetime != c.want {
+			t.Errorf("%v %v: %v, default %s, want %s", c.args, c.env, err, cfg.Policy.DefaultLifetime, c.want)
+		}
+	}
+}
+
+// Every setting is documented for users: its variable (and flag, if any) in
+// README.md or docs/, where --help points.
+func TestDocsListEverySetting(t *testing.T) {
+	t.Parallel()
+	var docs strings.Builder
+	files, _ := filepath.Glob("../../docs/*.md")
+	for _, f := range append(files, "../../README.md") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs.Write(b)
+	}
+	var c Config
+	for _, s := range specs(&c) {
+		if !strings.Contains(docs.String(), "`"+s.env+"`") {
+			t.Errorf("%s is in no document", s.env)
+		}
+		if s.flag != "" && !strings.Contains(docs.String(), "`--"+s.flag+"`") {
+			t.Errorf("--%s is in no document", s.flag)
+		}
+	}
+}
+
+// A secret's error names the setting that held it as the user set it: the
+// file variable when it came from a file, the flag when a flag named the
+// file. A Config made by hand names variables.
+func TestSecretErrorsNameTheirSource(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	weak := filepath.Join(dir, "weak")
+	keysFile := filepath.Join(dir, "keys.yaml")
+	for path, content := range map[string]string{weak: "hunter2\n", keysFile: "k: hunter2\n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const tooWeak = " is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)"
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"LIVEKIT_API_SECRET": "", "LIVEKIT_API_SECRET_FILE": weak}, nil, "LIVEKIT_API_SECRET_FILE" + tooWeak},
+		{map[string]string{"LKTOKEN_BEARER_TOKEN_FILE": weak}, nil, "LKTOKEN_BEARER_TOKEN_FILE" + tooWeak},
+		{map[string]string{"LIVEKIT_API_SECRET": "", "LIVEKIT_API_KEY": "", "LIVEKIT_KEYS_FILE": keysFile}, nil,
+			"LIVEKIT_KEYS_FILE " + keysFile + `: the secret of key "k" is too weak: 7 characters, it must be at least 32 (generate one with ` + "`openssl rand -base64 48`)"},
+		{map[string]string{"LIVEKIT_API_SECRET": "", "LIVEKIT_API_KEY": ""}, []string{"--keys-file", keysFile},
+			"--keys-file " + keysFile + `: the secret of key "k" is too weak: 7 characters, it must be at least 32 (generate one with ` + "`openssl rand -base64 48`)"},
+		{map[string]string{"LIVEKIT_API_SECRET": "replace-me-with-a-secret-of-at-least-32-characters"}, nil,
+			"LIVEKIT_API_SECRET is too weak: it is the placeholder from lktoken's example files, published with its source: replace it with a secret of your own (generate one with `openssl rand -base64 48`)"},
+	} {
+		_, err := LoadConfig(c.args, envOf(withEnv(c.env)), &bytes.Buffer{})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%v %v:\n%v\nwant\n%s", c.env, c.args, err, c.want)
+		}
+	}
+	_, err := Config{}.Keys.Load()
+	if got := (Config{}).Explain(err); got == nil || !strings.HasPrefix(got.Error(), "LIVEKIT_API_KEY is not set") {
+		t.Errorf("hand-made Config: %v", got)
 	}
 }

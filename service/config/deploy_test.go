@@ -32,7 +32,7 @@ func TestDrainDelay(t *testing.T) {
 	}
 	for _, bad := range []string{"-1s", "soon", "1x"} {
 		_, err := LoadConfig(nil, envOf(withEnv(map[string]string{"LKTOKEN_DRAIN_DELAY": bad})), &bytes.Buffer{})
-		if err == nil || !strings.Contains(err.Error(), `LKTOKEN_DRAIN_DELAY "`+bad+`": must be 0 or a positive duration`) {
+		if err == nil || !strings.Contains(err.Error(), `LKTOKEN_DRAIN_DELAY "`+bad+`": must be a duration from 0 to 1h, such as 5s`) {
 			t.Errorf("LKTOKEN_DRAIN_DELAY=%q: %v", bad, err)
 		}
 	}

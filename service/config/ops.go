@@ -2,12 +2,11 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lktoken/lktoken/service/keys"
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 // OpsConfig holds the limits, timeouts and operations settings. The zero
@@ -44,107 +43,85 @@ func (Secret) String() string { return "[redacted]" }
 // GoString hides the value.
 func (Secret) GoString() string { return "[redacted]" }
 
-// WithDefaults fills the zero settings with the defaults.
+// WithDefaults fills the zero settings with their defaults: the ones specs
+// declares, so that a Config made by hand serves like a loaded one.
 func (o OpsConfig) WithDefaults() OpsConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
+	var d Config
+	for _, s := range specs(&d) {
+		s.value.reset()
+	}
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v == 0 {
+			*v = dv
 		}
 	}
-	def(&o.ReadHeaderTimeout, 5*time.Second)
-	def(&o.ReadTimeout, 15*time.Second)
-	def(&o.WriteTimeout, 15*time.Second)
-	def(&o.IdleTimeout, 120*time.Second)
+	def(&o.ReadHeaderTimeout, d.Ops.ReadHeaderTimeout)
+	def(&o.ReadTimeout, d.Ops.ReadTimeout)
+	def(&o.WriteTimeout, d.Ops.WriteTimeout)
+	def(&o.IdleTimeout, d.Ops.IdleTimeout)
 	if o.MaxHeaderBytes == 0 {
-		o.MaxHeaderBytes = 16 << 10
+		o.MaxHeaderBytes = d.Ops.MaxHeaderBytes
 	}
 	if o.MaxConcurrentStreams == 0 {
-		o.MaxConcurrentStreams = 250
+		o.MaxConcurrentStreams = d.Ops.MaxConcurrentStreams
 	}
 	return o
 }
 
-// buildOpsConfig reads the settings of OpsConfig; problems go to fail.
-func buildOpsConfig(get, name func(env string) string, fail func(error)) OpsConfig {
-	var o OpsConfig
-	for _, d := range []struct {
-		env string
-		dst *time.Duration
-	}{
-		{"LKTOKEN_READ_HEADER_TIMEOUT", &o.ReadHeaderTimeout},
-		{"LKTOKEN_READ_TIMEOUT", &o.ReadTimeout},
-		{"LKTOKEN_WRITE_TIMEOUT", &o.WriteTimeout},
-		{"LKTOKEN_IDLE_TIMEOUT", &o.IdleTimeout},
-	} {
-		v, err := time.ParseDuration(get(d.env))
-		if err != nil || v <= 0 || v > time.Hour {
-			fail(fmt.Errorf("%s %q: must be a duration from 1ms to 1h, such as 5s", name(d.env), get(d.env)))
-			continue
+// checkBearerToken reads the bearer token from its file when one is named
+// and checks it, naming the setting it came from.
+func (l *loader) checkBearerToken() {
+	o := &l.cfg.Ops
+	token, file := l.field(&o.BearerToken), l.field(&o.BearerTokenFile)
+	switch {
+	case o.BearerTokenFile != "" && o.BearerToken != "":
+		l.fail("both %s and %s are set: set only one", token, file)
+	case o.BearerTokenFile != "":
+		t, err := ReadBearerTokenFile(o.BearerTokenFile)
+		if err != nil {
+			l.errs = append(l.errs, err)
 		}
-		*d.dst = v
-	}
-	for _, n := range []struct {
-		env      string
-		dst      *int
-		min, max int
-	}{
-		{"LKTOKEN_MAX_HEADER_BYTES", &o.MaxHeaderBytes, 4096, 1 << 20},
-		{"LKTOKEN_MAX_CONCURRENT_STREAMS", &o.MaxConcurrentStreams, 1, 10000},
-	} {
-		v, err := strconv.Atoi(get(n.env))
-		if err != nil || v < n.min || v > n.max {
-			fail(fmt.Errorf("%s %q: must be a whole number from %d to %d", name(n.env), get(n.env), n.min, n.max))
-			continue
+		o.BearerToken = Secret(t)
+	default:
+		if err := checkBearerToken(token, string(o.BearerToken)); err != nil {
+			l.errs = append(l.errs, err)
 		}
-		*n.dst = v
 	}
-	o.MetricsListen = get("LKTOKEN_METRICS_LISTEN")
-
-	token := get("LKTOKEN_BEARER_TOKEN")
-	o.BearerTokenFile = get("LKTOKEN_BEARER_TOKEN_FILE")
-	if o.BearerTokenFile != "" && token != "" {
-		fail(errors.New("both LKTOKEN_BEARER_TOKEN and LKTOKEN_BEARER_TOKEN_FILE are set: set only one"))
-	} else if o.BearerTokenFile != "" {
-		var err error
-		if token, err = ReadBearerTokenFile(o.BearerTokenFile); err != nil {
-			fail(err)
-		}
-	} else if err := checkBearerToken(token); err != nil {
-		fail(err)
-	}
-	o.BearerToken = Secret(token)
-
-	tracing, err := strconv.ParseBool(get("LKTOKEN_TRACING"))
-	if err != nil {
-		fail(fmt.Errorf("%s %q: must be true or false", name("LKTOKEN_TRACING"), get("LKTOKEN_TRACING")))
-	}
-	o.Tracing = tracing
-	return o
 }
 
-// ReadBearerTokenFile reads and checks LKTOKEN_BEARER_TOKEN_FILE.
+// fieldBearerTokenFile is the field of LKTOKEN_BEARER_TOKEN_FILE, which
+// ReadBearerTokenFile's errors name.
+var fieldBearerTokenFile = func() setting.Field {
+	var c Config
+	return (&loader{cfg: &c, specs: specs(&c)}).field(&c.Ops.BearerTokenFile)
+}()
+
+// ReadBearerTokenFile reads and checks the bearer token file at path (at
+// start and on SIGHUP). Its errors name the file's setting: render them
+// with [Config.Explain].
 func ReadBearerTokenFile(path string) (string, error) {
-	token, err := keys.ReadFile("LKTOKEN_BEARER_TOKEN_FILE", path)
+	token, err := keys.ReadFile(fieldBearerTokenFile, path)
 	if err != nil {
 		return "", err
 	}
 	if token == "" {
-		return "", fmt.Errorf("LKTOKEN_BEARER_TOKEN_FILE %s is empty", path)
+		return "", setting.Errorf("%s %s is empty", fieldBearerTokenFile, path)
 	}
-	return token, checkBearerToken(token)
+	return token, checkBearerToken(fieldBearerTokenFile, token)
 }
 
-// checkBearerToken refuses a weak token or one that cannot travel in a header.
-func checkBearerToken(token string) error {
+// checkBearerToken refuses a weak token or one that cannot travel in a
+// header; field is the setting that held it.
+func checkBearerToken(field setting.Field, token string) error {
 	if token == "" {
 		return nil
 	}
 	var errs []error
 	if why := keys.WeakSecret(token); why != "" {
-		errs = append(errs, fmt.Errorf("LKTOKEN_BEARER_TOKEN is too weak: %s (generate one with `openssl rand -base64 48`)", why))
+		errs = append(errs, setting.Errorf("%s is too weak: %s (generate one with `openssl rand -base64 48`)", field, why))
 	}
 	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		errs = append(errs, errors.New("LKTOKEN_BEARER_TOKEN: must be visible ASCII without spaces (it travels in an HTTP header)"))
+		errs = append(errs, setting.Errorf("%s: must be visible ASCII without spaces (it travels in an HTTP header)", field))
 	}
 	return errors.Join(errs...)
 }

@@ -35,8 +35,8 @@ func TestOpsConfigRefusals(t *testing.T) {
 	t.Parallel()
 	for env, want := range map[string]string{
 		"LKTOKEN_READ_HEADER_TIMEOUT=0s":                            `LKTOKEN_READ_HEADER_TIMEOUT "0s": must be a duration from 1ms to 1h, such as 5s`,
-		"LKTOKEN_WRITE_TIMEOUT=soon":                                `LKTOKEN_WRITE_TIMEOUT "soon": must be a duration from 1ms to 1h, such as 5s`,
-		"LKTOKEN_MAX_HEADER_BYTES=100":                              `LKTOKEN_MAX_HEADER_BYTES "100": must be a whole number from 4096 to 1048576`,
+		"LKTOKEN_WRITE_TIMEOUT=soon":                                `LKTOKEN_WRITE_TIMEOUT "soon": must be a duration from 1ms to 1h, such as 15s`,
+		"LKTOKEN_MAX_HEADER_BYTES=100":                              `LKTOKEN_MAX_HEADER_BYTES "100": must be a whole number of bytes from 4096 to 1048576`,
 		"LKTOKEN_MAX_CONCURRENT_STREAMS=0":                          `LKTOKEN_MAX_CONCURRENT_STREAMS "0": must be a whole number from 1 to 10000`,
 		"LKTOKEN_TRACING=maybe":                                     `LKTOKEN_TRACING "maybe": must be true or false`,
 		"LKTOKEN_BEARER_TOKEN=short":                                "LKTOKEN_BEARER_TOKEN is too weak: 5 characters, it must be at least 32",

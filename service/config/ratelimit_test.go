@@ -58,16 +58,19 @@ func TestRateLimitRefusals(t *testing.T) {
 		{[]string{"--rate-limit", "20/min", "--rate-burst", "0"}, nil, `--rate-burst "0": must be a whole number of requests from 1 to 1000000`},
 		{[]string{"--rate-limit", "20/min", "--rate-limit-redis-url", "http://cache:6379"}, nil, `--rate-limit-redis-url "http://cache:6379": the scheme "http" is not redis:// or rediss:// (TLS)`},
 		{[]string{"--rate-limit", "20/min"}, map[string]string{"LKTOKEN_RATE_LIMIT_REDIS_URL": "redis://:hunter2@cache"}, "LKTOKEN_RATE_LIMIT_REDIS_URL: the URL carries a password"},
-		{[]string{"--rate-limit-failure", "maybe"}, nil, `--rate-limit-failure "maybe": must be open`},
-		{[]string{"--trusted-proxies", "10.0.0.0/33"}, nil, `--trusted-proxies "10.0.0.0/33": "10.0.0.0/33" is neither an address nor a CIDR range`},
-		{nil, map[string]string{"LKTOKEN_TRUSTED_PROXY_HEADER": "X-Real-IP"}, `LKTOKEN_TRUSTED_PROXY_HEADER "X-Real-IP": the header "X-Real-IP" is neither X-Forwarded-For nor Forwarded`},
-		{[]string{"--rate-limit", "1/s"}, map[string]string{"LKTOKEN_RATE_LIMIT_REDIS_PASSWORD": "a", "LKTOKEN_RATE_LIMIT_REDIS_PASSWORD_FILE": "/nonexistent"}, "set only one"},
+		{[]string{"--rate-limit", "1/s", "--rate-limit-failure", "maybe"}, nil, `--rate-limit-failure "maybe": must be open or closed`},
+		{[]string{"--rate-limit", "1/s", "--trusted-proxies", "10.0.0.0/33"}, nil, `--trusted-proxies: "10.0.0.0/33" is neither an address nor a CIDR range`},
+		{[]string{"--rate-limit", "1/s"}, map[string]string{"LKTOKEN_TRUSTED_PROXY_HEADER": "X-Real-IP"}, `LKTOKEN_TRUSTED_PROXY_HEADER "X-Real-IP": must be X-Forwarded-For or Forwarded`},
+		{[]string{"--rate-limit", "1/s"}, map[string]string{"LKTOKEN_RATE_LIMIT_REDIS_PASSWORD": "a", "LKTOKEN_RATE_LIMIT_REDIS_PASSWORD_FILE": "/nonexistent"},
+			"both LKTOKEN_RATE_LIMIT_REDIS_PASSWORD and LKTOKEN_RATE_LIMIT_REDIS_PASSWORD_FILE are set: set only one"},
+		{[]string{"--rate-burst", "5"}, nil, "--rate-burst is set, but has no effect without LKTOKEN_RATE_LIMIT"},
+		{[]string{"--rate-limit", "1/s"}, map[string]string{"LKTOKEN_RATE_LIMIT_REDIS_PASSWORD": "pw"}, "LKTOKEN_RATE_LIMIT_REDIS_PASSWORD is set, but has no effect without LKTOKEN_RATE_LIMIT_REDIS_URL"},
 	} {
 		_, err := LoadConfig(c.args, envOf(withEnv(c.env)), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %v: err = %v, want %q", c.args, c.env, err, c.want)
 		}
-		if err != nil && strings.Contains(err.Error(), "hunter2") {
+		if err != nil && (strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), `"a"`) || strings.Contains(err.Error(), "pw\"")) {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}

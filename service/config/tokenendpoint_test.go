@@ -57,11 +57,14 @@ func TestTokenEndpointSettingsFromEnvAndFlags(t *testing.T) {
 func TestTokenEndpointSettingsRefused(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ env, value, want string }{
-		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "api/token", `LKTOKEN_TOKEN_ENDPOINT_PATH "api/token": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
-		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
-		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
-		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/{x}", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/{x}": must be a plain absolute path without a trailing slash, such as /api/token (or off)`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "api/token", `LKTOKEN_TOKEN_ENDPOINT_PATH "api/token": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/", `LKTOKEN_TOKEN_ENDPOINT_PATH "/": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/api/{x}", `LKTOKEN_TOKEN_ENDPOINT_PATH "/api/{x}": must be a plain absolute path starting with / and without a trailing slash, such as /api/token (or off)`},
 		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/healthz", `LKTOKEN_TOKEN_ENDPOINT_PATH "/healthz": collides with another lktoken route; choose another path such as /api/token`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/readyz", `LKTOKEN_TOKEN_ENDPOINT_PATH "/readyz": collides with another lktoken route; choose another path such as /api/token`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/metrics", `LKTOKEN_TOKEN_ENDPOINT_PATH "/metrics": collides with another lktoken route; choose another path such as /api/token`},
+		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", `LKTOKEN_TOKEN_ENDPOINT_PATH "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": collides with another lktoken route; choose another path such as /api/token`},
 		{"LKTOKEN_TOKEN_ENDPOINT_PATH", "/lktoken.v1.TokenService/X", `LKTOKEN_TOKEN_ENDPOINT_PATH "/lktoken.v1.TokenService/X": collides with another lktoken route; choose another path such as /api/token`},
 		{"LKTOKEN_MAX_METADATA_BYTES", "524289", `LKTOKEN_MAX_METADATA_BYTES "524289": must be a whole number of bytes from 0 to 524288`},
 		{"LKTOKEN_MAX_METADATA_BYTES", "4k", `LKTOKEN_MAX_METADATA_BYTES "4k": must be a whole number of bytes from 0 to 524288`},
@@ -72,5 +75,10 @@ func TestTokenEndpointSettingsRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s=%q: %v\nwant %s", c.env, c.value, err, c.want)
 		}
+	}
+	// The flag's spelling names the flag.
+	_, err := loadDev(t, nil, "--token-endpoint-path", "/readyz")
+	if want := `--token-endpoint-path "/readyz": collides with another lktoken route; choose another path such as /api/token`; err == nil || err.Error() != want {
+		t.Errorf("--token-endpoint-path /readyz: %v\nwant %s", err, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -168,7 +169,7 @@ func TestRateLimitTrustedProxies(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
 	cfg.RateLimit = slowLimit(1)
-	cfg.RateLimit.Proxies, _ = ratelimit.ParseProxies("127.0.0.0/8", "X-Forwarded-For")
+	cfg.RateLimit.Proxies, _ = ratelimit.NewProxies([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, ratelimit.XForwardedFor)
 	srv := startServer(t, cfg)
 	for _, c := range []struct {
 		xff  string

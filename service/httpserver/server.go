@@ -28,6 +28,7 @@ import (
 	"github.com/lktoken/lktoken/service/pipeline"
 	"github.com/lktoken/lktoken/service/ratelimit"
 	"github.com/lktoken/lktoken/service/roompolicy"
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 // Server serves lktoken on one port: HTTP/1.1 and cleartext HTTP/2, so the
@@ -172,7 +173,7 @@ func (s *Server) newLimiter() *ratelimit.Limiter {
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return &ListenError{Setting: "LKTOKEN_LISTEN", Addr: s.cfg.Listen, Err: err}
+		return &ListenError{Setting: config.FieldListen, Addr: s.cfg.Listen, Err: err}
 	}
 	return s.Serve(ctx, ln)
 }
@@ -180,8 +181,9 @@ func (s *Server) Run(ctx context.Context) error {
 // ListenError is an address the server could not listen on: a
 // configuration error (the address is taken, not allowed, or malformed).
 type ListenError struct {
-	// Setting is the variable that named the address, e.g. LKTOKEN_LISTEN.
-	Setting string
+	// Setting is the setting that named the address (config.FieldListen or
+	// config.FieldMetricsListen); config.Config.Name says how the user wrote it.
+	Setting setting.Field
 	Addr    string
 	Err     error
 }
@@ -279,6 +281,7 @@ func (s *Server) Reload() error {
 	var errs []error
 	if s.bearer != nil && s.cfg.Ops.BearerTokenFile != "" {
 		if token, err := config.ReadBearerTokenFile(s.cfg.Ops.BearerTokenFile); err != nil {
+			err = s.cfg.Explain(err)
 			s.log.Error("reload failed, keeping the current bearer token", slog.String("error", err.Error()))
 			errs = append(errs, err)
 		} else {
@@ -288,6 +291,7 @@ func (s *Server) Reload() error {
 	}
 	if s.redis != nil && s.cfg.RateLimit.RedisPasswordFile != "" {
 		if pw, err := config.ReadRedisPasswordFile(s.cfg.RateLimit.RedisPasswordFile); err != nil {
+			err = s.cfg.Explain(err)
 			s.log.Error("reload failed, keeping the current Redis password", slog.String("error", err.Error()))
 			errs = append(errs, err)
 		} else {
@@ -296,11 +300,12 @@ func (s *Server) Reload() error {
 		}
 	}
 	if !s.cfg.Keys.Reloadable() {
-		s.log.Info("reload: keys come from the environment, nothing to reload (use LIVEKIT_API_SECRET_FILE, LIVEKIT_KEYS_FILE or LIVEKIT_API_KEY_FILE)")
+		s.log.Info("reload: " + s.cfg.Explain(keys.ErrNotReloadable).Error())
 		return errors.Join(errs...)
 	}
 	ks, err := s.keys.Reload(s.cfg.Keys)
 	if err != nil {
+		err = s.cfg.Explain(err)
 		s.log.Error("reload failed, keeping the current keys", slog.String("error", err.Error()),
 			slog.String("signing_key", s.keys.Signing().APIKey))
 		return errors.Join(append(errs, err)...)
@@ -317,7 +322,7 @@ func (s *Server) serveMetrics() (func(), error) {
 	}
 	ln, err := net.Listen("tcp", s.cfg.Ops.MetricsListen)
 	if err != nil {
-		return nil, &ListenError{Setting: "LKTOKEN_METRICS_LISTEN", Addr: s.cfg.Ops.MetricsListen, Err: err}
+		return nil, &ListenError{Setting: config.FieldMetricsListen, Addr: s.cfg.Ops.MetricsListen, Err: err}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.Handler())

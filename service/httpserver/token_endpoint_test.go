@@ -342,9 +342,9 @@ func TestTokenEndpointAgentAllowlist(t *testing.T) {
 		status          int
 	}{
 		{"unknown agent", `{"room_config":{"agents":[{"agent_name":"root-shell"}]}}`,
-			`room_config.agents[0].agent_name: agent "root-shell" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`, 403},
+			`room_config.agents[0].agent_name: agent "root-shell" is not in the agent allowlist of this server`, 403},
 		{"unnamed agent", `{"room_config":{"agents":[{"agent_name":"helper"},{"metadata":"x"}]}}`,
-			`room_config.agents[1].agent_name: agent "" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`, 403},
+			`room_config.agents[1].agent_name: agent "" is not in the agent allowlist of this server`, 403},
 		{"other room setting", `{"room_config":{"max_participants":100,"name":"x","agents":[{"agent_name":"helper"}]}}`,
 			"room_config.name is not allowed (this server honours only room_config.agents); room_config.max_participants is not allowed (this server honours only room_config.agents)", 403},
 		{"egress", `{"room_config":{"egress":{"room":{"room_name":"x"}}}}`,
@@ -370,7 +370,7 @@ func TestTokenEndpointNoAgentsByDefault(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
 	refused(t, s.post(t, `{"room_config":{"agents":[{"agent_name":"helper"}]}}`), 403, "permission_denied",
-		`room_config.agents[0].agent_name: agent "helper" is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)`)
+		`room_config.agents[0].agent_name: agent "helper" is not in the agent allowlist of this server`)
 }
 
 // The endpoint's refusals of the contract's rules are GenerateToken's, word

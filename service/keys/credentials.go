@@ -2,7 +2,8 @@ package keys
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 // MinSecretLength is the shortest API secret accepted outside dev mode. The
@@ -32,23 +33,23 @@ func (c Credentials) String() string {
 // GoString returns the key with the secret redacted.
 func (c Credentials) GoString() string { return c.String() }
 
-// check reports what is missing or unsafe, naming the setting to set as
-// name calls it.
-func (c Credentials) check(name func(string) string) error {
-	errs := []error{c.checkKey(name)}
+// check reports what is missing or unsafe; secret is the field that held
+// the secret.
+func (c Credentials) check(secret setting.Field) error {
+	errs := []error{c.checkKey()}
 	switch {
 	case c.APISecret == "":
-		errs = append(errs, errors.New("LIVEKIT_API_SECRET is not set: set it (or LIVEKIT_API_SECRET_FILE, a file holding it) to your LiveKit API secret (or run with --dev for local development)"))
+		errs = append(errs, setting.Errorf("%s is not set: set it (or %s, a file holding it) to your LiveKit API secret (or run with %s for local development)", FieldSecret, FieldSecretFile, FieldDev))
 	case WeakSecret(c.APISecret) != "":
-		errs = append(errs, fmt.Errorf("LIVEKIT_API_SECRET is too weak: %s (generate one with `openssl rand -base64 48`)", WeakSecret(c.APISecret)))
+		errs = append(errs, setting.Errorf("%s is too weak: %s (generate one with `openssl rand -base64 48`)", secret, WeakSecret(c.APISecret)))
 	}
 	return errors.Join(errs...)
 }
 
 // checkKey reports a missing key.
-func (c Credentials) checkKey(name func(string) string) error {
+func (c Credentials) checkKey() error {
 	if c.APIKey == "" {
-		return fmt.Errorf("%s is not set: set it to your LiveKit API key (or run with --dev for local development)", name("LIVEKIT_API_KEY"))
+		return setting.Errorf("%s is not set: set it to your LiveKit API key (or run with %s for local development)", FieldAPIKey, FieldDev)
 	}
 	return nil
 }

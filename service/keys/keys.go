@@ -6,17 +6,31 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
+
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 // minDistinctSecretBytes rejects long but trivially guessable secrets such as
 // 40 times the same letter; a random base64 secret of 32 characters has ~25.
 const minDistinctSecretBytes = 8
 
+// placeholderSecrets are the example secrets committed in lktoken's
+// repository (deploy/kubernetes/keys.yaml.example,
+// deploy/azure-functions/local.settings.json.example): long enough to pass
+// the strength check, but published, so a forgotten edit must not deploy one.
+var placeholderSecrets = []string{
+	"replace-me-with-a-secret-of-at-least-32-characters",
+}
+
 // WeakSecret says why a secret is unsafe, or "" when it is acceptable.
 func WeakSecret(s string) string {
+	if slices.Contains(placeholderSecrets, s) {
+		return "it is the placeholder from lktoken's example files, published with its source: replace it with a secret of your own"
+	}
 	if len(s) < MinSecretLength {
 		return fmt.Sprintf("%d characters, it must be at least %d", len(s), MinSecretLength)
 	}
@@ -34,37 +48,37 @@ func WeakSecret(s string) string {
 	return ""
 }
 
+// The inputs of a [Source], as its errors name them (package setting):
+// package config renders each as the flag or variable the user set.
+const (
+	FieldAPIKey     setting.Field = "keys.APIKey"
+	FieldAPIKeyFile setting.Field = "keys.APIKeyFile"
+	FieldSecret     setting.Field = "keys.Secret"
+	FieldSecretFile setting.Field = "keys.SecretFile"
+	FieldKeysFile   setting.Field = "keys.KeysFile"
+	FieldDev        setting.Field = "keys.Dev"
+)
+
 // Source says where the API keys come from, so that they can be read again
 // on SIGHUP. Exactly one of Secret, SecretFile and KeysFile holds the secrets;
-// APIKey or APIKeyFile names the key that signs.
+// APIKey or APIKeyFile names the key that signs. Its errors are
+// [setting.Error]s naming the Field* of this package.
 type Source struct {
-	// APIKey is LIVEKIT_API_KEY: the key whose secret signs tokens.
+	// APIKey is the key whose secret signs tokens.
 	APIKey string
-	// APIKeyFile is LIVEKIT_API_KEY_FILE: a file holding APIKey instead, read
-	// again on SIGHUP, so that the signing key can be switched without a
-	// restart (with LIVEKIT_KEYS_FILE holding the old and the new key).
+	// APIKeyFile is a file holding APIKey instead, read again on SIGHUP, so
+	// that the signing key can be switched without a restart (with KeysFile
+	// holding the old and the new key).
 	APIKeyFile string
-	// Secret is LIVEKIT_API_SECRET (environment; cannot change on reload).
+	// Secret is the API secret itself (it cannot change on reload).
 	Secret string
-	// SecretFile is LIVEKIT_API_SECRET_FILE.
+	// SecretFile is a file holding the API secret instead.
 	SecretFile string
-	// KeysFile is LIVEKIT_KEYS_FILE: "key: secret" lines, LiveKit's keys.yaml
-	// format, so the very file livekit-server reads (its key_file) serves here.
+	// KeysFile holds "key: secret" lines, LiveKit's keys.yaml format, so the
+	// very file livekit-server reads (its key_file) serves here.
 	KeysFile string
 	// Dev allows LiveKit's dev pair when nothing else is set.
 	Dev bool
-	// Name, when set, is how errors call the setting of a variable: the
-	// flag the user gave instead of it (config.Config.Name). nil names the
-	// variable.
-	Name func(env string) string
-}
-
-// name is how errors call the setting of variable env.
-func (s Source) name(env string) string {
-	if s.Name == nil {
-		return env
-	}
-	return s.Name(env)
 }
 
 // String never shows a secret.
@@ -81,39 +95,53 @@ func (s Source) Reloadable() bool {
 	return s.SecretFile != "" || s.KeysFile != "" || s.APIKeyFile != ""
 }
 
-// keyVar names where the signing key's id was set, for error messages.
-func (s Source) keyVar() string {
+// ErrNotReloadable is what a reload of a source that is not
+// [Source.Reloadable] tells the operator.
+var ErrNotReloadable = setting.Errorf("the keys come from settings that a reload cannot change, nothing to reload (use %s, %s or %s)",
+	FieldSecretFile, FieldKeysFile, FieldAPIKeyFile)
+
+// keyVar is where the signing key's id was set, for error messages.
+func (s Source) keyVar() *setting.Error {
 	if s.APIKeyFile != "" {
-		return s.name("LIVEKIT_API_KEY_FILE") + " " + s.APIKeyFile + ": key"
+		return setting.Errorf("%s %s: key", FieldAPIKeyFile, s.APIKeyFile)
 	}
-	return s.name("LIVEKIT_API_KEY")
+	return setting.Errorf("%s", FieldAPIKey)
 }
 
-// ReadFile reads the file that the setting variable names, without the
-// space around its content. The error names the variable and the path, never
+// ReadFile reads the file that the setting field names, without the
+// space around its content. The error names the field and the path, never
 // the content (it may be a secret).
-func ReadFile(variable, path string) (string, error) {
+func ReadFile(field setting.Field, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%s: cannot read %s: %w", variable, path, errors.Unwrap(err))
+		return "", setting.Errorf("%s: cannot read %s: %w", field, path, errors.Unwrap(err))
 	}
 	return strings.TrimSpace(string(b)), nil
 }
 
-// readAPIKeyFile reads the signing key's id from LIVEKIT_API_KEY_FILE.
+// readAPIKeyFile reads the signing key's id from APIKeyFile.
 func (s Source) readAPIKeyFile() (string, error) {
-	variable, path := s.name("LIVEKIT_API_KEY_FILE"), s.APIKeyFile
-	id, err := ReadFile(variable, path)
+	path := s.APIKeyFile
+	id, err := ReadFile(FieldAPIKeyFile, path)
 	if err != nil {
 		return "", err
 	}
 	if id == "" {
-		return "", fmt.Errorf("%s %s is empty: write the id of the key that signs into it", variable, path)
+		return "", setting.Errorf("%s %s is empty: write the id of the key that signs into it", FieldAPIKeyFile, path)
 	}
 	if strings.ContainsAny(id, " \t\r\n:") {
-		return "", fmt.Errorf("%s %s: want one key id on one line (not a `key: secret` line)", variable, path)
+		return "", setting.Errorf("%s %s: want one key id on one line (not a `key: secret` line)", FieldAPIKeyFile, path)
 	}
 	return id, nil
+}
+
+// secretField is the field that held the secret Load checks: the file when
+// the secret came from it, so that a weak one names what the user wrote.
+func (s Source) secretField() setting.Field {
+	if s.SecretFile != "" {
+		return FieldSecretFile
+	}
+	return FieldSecret
 }
 
 // Set is every key the server knows and the one that signs.
@@ -124,15 +152,15 @@ type Set struct {
 	IDs []string
 }
 
-// Load reads the keys. Every error names the variable or file to fix; none
-// contains a secret.
+// Load reads the keys. Every error names the field or file to fix (a
+// [setting.Error]); none contains a secret.
 func (s Source) Load() (Set, error) {
 	var errs []error
 	fail := func(err error) { errs = append(errs, err) }
 	creds := Credentials{APIKey: s.APIKey, APISecret: s.Secret}
 	if s.APIKeyFile != "" {
 		if s.APIKey != "" {
-			return Set{}, fmt.Errorf("both %s and %s are set: set only one", s.name("LIVEKIT_API_KEY"), s.name("LIVEKIT_API_KEY_FILE"))
+			return Set{}, setting.Errorf("both %s and %s are set: set only one", FieldAPIKey, FieldAPIKeyFile)
 		}
 		id, err := s.readAPIKeyFile()
 		if err != nil {
@@ -144,16 +172,16 @@ func (s Source) Load() (Set, error) {
 	switch {
 	case s.KeysFile != "":
 		if s.Secret != "" || s.SecretFile != "" {
-			return Set{}, fmt.Errorf("%s is set together with LIVEKIT_API_SECRET or LIVEKIT_API_SECRET_FILE: set only one source of secrets", s.name("LIVEKIT_KEYS_FILE"))
+			return Set{}, setting.Errorf("%s is set together with %s or %s: set only one source of secrets", FieldKeysFile, FieldSecret, FieldSecretFile)
 		}
-		keys, err := readKeysFile(s.name("LIVEKIT_KEYS_FILE"), s.KeysFile)
+		keys, err := readKeysFile(FieldKeysFile, s.KeysFile)
 		if err != nil {
 			return Set{}, err
 		}
 		for id, secret := range keys {
 			ids = append(ids, id)
 			if why := WeakSecret(secret); why != "" && !s.Dev {
-				fail(fmt.Errorf("%s %s: the secret of key %q is too weak: %s (generate one with `openssl rand -base64 48`)", s.name("LIVEKIT_KEYS_FILE"), s.KeysFile, id, why))
+				fail(setting.Errorf("%s %s: the secret of key %q is too weak: %s (generate one with `openssl rand -base64 48`)", FieldKeysFile, s.KeysFile, id, why))
 			}
 		}
 		sort.Strings(ids)
@@ -162,9 +190,9 @@ func (s Source) Load() (Set, error) {
 		}
 		switch secret, ok := keys[creds.APIKey]; {
 		case creds.APIKey == "":
-			fail(fmt.Errorf("%s is not set: with several keys in %s (%s) it must name the one that signs", s.name("LIVEKIT_API_KEY"), s.name("LIVEKIT_KEYS_FILE"), strings.Join(ids, ", ")))
+			fail(setting.Errorf("%s is not set: with several keys in %s (%s) it must name the one that signs", FieldAPIKey, FieldKeysFile, strings.Join(ids, ", ")))
 		case !ok:
-			fail(fmt.Errorf("%s %q is not in %s %s (it holds %s): add it or name one of those", s.keyVar(), creds.APIKey, s.name("LIVEKIT_KEYS_FILE"), s.KeysFile, strings.Join(ids, ", ")))
+			fail(setting.Errorf("%s %q is not in %s %s (it holds %s): add it or name one of those", s.keyVar(), creds.APIKey, FieldKeysFile, s.KeysFile, strings.Join(ids, ", ")))
 		default:
 			creds.APISecret = secret
 		}
@@ -174,20 +202,20 @@ func (s Source) Load() (Set, error) {
 		return Set{Signing: creds, IDs: ids}, nil
 	case s.SecretFile != "":
 		if s.Secret != "" {
-			fail(errors.New("both LIVEKIT_API_SECRET and LIVEKIT_API_SECRET_FILE are set: set only one"))
+			fail(setting.Errorf("both %s and %s are set: set only one", FieldSecret, FieldSecretFile))
 		}
-		secret, err := ReadFile("LIVEKIT_API_SECRET_FILE", s.SecretFile)
+		secret, err := ReadFile(FieldSecretFile, s.SecretFile)
 		creds.APISecret = secret
 		var keyErr error
 		if !s.Dev {
-			keyErr = creds.checkKey(s.name)
+			keyErr = creds.checkKey()
 		}
 		switch {
 		case err != nil:
-			// One line for one problem: not also "LIVEKIT_API_SECRET is not set".
+			// One line for one problem: not also "the secret is not set".
 			return Set{}, errors.Join(append(errs, err, keyErr)...)
 		case secret == "":
-			return Set{}, errors.Join(append(errs, fmt.Errorf("LIVEKIT_API_SECRET_FILE %s is empty: write the LiveKit API secret into it", s.SecretFile), keyErr)...)
+			return Set{}, errors.Join(append(errs, setting.Errorf("%s %s is empty: write the LiveKit API secret into it", FieldSecretFile, s.SecretFile), keyErr)...)
 		}
 	}
 	if s.Dev {
@@ -195,9 +223,9 @@ func (s Source) Load() (Set, error) {
 			creds = Credentials{APIKey: DevAPIKey, APISecret: DevAPISecret}
 		}
 		if creds.APIKey == "" || creds.APISecret == "" {
-			fail(fmt.Errorf("--dev with only one of %s and LIVEKIT_API_SECRET set: set both, or neither to use devkey/secret", s.name("LIVEKIT_API_KEY")))
+			fail(setting.Errorf("%s with only one of %s and %s set: set both, or neither to use devkey/secret", FieldDev, FieldAPIKey, FieldSecret))
 		}
-	} else if err := creds.check(s.name); err != nil {
+	} else if err := creds.check(s.secretField()); err != nil {
 		fail(err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -210,10 +238,10 @@ func (s Source) Load() (Set, error) {
 // lines and "#" comments ignored. It is the subset of YAML that livekit-server
 // and `livekit-server generate-keys` use; anything else is refused with its
 // line number (never its content, which may hold a secret).
-func readKeysFile(variable, path string) (map[string]string, error) {
+func readKeysFile(variable setting.Field, path string) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read %s: %w", variable, path, errors.Unwrap(err))
+		return nil, setting.Errorf("%s: cannot read %s: %w", variable, path, errors.Unwrap(err))
 	}
 	keys := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -225,18 +253,18 @@ func readKeysFile(variable, path string) (map[string]string, error) {
 		id, secret, ok := strings.Cut(line, ":")
 		id, secret = unquote(strings.TrimSpace(id)), unquote(strings.TrimSpace(secret))
 		if !ok || id == "" || secret == "" || strings.ContainsAny(id, " \t") {
-			return nil, fmt.Errorf("%s %s line %d: want `key: secret`", variable, path, n)
+			return nil, setting.Errorf("%s %s line %d: want `key: secret`", variable, path, n)
 		}
 		if _, dup := keys[id]; dup {
-			return nil, fmt.Errorf("%s %s line %d: key %q appears twice", variable, path, n, id)
+			return nil, setting.Errorf("%s %s line %d: key %q appears twice", variable, path, n, id)
 		}
 		keys[id] = secret
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", variable, path, err)
+		return nil, setting.Errorf("%s %s: %w", variable, path, err)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%s %s holds no keys: want `key: secret` lines", variable, path)
+		return nil, setting.Errorf("%s %s holds no keys: want `key: secret` lines", variable, path)
 	}
 	return keys, nil
 }

@@ -1,12 +1,15 @@
 package keys
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lktoken/lktoken/service/internal/cases"
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 const (
@@ -41,10 +44,10 @@ func TestKeysFileRefusals(t *testing.T) {
 		src  Source
 		want string
 	}{
-		{"missing file", Source{APIKey: "a", KeysFile: "/nonexistent/keys.yaml"}, "LIVEKIT_KEYS_FILE: cannot read /nonexistent/keys.yaml: no such file or directory"},
-		{"no key named", Source{KeysFile: two}, "LIVEKIT_API_KEY is not set: with several keys in LIVEKIT_KEYS_FILE (a, b) it must name the one that signs"},
-		{"unknown key", Source{APIKey: "c", KeysFile: two}, `LIVEKIT_API_KEY "c" is not in LIVEKIT_KEYS_FILE ` + two + ` (it holds a, b): add it or name one of those`},
-		{"with a secret too", Source{APIKey: "a", KeysFile: two, Secret: kSecret1}, "LIVEKIT_KEYS_FILE is set together with LIVEKIT_API_SECRET or LIVEKIT_API_SECRET_FILE: set only one source of secrets"},
+		{"missing file", Source{APIKey: "a", KeysFile: "/nonexistent/keys.yaml"}, "keys.KeysFile: cannot read /nonexistent/keys.yaml: no such file or directory"},
+		{"no key named", Source{KeysFile: two}, "keys.APIKey is not set: with several keys in keys.KeysFile (a, b) it must name the one that signs"},
+		{"unknown key", Source{APIKey: "c", KeysFile: two}, `keys.APIKey "c" is not in keys.KeysFile ` + two + ` (it holds a, b): add it or name one of those`},
+		{"with a secret too", Source{APIKey: "a", KeysFile: two, Secret: kSecret1}, "keys.KeysFile is set together with keys.Secret or keys.SecretFile: set only one source of secrets"},
 		{"short secret", Source{APIKey: "a", KeysFile: keysFile(t, "a: "+kSecret1+"\nb: short\n")}, `the secret of key "b" is too weak: 5 characters, it must be at least 32`},
 		{"repetitive secret", Source{APIKey: "a", KeysFile: keysFile(t, "a: "+strings.Repeat("ab", 20)+"\n")}, `the secret of key "a" is too weak: only 2 distinct characters, it must have at least 8`},
 		{"not key: secret", Source{KeysFile: keysFile(t, "a: "+kSecret1+"\n"+kSecret2+"\n")}, "line 2: want `key: secret`"},
@@ -127,9 +130,9 @@ func TestAPIKeyFileSwitchesTheSigningKey(t *testing.T) {
 		t.Fatalf("switch to b: %v %v", ring.Signing(), err)
 	}
 	for _, c := range []struct{ content, want string }{
-		{"c\n", "LIVEKIT_API_KEY_FILE " + idPath + `: key "c" is not in LIVEKIT_KEYS_FILE ` + keysPath + " (it holds a, b): add it or name one of those"},
-		{"\n", "LIVEKIT_API_KEY_FILE " + idPath + " is empty: write the id of the key that signs into it"},
-		{"b: " + kSecret2 + "\n", "LIVEKIT_API_KEY_FILE " + idPath + ": want one key id on one line (not a `key: secret` line)"},
+		{"c\n", "keys.APIKeyFile " + idPath + `: key "c" is not in keys.KeysFile ` + keysPath + " (it holds a, b): add it or name one of those"},
+		{"\n", "keys.APIKeyFile " + idPath + " is empty: write the id of the key that signs into it"},
+		{"b: " + kSecret2 + "\n", "keys.APIKeyFile " + idPath + ": want one key id on one line (not a `key: secret` line)"},
 	} {
 		write(c.content)
 		if _, err := ring.Reload(src); err == nil || err.Error() != c.want {
@@ -146,11 +149,65 @@ func TestAPIKeyFileSwitchesTheSigningKey(t *testing.T) {
 		src  Source
 		want string
 	}{
-		{Source{APIKey: "a", APIKeyFile: idPath, KeysFile: keysPath}, "both LIVEKIT_API_KEY and LIVEKIT_API_KEY_FILE are set: set only one"},
-		{Source{APIKeyFile: "/nonexistent/signing-key", KeysFile: keysPath}, "LIVEKIT_API_KEY_FILE: cannot read /nonexistent/signing-key: no such file or directory"},
+		{Source{APIKey: "a", APIKeyFile: idPath, KeysFile: keysPath}, "both keys.APIKey and keys.APIKeyFile are set: set only one"},
+		{Source{APIKeyFile: "/nonexistent/signing-key", KeysFile: keysPath}, "keys.APIKeyFile: cannot read /nonexistent/signing-key: no such file or directory"},
 	} {
 		if _, err := c.src.Load(); err == nil || err.Error() != c.want {
 			t.Errorf("err %v, want %s", err, c.want)
 		}
+	}
+}
+
+// A weak secret names the setting that held it: the file when it came from
+// one (at start and on every reload), the secret itself otherwise.
+func TestWeakSecretNamesItsSource(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte("hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[*Source]string{
+		{APIKey: "a", SecretFile: path}:  "keys.SecretFile is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)",
+		{APIKey: "a", Secret: "hunter2"}: "keys.Secret is too weak: 7 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)",
+	} {
+		_, err := src.Load()
+		var se *setting.Error
+		if err == nil || err.Error() != want || !errors.As(err, &se) {
+			t.Errorf("%v: err = %v, want %s", src, err, want)
+		}
+	}
+}
+
+// The secrets of the committed example files are refused, with a message
+// that says to replace them: a forgotten edit must not deploy a secret
+// published with the source.
+func TestExampleSecretsRefused(t *testing.T) {
+	t.Parallel()
+	const want = "it is the placeholder from lktoken's example files, published with its source: replace it with a secret of your own"
+	ks, err := readKeysFile(FieldKeysFile, "../../deploy/kubernetes/keys.yaml.example")
+	if err != nil || len(ks) == 0 {
+		t.Fatalf("keys.yaml.example: %v", err)
+	}
+	var secrets []string
+	for _, s := range ks {
+		secrets = append(secrets, s)
+	}
+	b, err := os.ReadFile("../../deploy/azure-functions/local.settings.json.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var local struct{ Values map[string]string }
+	if err := json.Unmarshal(b, &local); err != nil || local.Values["LIVEKIT_API_SECRET"] == "" {
+		t.Fatalf("local.settings.json.example: %v", err)
+	}
+	secrets = append(secrets, local.Values["LIVEKIT_API_SECRET"])
+	for _, s := range secrets {
+		if got := WeakSecret(s); got != want {
+			t.Errorf("WeakSecret(example) = %q, want %q", got, want)
+		}
+	}
+	_, err = Source{KeysFile: "../../deploy/kubernetes/keys.yaml.example"}.Load()
+	if err == nil || !strings.Contains(err.Error(), `keys.KeysFile ../../deploy/kubernetes/keys.yaml.example: the secret of key "APIexample" is too weak: `+want) {
+		t.Errorf("Load(keys.yaml.example): %v", err)
 	}
 }

@@ -131,7 +131,7 @@ func (is *Issuer) checkRoomConfig(rc *livekit.RoomConfiguration) error {
 			}
 		}
 		if !is.policy.agentAllowed(a.GetAgentName()) {
-			refused = append(refused, fmt.Sprintf("room_config.agents[%d].agent_name: agent %q is not allowed on this server (see LKTOKEN_ALLOWED_AGENTS)", i, a.GetAgentName()))
+			refused = append(refused, fmt.Sprintf("room_config.agents[%d].agent_name: agent %q is not in the agent allowlist of this server", i, a.GetAgentName()))
 		}
 	}
 	if len(refused) == 0 {

@@ -1,9 +1,10 @@
 package mint
 
 import (
-	"fmt"
 	"slices"
 	"time"
+
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 // Lifetime bounds of the contract: what protovalidate enforces on
@@ -64,28 +65,34 @@ func DefaultPolicy(serverURL string) Policy {
 	}
 }
 
-// Check reports a policy that contradicts itself or the contract, calling
-// each setting as name does (nil: by its variable).
-func (p Policy) Check(name func(env string) string) error {
-	if name == nil {
-		name = func(env string) string { return env }
-	}
+// The fields of a [Policy], as [Policy.Check]'s errors name them (package
+// setting): package config renders each as the flag or variable the user set.
+const (
+	FieldDefaultLifetime    setting.Field = "mint.DefaultLifetime"
+	FieldMinLifetime        setting.Field = "mint.MinLifetime"
+	FieldMaxLifetime        setting.Field = "mint.MaxLifetime"
+	FieldMaxMetadataBytes   setting.Field = "mint.MaxMetadataBytes"
+	FieldMaxAttributesBytes setting.Field = "mint.MaxAttributesBytes"
+)
+
+// Check reports a policy that contradicts itself or the contract, as a
+// [setting.Error] naming the fields to change.
+func (p Policy) Check() error {
 	if p.MinLifetime < ContractMinLifetime || p.MaxLifetime > ContractMaxLifetime || p.MinLifetime > p.MaxLifetime {
-		return fmt.Errorf("lifetime bounds %s..%s: must satisfy %s <= min <= max <= %s (%s, %s)",
-			p.MinLifetime, p.MaxLifetime, ContractMinLifetime, ContractMaxLifetime, name("LKTOKEN_MIN_LIFETIME"), name("LKTOKEN_MAX_LIFETIME"))
+		return setting.Errorf("lifetime bounds %s..%s: must satisfy %s <= min <= max <= %s (%s, %s)",
+			p.MinLifetime, p.MaxLifetime, ContractMinLifetime, ContractMaxLifetime, FieldMinLifetime, FieldMaxLifetime)
 	}
 	if p.MinLifetime%time.Second != 0 || p.MaxLifetime%time.Second != 0 || p.DefaultLifetime%time.Second != 0 {
-		return fmt.Errorf("lifetimes must be whole seconds (%s, %s, %s)",
-			name("LKTOKEN_DEFAULT_LIFETIME"), name("LKTOKEN_MIN_LIFETIME"), name("LKTOKEN_MAX_LIFETIME"))
+		return setting.Errorf("lifetimes must be whole seconds (%s, %s, %s)", FieldDefaultLifetime, FieldMinLifetime, FieldMaxLifetime)
 	}
 	if p.DefaultLifetime < p.MinLifetime || p.DefaultLifetime > p.MaxLifetime {
-		return fmt.Errorf("%s %s: must lie within %s..%s", name("LKTOKEN_DEFAULT_LIFETIME"), p.DefaultLifetime, p.MinLifetime, p.MaxLifetime)
+		return setting.Errorf("%s %s: must lie within %s..%s", FieldDefaultLifetime, p.DefaultLifetime, p.MinLifetime, p.MaxLifetime)
 	}
 	if p.MaxMetadataBytes < 0 || p.MaxMetadataBytes > ContractMaxMetadataBytes {
-		return fmt.Errorf("%s %d: must be from 0 to %d", name("LKTOKEN_MAX_METADATA_BYTES"), p.MaxMetadataBytes, ContractMaxMetadataBytes)
+		return setting.Errorf("%s %d: must be from 0 to %d", FieldMaxMetadataBytes, p.MaxMetadataBytes, ContractMaxMetadataBytes)
 	}
 	if p.MaxAttributesBytes < 0 || p.MaxAttributesBytes > ContractMaxAttributesBytes {
-		return fmt.Errorf("%s %d: must be from 0 to %d", name("LKTOKEN_MAX_ATTRIBUTES_BYTES"), p.MaxAttributesBytes, ContractMaxAttributesBytes)
+		return setting.Errorf("%s %d: must be from 0 to %d", FieldMaxAttributesBytes, p.MaxAttributesBytes, ContractMaxAttributesBytes)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lktoken/lktoken/service/setting"
 )
 
 // Config configures a Verifier. Issuer and Audience are required; every
@@ -136,35 +138,47 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Check reports the first setting that cannot work, naming it by the
-// Config field; the configuration package maps fields to its flags and
-// variables. It is what New checks too.
+// The fields of a [Config] that a user sets, as [Config.Check]'s errors name
+// them (package setting): package config renders each as the flag or
+// variable the user set.
+const (
+	FieldIssuer        setting.Field = "oidc.Issuer"
+	FieldAudience      setting.Field = "oidc.Audience"
+	FieldJWKSURL       setting.Field = "oidc.JWKSURL"
+	FieldIdentityClaim setting.Field = "oidc.IdentityClaim"
+	FieldNameClaim     setting.Field = "oidc.NameClaim"
+	FieldAlgorithms    setting.Field = "oidc.Algorithms"
+	FieldLeeway        setting.Field = "oidc.Leeway"
+)
+
+// Check reports the first setting that cannot work, as a [setting.Error]
+// naming its Field*. It is what New checks too.
 func (c Config) Check() error {
 	if c.Issuer == "" {
-		return errors.New("Issuer: required")
+		return setting.Errorf("%s: required", FieldIssuer)
 	}
 	if err := checkURL(c.Issuer); err != nil {
-		return fmt.Errorf("Issuer: %w", err)
+		return setting.Errorf("%s: %w", FieldIssuer, err)
 	}
 	if strings.TrimSpace(c.Audience) == "" {
-		return errors.New("Audience: required with an issuer (the aud value this server's tokens carry)")
+		return setting.Errorf("%s: required with an issuer (the aud value this server's tokens carry)", FieldAudience)
 	}
 	if c.JWKSURL != "" {
 		if err := checkURL(c.JWKSURL); err != nil {
-			return fmt.Errorf("JWKSURL: %w", err)
+			return setting.Errorf("%s: %w", FieldJWKSURL, err)
 		}
 	}
 	for _, alg := range c.Algorithms {
 		if !slices.Contains(AsymmetricAlgorithms, alg) {
-			return fmt.Errorf("Algorithms: %q is not accepted (only asymmetric ones: %s)", alg, strings.Join(AsymmetricAlgorithms, ", "))
+			return setting.Errorf("%s: %q is not accepted (only asymmetric ones: %s)", FieldAlgorithms, alg, strings.Join(AsymmetricAlgorithms, ", "))
 		}
 	}
 	if c.Leeway > MaxLeeway {
-		return fmt.Errorf("Leeway: %s is more than the %s allowed", c.Leeway, MaxLeeway)
+		return setting.Errorf("%s: %s is more than the %s allowed", FieldLeeway, c.Leeway, MaxLeeway)
 	}
-	for name, claim := range map[string]string{"IdentityClaim": c.IdentityClaim, "NameClaim": c.NameClaim} {
+	for field, claim := range map[setting.Field]string{FieldIdentityClaim: c.IdentityClaim, FieldNameClaim: c.NameClaim} {
 		if claim != strings.TrimSpace(claim) {
-			return fmt.Errorf("%s: %q has surrounding spaces", name, claim)
+			return setting.Errorf("%s: %q has surrounding spaces", field, claim)
 		}
 	}
 	return nil

@@ -20,6 +20,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lktoken/lktoken/service/setting"
+)
+
+// The settings of the rate limit, as errors name them (package setting).
+const (
+	FieldRate               setting.Field = "ratelimit.Rate"
+	FieldBurst              setting.Field = "ratelimit.Burst"
+	FieldRedisURL           setting.Field = "ratelimit.RedisURL"
+	FieldRedisPassword      setting.Field = "ratelimit.RedisPassword"
+	FieldRedisPasswordFile  setting.Field = "ratelimit.RedisPasswordFile"
+	FieldFailure            setting.Field = "ratelimit.Failure"
+	FieldTrustedProxies     setting.Field = "ratelimit.TrustedProxies"
+	FieldTrustedProxyHeader setting.Field = "ratelimit.TrustedProxyHeader"
 )
 
 // Policy is a rate (Count requests per Per) and a burst.

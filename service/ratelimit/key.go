@@ -54,20 +54,11 @@ type Proxies struct {
 	header  string
 }
 
-// ParseProxies reads a comma-separated list of address ranges (CIDR, or
-// single addresses) and the header those proxies append the client's address
-// to: X-Forwarded-For or Forwarded (RFC 7239). Empty ranges trust none.
-func ParseProxies(ranges, header string) (Proxies, error) {
-	var p Proxies
-	switch {
-	case strings.EqualFold(header, XForwardedFor):
-		p.header = XForwardedFor
-	case strings.EqualFold(header, Forwarded):
-		p.header = Forwarded
-	default:
-		return Proxies{}, fmt.Errorf("the header %q is neither %s nor %s", header, XForwardedFor, Forwarded)
-	}
-	for r := range strings.SplitSeq(ranges, ",") {
+// ParseRanges reads a comma-separated list of address ranges (CIDR, or
+// single addresses); blank is none.
+func ParseRanges(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for r := range strings.SplitSeq(s, ",") {
 		r = strings.TrimSpace(r)
 		if r == "" {
 			continue
@@ -76,13 +67,32 @@ func ParseProxies(ranges, header string) (Proxies, error) {
 		if err != nil {
 			a, aerr := netip.ParseAddr(r)
 			if aerr != nil {
-				return Proxies{}, fmt.Errorf("%q is neither an address nor a CIDR range such as 10.0.0.0/8", r)
+				return nil, fmt.Errorf("%q is neither an address nor a CIDR range such as 10.0.0.0/8", r)
 			}
 			pfx = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 		}
-		p.trusted = append(p.trusted, pfx.Masked())
+		out = append(out, pfx.Masked())
 	}
-	return p, nil
+	return out, nil
+}
+
+// ProxyHeader is the header name as [NewProxies] takes it, whatever its
+// case: X-Forwarded-For or Forwarded.
+func ProxyHeader(s string) (string, error) {
+	switch {
+	case strings.EqualFold(s, XForwardedFor):
+		return XForwardedFor, nil
+	case strings.EqualFold(s, Forwarded):
+		return Forwarded, nil
+	}
+	return "", fmt.Errorf("must be %s or %s", XForwardedFor, Forwarded)
+}
+
+// NewProxies trusts the peers in ranges to append the client's address to
+// header (X-Forwarded-For or Forwarded, RFC 7239).
+func NewProxies(ranges []netip.Prefix, header string) (Proxies, error) {
+	h, err := ProxyHeader(header)
+	return Proxies{trusted: ranges, header: h}, err
 }
 
 func (p Proxies) trusts(a netip.Addr) bool {

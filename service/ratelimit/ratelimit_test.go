@@ -154,11 +154,18 @@ func TestParseRate(t *testing.T) {
 
 func TestProxiesClient(t *testing.T) {
 	t.Parallel()
-	xff, err := ParseProxies("10.0.0.0/8, 127.0.0.1,::1", "x-forwarded-for")
-	if err != nil {
-		t.Fatal(err)
+	proxies := func(ranges, header string) Proxies {
+		r, err := ParseRanges(ranges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewProxies(r, header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	fwd, _ := ParseProxies("10.0.0.0/8", "Forwarded")
+	xff, fwd := proxies("10.0.0.0/8, 127.0.0.1,::1", "x-forwarded-for"), proxies("10.0.0.0/8", "Forwarded")
 	for _, c := range []struct {
 		name   string
 		p      Proxies
@@ -192,11 +199,11 @@ func TestProxiesClient(t *testing.T) {
 		t.Error("a peer without an address gave one")
 	}
 	for ranges, msg := range map[string]string{"10.0.0.0/33": `"10.0.0.0/33" is neither`, "example.com": `"example.com" is neither`} {
-		if _, err := ParseProxies(ranges, XForwardedFor); err == nil || !strings.Contains(err.Error(), msg) {
-			t.Errorf("ParseProxies(%q) = %v, want %q", ranges, err, msg)
+		if _, err := ParseRanges(ranges); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("ParseRanges(%q) = %v, want %q", ranges, err, msg)
 		}
 	}
-	if _, err := ParseProxies("", "X-Real-IP"); err == nil || !strings.Contains(err.Error(), `"X-Real-IP" is neither`) {
+	if _, err := NewProxies(nil, "X-Real-IP"); err == nil || err.Error() != "must be X-Forwarded-For or Forwarded" {
 		t.Errorf("header X-Real-IP: %v", err)
 	}
 }

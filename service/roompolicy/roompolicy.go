@@ -33,10 +33,16 @@ import (
 	"cel.dev/cel-go/interpreter"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
+	"github.com/lktoken/lktoken/service/setting"
 )
 
-// SourceName is how compile errors name the expression.
-const SourceName = "LKTOKEN_POLICY"
+// FieldExpression is the expression, as [Compile]'s errors name it (package
+// setting): package config renders it as the flag or variable the user set.
+const FieldExpression setting.Field = "roompolicy.Expression"
+
+// sourceName is what CEL calls the expression; compileError replaces it by
+// FieldExpression.
+const sourceName = "expression"
 
 // costLimit bounds one evaluation (CEL's runtime cost units: roughly one
 // per operation, per list element, per byte compared in long strings). A
@@ -55,25 +61,27 @@ type Policy struct {
 	limited bool
 }
 
-// Compile parses and type-checks expr. The error, if any, is CEL's own:
-// each issue with its position (LKTOKEN_POLICY:1:12) and a caret under it.
+// Compile parses and type-checks expr. The error, if any, is a
+// [setting.Error] naming [FieldExpression]: CEL's own issues, each with its
+// position (FieldExpression:1:12) and a caret under it.
 func Compile(expr string) (*Policy, error) {
 	if strings.TrimSpace(expr) == "" {
-		return nil, errors.New("the policy expression is empty")
+		return nil, setting.Errorf("%s: the policy expression is empty", FieldExpression)
 	}
 	if len(expr) > maxExpressionBytes {
-		return nil, fmt.Errorf("the policy expression is longer than %d bytes", maxExpressionBytes)
+		return nil, setting.Errorf("%s: the policy expression is longer than %d bytes", FieldExpression, maxExpressionBytes)
 	}
 	env, err := newEnv()
 	if err != nil {
 		return nil, fmt.Errorf("room policy environment: %w", err)
 	}
-	ast, iss := env.CompileSource(common.NewStringSource(expr, SourceName))
+	src := common.NewStringSource(expr, sourceName)
+	ast, iss := env.CompileSource(src)
 	if iss.Err() != nil {
-		return nil, iss.Err()
+		return nil, compileError(iss.Errors(), src)
 	}
 	if t := ast.OutputType(); !t.IsExactType(types.BoolType) {
-		return nil, fmt.Errorf("%s: the expression must be a bool (true lets the caller join), but its type is %s", SourceName, t)
+		return nil, setting.Errorf("%s: the expression must be a bool (true lets the caller join), but its type is %s", FieldExpression, t)
 	}
 	// Runtime cost tracking triples the price of an evaluation (measured: 1.3
 	// against 4 us for the issue's example). A policy whose worst case,
@@ -88,9 +96,20 @@ func Compile(expr string) (*Policy, error) {
 		opts = append(opts, cel.CostLimit(costLimit), cel.InterruptCheckFrequency(100))
 	}
 	if p.prg, err = env.Program(ast, opts...); err != nil {
-		return nil, fmt.Errorf("%s: %w", SourceName, err)
+		return nil, setting.Errorf("%s: %w", FieldExpression, err)
 	}
 	return p, nil
+}
+
+// compileError is CEL's issues, each as CEL displays it (position, message,
+// the line and a caret) but naming FieldExpression instead of sourceName.
+func compileError(issues []*common.Error, src common.Source) error {
+	errs := make([]error, len(issues))
+	for i, e := range issues {
+		msg := strings.TrimPrefix(e.ToDisplayString(src), "ERROR: "+sourceName+":")
+		errs[i] = setting.Errorf("%s:%s", FieldExpression, msg)
+	}
+	return errors.Join(errs...)
 }
 
 // maxClaimsBytes bounds the size of anything taken from claims: they come
