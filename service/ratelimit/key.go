@@ -147,7 +147,9 @@ func forwardedFor(values []string, rfc7239 bool) []string {
 		for elem := range strings.SplitSeq(v, ",") {
 			elem = strings.TrimSpace(elem)
 			if !rfc7239 {
-				out = append(out, elem)
+				// Some proxies add the port (Azure App Service's front ends:
+				// "203.0.113.7:51234"); either way it is the address.
+				out = append(out, forNode(elem))
 				continue
 			}
 			node := "unknown" // an element without for= is a hop we cannot name
@@ -163,8 +165,9 @@ func forwardedFor(values []string, rfc7239 bool) []string {
 	return out
 }
 
-// forNode is the address of an RFC 7239 node: "[v6]:port", "[v6]", "v4:port"
-// or "v4" ("unknown" and obfuscated names stay as they are and do not parse).
+// forNode is the address of a node: "[v6]:port", "[v6]", "v4:port", "v4" or
+// a bare v6 ("unknown" and RFC 7239's obfuscated names stay as they are and
+// do not parse).
 func forNode(n string) string {
 	if strings.HasPrefix(n, "[") {
 		if end := strings.IndexByte(n, ']'); end > 0 {

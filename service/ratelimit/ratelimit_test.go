@@ -180,6 +180,7 @@ func TestProxiesClient(t *testing.T) {
 		{"a spoofed first hop does not count", xff, "10.1.2.3:1", "X-Forwarded-For", []string{"1.1.1.1, 203.0.113.1"}, "203.0.113.1"},
 		{"garbage ends the walk at the last trusted hop", xff, "10.1.2.3:1", "X-Forwarded-For", []string{"203.0.113.1, bogus, 10.0.0.9"}, "10.0.0.9"},
 		{"no header: the proxy itself", xff, "10.1.2.3:1", "", nil, "10.1.2.3"},
+		{"a port after the address (Azure App Service)", xff, "127.0.0.1:80", "X-Forwarded-For", []string{"203.0.113.7:51234"}, "203.0.113.7"},
 		{"IPv6 peer", xff, "[::1]:80", "X-Forwarded-For", []string{"2001:db8::1"}, "2001:db8::1"},
 		{"Forwarded for=", fwd, "10.0.0.1:80", "Forwarded", []string{`for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711"`}, "2001:db8:cafe::17"},
 		{"Forwarded ignores X-Forwarded-For", fwd, "10.0.0.1:80", "X-Forwarded-For", []string{"203.0.113.1"}, "10.0.0.1"},
