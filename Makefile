@@ -182,7 +182,7 @@ test: deps check-generated lint test-go test-e2e test-web $(if $(filter true,$(C
 
 # The load benchmark's tools (docs/BENCHMARKS.md). Installed only when missing,
 # and only as root; otherwise the missing ones are named.
-BENCH_APT_PACKAGES := wrk nghttp2-client util-linux curl
+BENCH_APT_PACKAGES := wrk nghttp2-client util-linux curl redis-server
 .PHONY: bench-deps
 bench-deps: ## install wrk and h2load when missing (as root)
 	@$(call apt_install,$(BENCH_APT_PACKAGES))
@@ -191,6 +191,7 @@ bench-deps: ## install wrk and h2load when missing (as root)
 bench: bench-deps ## load benchmark: the real binary vs the connect-go floor and a net/http ceiling (~4 min)
 	bench/run.sh
 	bench/oidc.sh
+	bench/ratelimit.sh
 
 .PHONY: bench-micro
 bench-micro: ## micro-benchmarks of the hot path (ns/op, allocs/op)

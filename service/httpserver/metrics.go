@@ -30,6 +30,8 @@ type Metrics struct {
 	// The rate limit's steps by outcome, and whether its store answers.
 	rateLimit *prometheus.CounterVec
 	rateStore prometheus.Gauge
+	// rateAllowed is rateLimit's series of the hot path, resolved once.
+	rateAllowed prometheus.Counter
 }
 
 // NewMetrics returns a fresh set of series, with Go and process metrics.
@@ -59,6 +61,7 @@ func NewMetrics() *Metrics {
 		}),
 	}
 	m.rateStore.Set(1)
+	m.rateAllowed = m.rateLimit.WithLabelValues("allowed")
 	m.registry.MustRegister(m.requests, m.inFlight, m.mint, m.rateLimit, m.rateStore,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.generateOK = m.requests.WithLabelValues(lktokenv1connect.TokenServiceGenerateTokenProcedure, "ok")
@@ -172,13 +175,20 @@ func (m *Metrics) ObserveMint(elapsed time.Duration, outcome string) {
 }
 
 // ObserveRateLimit counts one rate limit step (ratelimit.Observer).
-func (m *Metrics) ObserveRateLimit(outcome string) { m.rateLimit.WithLabelValues(outcome).Inc() }
+func (m *Metrics) ObserveRateLimit(outcome string) {
+	if outcome == "allowed" {
+		m.rateAllowed.Inc()
+		return
+	}
+	m.rateLimit.WithLabelValues(outcome).Inc()
+}
 
 // ObserveRateLimitStore notes a change of the store's reachability
 // (ratelimit.Observer).
 func (m *Metrics) ObserveRateLimitStore(reachable bool) {
 	if reachable {
 		m.rateStore.Set(1)
+		m.rateAllowed = m.rateLimit.WithLabelValues("allowed")
 	} else {
 		m.rateStore.Set(0)
 	}

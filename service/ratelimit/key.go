@@ -21,23 +21,26 @@ func SubjectKey(issuer, subject string) Key { return hashed("s", issuer+"\x00"+s
 
 // BearerKey is the budget of the caller of the static bearer token: there is
 // one such caller, the trusted backend that holds the token.
-func BearerKey() Key { return "b" }
+func BearerKey() Key { return "b:" }
 
 // AddrKey is the budget of a client address. An IPv6 address counts by its
 // /64, the block one host or customer usually holds, so that a caller cannot
 // escape its budget by hopping addresses within it.
 func AddrKey(a netip.Addr) Key {
 	a = a.Unmap()
+	b := a.As16() // an IPv4 address as its IPv4-mapped form
 	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return hashed("a", p.String())
+		clear(b[8:])
 	}
-	return hashed("a", a.String())
+	return hashed("a", b[:])
 }
 
-func hashed(kind, s string) Key {
+func hashed[T string | []byte](kind string, s T) Key {
 	sum := sha256.Sum256([]byte(s))
-	return Key(kind + ":" + base64.RawURLEncoding.EncodeToString(sum[:16]))
+	var out [2 + 22]byte
+	out[0], out[1] = kind[0], ':'
+	base64.RawURLEncoding.Encode(out[2:], sum[:16])
+	return Key(out[:])
 }
 
 // Header names of the client address a proxy forwards.

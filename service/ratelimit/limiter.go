@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,8 +70,13 @@ type Limiter struct {
 	now        func() time.Time
 	observer   Observer
 	// policyHeader is the RateLimit-Policy value, the same for every answer.
-	policyHeader string
+	policyHeader []string
+	// local: the store answers from memory, never waits, never fails.
+	local bool
 
+	// isDown mirrors down for the fast path: while the store answers, a
+	// step takes no lock of the limiter's.
+	isDown    atomic.Bool
 	mu        sync.Mutex
 	down      bool
 	downSince time.Time
@@ -90,7 +96,8 @@ func New(opts Options) *Limiter {
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
-	l.policyHeader = policyName + ";q=" + strconv.Itoa(l.policy.Burst) + ";w=" + ceilSeconds(l.policy.window())
+	l.policyHeader = []string{policyName + ";q=" + strconv.Itoa(l.policy.Burst) + ";w=" + ceilSeconds(l.policy.window())}
+	_, l.local = l.store.(*Memory)
 	return l
 }
 
@@ -102,7 +109,12 @@ func (l *Limiter) Policy() Policy { return l.policy }
 // refused with ErrStoreUnavailable. A ctx that ends first returns its error.
 func (l *Limiter) Take(ctx context.Context, key Key) (Decision, error) {
 	now := l.now()
-	if !l.shouldAsk(now) {
+	if l.local {
+		d, _ := l.store.Take(ctx, string(key), now, l.policy)
+		l.observeStep(d)
+		return d, nil
+	}
+	if l.isDown.Load() && !l.shouldAsk(now) {
 		return l.failed()
 	}
 	sctx, cancel := context.WithTimeout(ctx, l.timeout)
@@ -111,16 +123,22 @@ func (l *Limiter) Take(ctx context.Context, key Key) (Decision, error) {
 	if err != nil && ctx.Err() != nil {
 		return Decision{}, ctx.Err() // the caller went away: not the store's fault
 	}
-	l.record(now, err)
+	if err != nil || l.isDown.Load() {
+		l.record(now, err)
+	}
 	if err != nil {
 		return l.failed()
 	}
+	l.observeStep(d)
+	return d, nil
+}
+
+func (l *Limiter) observeStep(d Decision) {
 	outcome := "allowed"
 	if !d.Allowed {
 		outcome = "limited"
 	}
 	l.observe(outcome)
-	return d, nil
 }
 
 func (l *Limiter) failed() (Decision, error) {
@@ -160,6 +178,7 @@ func (l *Limiter) record(now time.Time, err error) {
 	switch {
 	case err != nil && !l.down:
 		l.down, l.downSince, l.nextProbe = true, now, now.Add(probeEvery)
+		l.isDown.Store(true)
 		mode := "open: requests proceed unchecked"
 		if l.failClosed {
 			mode = "closed: requests are refused with 503"
@@ -170,6 +189,7 @@ func (l *Limiter) record(now time.Time, err error) {
 		}
 	case err == nil && l.down:
 		l.down = false
+		l.isDown.Store(false)
 		l.log.Info("rate limit store reachable again", slog.String("unreachable_for", now.Sub(l.downSince).Round(time.Millisecond).String()))
 		if l.observer != nil {
 			l.observer.ObserveRateLimitStore(true)
@@ -198,10 +218,16 @@ func (l *Limiter) SetHeaders(h http.Header, d Decision) {
 	if d.Unchecked {
 		return
 	}
-	h.Set("RateLimit-Policy", l.policyHeader)
-	h.Set("RateLimit", policyName+";r="+strconv.Itoa(d.Remaining)+";t="+ceilSeconds(d.ResetAfter))
+	// Canonical keys assigned directly: Set would canonicalize each time.
+	h["Ratelimit-Policy"] = l.policyHeader // shared, never modified
+	b := make([]byte, 0, 48)
+	b = append(b, policyName+";r="...)
+	b = strconv.AppendInt(b, int64(d.Remaining), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, int64(math.Ceil(d.ResetAfter.Seconds())), 10)
+	h["Ratelimit"] = []string{string(b)}
 	if !d.Allowed {
-		h.Set("Retry-After", RetryAfterSeconds(d.RetryAfter))
+		h["Retry-After"] = []string{RetryAfterSeconds(d.RetryAfter)}
 	}
 }
 

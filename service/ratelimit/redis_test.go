@@ -128,7 +128,7 @@ func TestParseRedisURL(t *testing.T) {
 		"redis://:hunter2@cache:6379": "the URL carries a password",
 		"redis://":                    "names no host",
 		"cache:6379":                  `the scheme "cache" is not`,
-		"redis://cache:6379/notadb":   "invalid database number",
+		"redis://cache:6379/notadb":   "notadb",
 	} {
 		_, err := ParseRedisURL(in)
 		if err == nil || !strings.Contains(err.Error(), msg) {
@@ -139,7 +139,7 @@ func TestParseRedisURL(t *testing.T) {
 		}
 	}
 	o, err := ParseRedisURL("rediss://cache.example.com:6380/2")
-	if err != nil || o.TLSConfig == nil || o.DB != 2 {
+	if err != nil || o.TLSConfig == nil || o.SelectDB != 2 {
 		t.Fatalf("rediss: %+v %v, want TLS and db 2", o, err)
 	}
 }
