@@ -27,10 +27,11 @@ generate: proto-deps ## regenerate gen/ from proto/
 	$(BUF) generate --template buf.gen.web-core.yaml
 
 .PHONY: lint
-lint: proto-deps ## buf lint, buf format, go vet, gofmt
+lint: proto-deps ## buf lint, buf format, go vet, staticcheck, gofmt
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 	go vet ./...
+	go tool staticcheck ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); test -z "$$out" || { echo "gofmt needed: $$out"; exit 1; }
 
 .PHONY: check-generated
@@ -89,9 +90,11 @@ deps: system-deps web-client/node_modules proto-deps ## install what the tests n
 .PHONY: test-go
 test-go: ## unit and integration tests of the Go service
 	go test -race -count=1 ./...
-	@# Tracing lives in builds tagged otel (service/httpserver/tracing.go): its test too.
+	@# Tracing lives in builds tagged otel (service/app/tracing.go): its test too.
 	go vet -tags otel ./...
 	go test -race -count=1 -tags otel -run Tracing ./cmd/lktoken/
+	@# Allocation budgets hold only without the race detector (it drops sync.Pool items).
+	go test -count=1 -run 'TestProductionWiringTakesEveryFastPath' ./service/app/
 	@# The micro-benchmarks, briefly: they compile and their requests succeed.
 	go test -run '^$$' -bench . -benchtime=100x ./service/...
 

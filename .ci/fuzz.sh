@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs each fuzz target of ./service/httpserver for FUZZTIME and prints its last status
+# Runs each fuzz target of ./service/app for FUZZTIME and prints its last status
 # line. A target fails when it writes a reproducer to testdata/fuzz or fails
 # in any other way, with one exception: Go 1.26's fuzz coordinator may report
 # a bare "context deadline exceeded" when -fuzztime expires on a busy machine
@@ -9,9 +9,9 @@ set -uo pipefail
 fuzztime="${FUZZTIME:-20s}"
 status=0
 for t in "$@"; do
-  dir="service/httpserver/testdata/fuzz/$t"
+  dir="service/app/testdata/fuzz/$t"
   before=$(ls "$dir" 2>/dev/null | sort)
-  out=$(go test ./service/httpserver -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" 2>&1)
+  out=$(go test ./service/app -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" 2>&1)
   rc=$?
   after=$(ls "$dir" 2>/dev/null | sort)
   last=$(grep '^fuzz: elapsed' <<<"$out" | tail -1)

@@ -17,8 +17,9 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/lktoken/lktoken/service/app"
 	"github.com/lktoken/lktoken/service/config"
-	"github.com/lktoken/lktoken/service/httpserver"
+	"github.com/lktoken/lktoken/service/logging"
 )
 
 func main() {
@@ -38,9 +39,9 @@ func run(cpuOut, memOut string, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := httpserver.NewLogWriter(os.Stderr)
+	out := logging.NewLogWriter(os.Stderr)
 	defer out.Close()
-	srv := httpserver.New(cfg, httpserver.NewLogger(cfg, out))
+	srv := app.New(cfg, logging.New(cfg.LogFormat, cfg.LogLevel, out))
 	f, err := os.Create(cpuOut)
 	if err != nil {
 		return err

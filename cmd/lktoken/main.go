@@ -12,8 +12,10 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/lktoken/lktoken/service/app"
 	"github.com/lktoken/lktoken/service/config"
 	"github.com/lktoken/lktoken/service/httpserver"
+	"github.com/lktoken/lktoken/service/logging"
 )
 
 func main() {
@@ -62,10 +64,11 @@ func realMain(sigs <-chan os.Signal, args []string) error {
 	}
 	// Log lines are batched (one write per batch, not per request); the
 	// deferred Close hands on the last of them on every way out.
-	out := httpserver.NewLogWriter(os.Stderr)
+	out := logging.NewLogWriter(os.Stderr)
 	defer out.Close()
-	log := httpserver.NewLogger(cfg, out)
-	srv := httpserver.New(cfg, log)
+	logs := logging.New(cfg.LogFormat, cfg.LogLevel, out)
+	log := logs.Log
+	srv := app.New(cfg, logs)
 	// SIGTERM (an orchestrator, a balancer's host) drains: not ready, still
 	// serving for the drain delay, then the shutdown. SIGINT (Ctrl-C: nobody
 	// balances onto a terminal) or a second signal skips the delay.

@@ -413,6 +413,15 @@ func TestErrorsNameWhatWasSet(t *testing.T) {
 		// OpenID Connect settings need an issuer.
 		{nil, []string{"--dev", "--oidc-audience", "lktoken"}, "--oidc-audience is set, but has no effect without LKTOKEN_OIDC_ISSUER"},
 		{[]string{"LKTOKEN_OIDC_AUDIENCE=lktoken"}, []string{"--dev"}, "LKTOKEN_OIDC_AUDIENCE is set, but has no effect without LKTOKEN_OIDC_ISSUER"},
+		// Identity modes need a verified caller; pseudonymous needs a key.
+		{nil, []string{"--dev", "--identity-mode", "per-session"}, `--identity-mode "per-session" has no effect without LKTOKEN_OIDC_ISSUER: without a verified caller the request names the identity`},
+		{[]string{"LKTOKEN_IDENTITY_MODE=per-device"}, []string{"--dev"}, `LKTOKEN_IDENTITY_MODE: "per-device" is not a mode; want exclusive or per-session, optionally with pseudonymous (e.g. per-session,pseudonymous)`},
+		{[]string{"LKTOKEN_OIDC_ISSUER=http://127.0.0.1:9/", "LKTOKEN_OIDC_AUDIENCE=lktoken"}, []string{"--dev", "--identity-mode", "per-session,pseudonymous"},
+			"--identity-mode \"per-session,pseudonymous\" needs a key: set LKTOKEN_PSEUDONYM_KEY or LKTOKEN_PSEUDONYM_KEY_FILE, at least 32 characters (generate one with `openssl rand -base64 48`)"},
+		{[]string{"LKTOKEN_OIDC_ISSUER=http://127.0.0.1:9/", "LKTOKEN_OIDC_AUDIENCE=lktoken", "LKTOKEN_IDENTITY_MODE=pseudonymous", "LKTOKEN_PSEUDONYM_KEY=0123456789"}, []string{"--dev"},
+			"LKTOKEN_PSEUDONYM_KEY is too weak: 10 characters, it must be at least 32 (generate one with `openssl rand -base64 48`)"},
+		{[]string{"LKTOKEN_OIDC_ISSUER=http://127.0.0.1:9/", "LKTOKEN_OIDC_AUDIENCE=lktoken", "LKTOKEN_PSEUDONYM_KEY=0123456789abcdefghijklmnopqrstuvwxyz"}, []string{"--dev"},
+			"LKTOKEN_PSEUDONYM_KEY is set, but has no effect unless LKTOKEN_IDENTITY_MODE includes pseudonymous"},
 	} {
 		out, code := run(t, c.env, c.args...)
 		if want := "lktoken: refusing to start:\n" + c.want + "\n"; code != 2 || out != want {

@@ -6,7 +6,7 @@
 #   IMAGE=registry.example.com/lktoken:1.2 deploy/container/build.sh
 #
 # podman runs with --runtime runc --cgroup-manager cgroupfs, which works on
-# machines without systemd and on kernels where crun fails (BUILDING.md);
+# machines without systemd and on kernels where crun fails;
 # PODMAN overrides the whole command, e.g. PODMAN=podman or PODMAN=docker.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

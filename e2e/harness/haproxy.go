@@ -19,7 +19,9 @@ import (
 // HAProxy is Debian's haproxy balancing HTTP across backends on loopback,
 // health-checking each with GET /readyz every 200 ms (down after one failure,
 // up after two successes), retrying a request on a connection failure or an
-// empty response: the configuration BUILDING.md found to work.
+// empty response: the configuration found to work with Debian's haproxy 2.6
+// (option httpchk GET /readyz, inter 200ms fall 1 rise 2, retry-on
+// conn-failure empty-response).
 type HAProxy struct {
 	// URL is the frontend, e.g. http://127.0.0.1:40123.
 	URL string

@@ -127,8 +127,8 @@ func (h *Hydra) serve(ctx context.Context) error {
 	return nil
 }
 
-// configYAML is BUILDING.md's loopback configuration: sqlite, JWT access
-// tokens, a system secret made for this run.
+// configYAML is a loopback configuration known to work with Hydra v2.3.0:
+// sqlite, JWT access tokens, a system secret made for this run.
 func (h *Hydra) configYAML(public, admin int) string {
 	return fmt.Sprintf(`dsn: "sqlite://%s?_fk=true"
 serve:

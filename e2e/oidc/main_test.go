@@ -33,6 +33,8 @@ type servers struct {
 	lktoken *harness.LKToken
 	client  harness.HydraClient
 	creds   harness.Credentials
+	// bin is the lktoken binary, for tests that start one of their own.
+	bin string
 }
 
 // suite starts the servers once for the package; TestMain stops them.
@@ -73,7 +75,7 @@ func setup(ctx context.Context, td *harness.Teardown) (*servers, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &servers{creds: harness.NewCredentials()}
+	s := &servers{creds: harness.NewCredentials(), bin: ltBin}
 	if s.hydra, err = harness.StartHydra(ctx, hydraBin); err != nil {
 		return nil, err
 	}

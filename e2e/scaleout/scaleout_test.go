@@ -218,7 +218,7 @@ func (f *fleet) all() []*harness.LKToken {
 	return append(append([]*harness.LKToken(nil), f.retired...), f.live...)
 }
 
-// TestRollingRestartBehindHAProxy: haproxy as BUILDING.md configures it,
+// TestRollingRestartBehindHAProxy: haproxy as harness.HAProxy configures it,
 // retrying a request on a connection failure or an empty response.
 func TestRollingRestartBehindHAProxy(t *testing.T) {
 	rollingRestart(t, harness.HAProxyOptions{})

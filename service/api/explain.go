@@ -8,15 +8,9 @@ import (
 // acceptedContentTypes is what the API routes speak, for the 415 answer.
 const acceptedContentTypes = "application/json or application/proto (Connect), application/grpc[+proto|+json] (gRPC), application/grpc-web[+proto|+json] (gRPC-Web)"
 
-// explainRefusals gives connect-go's bare 405 and 415 answers a body that
+// explainWriter gives connect-go's bare 405 and 415 answers a body that
 // says what to change: those come before any RPC exists, so they are plain
 // HTTP, and a developer with curl otherwise sees only a status line.
-func explainRefusals(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&explainWriter{ResponseWriter: w, r: r}, r)
-	})
-}
-
 type explainWriter struct {
 	http.ResponseWriter
 	r           *http.Request

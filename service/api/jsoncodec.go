@@ -24,8 +24,9 @@ import (
 // protojson would (escapes, null, numbers in other forms, unknown or repeated
 // keys, malformed input, timestamps with nanoseconds...) goes to protojson
 // itself, so every accepted input decodes to the same message and every error
-// is protojson's. TestJSONCodecMatchesProtojson checks both directions on
-// randomized input.
+// is protojson's. TestJSONCodecRequestMatchesProtojson and
+// TestJSONCodecResponseMatchesProtojson check both directions on randomized
+// input.
 //
 // The shortcuts restate the two messages' fields, so they guard themselves:
 // each is on only while its message has exactly the fields it was written

@@ -32,8 +32,8 @@ import (
 // written as Connect writes them ({"code", "message", "details"}, the
 // violations included) with the Connect protocol's HTTP status, except where
 // this format needs its own: 405, 413 and 415.
-func TokenEndpoint(op *pipeline.Operation, path string, maxBytes int) http.Handler {
-	return noStore(&tokenEndpoint{op: op, route: path, maxBytes: maxBytes, errs: rpcerr.NewWriter()})
+func TokenEndpoint(op *pipeline.Operation, path string, maxBytes int) Route {
+	return &tokenEndpoint{op: op, route: path, maxBytes: maxBytes, errs: rpcerr.NewWriter()}
 }
 
 type tokenEndpoint struct {
@@ -44,14 +44,23 @@ type tokenEndpoint struct {
 }
 
 func (h *tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.Serve(w, r, pipeline.Verified{})
+}
+
+// Serve answers r for caller. Every refusal, the wrong method included, goes
+// through the mint operation, so each leaves its one audit line.
+func (h *tokenEndpoint) Serve(w http.ResponseWriter, r *http.Request, caller pipeline.Verified) {
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	call := pipeline.Call{Route: h.route, Peer: r.RemoteAddr, Header: r.Header, Caller: caller, GenerateMissing: true}
+	var src *livekit.TokenSourceRequest
+	var err error
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.errs.Write(w, r, refuse(http.StatusMethodNotAllowed, connect.CodeUnimplemented,
-			"method %s is not allowed on %s: use POST with a JSON body", r.Method, h.route))
-		return
+		err = refuse(http.StatusMethodNotAllowed, connect.CodeUnimplemented,
+			"method %s is not allowed on %s: use POST with a JSON body", r.Method, h.route)
+	} else {
+		src, err = h.read(w, r)
 	}
-	call := pipeline.Call{Route: h.route, Peer: r.RemoteAddr, Header: r.Header, GenerateMissing: true}
-	src, err := h.read(w, r)
 	if err != nil {
 		call.Err = err
 	} else {

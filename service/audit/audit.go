@@ -7,6 +7,7 @@ package audit
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"math"
 	"strings"
@@ -20,16 +21,21 @@ import (
 type Log struct {
 	log *slog.Logger
 	now func() time.Time
-	// fast is log's handler when it is NewJSONHandler's: mint lines are
-	// then written directly (jsonline.go).
-	fast *jsonHandler
+	// lines, when set, takes the mint lines directly (jsonline.go).
+	lines io.Writer
 }
 
 // New returns a Log writing to log; now is the clock that times each attempt.
-func New(log *slog.Logger, now func() time.Time) *Log {
-	a := &Log{log: log, now: now}
-	a.fast, _ = log.Handler().(*jsonHandler)
-	return a
+//
+// lines, when not nil, is the writer under log's JSON handler: mint lines are
+// then written to it directly, as that handler would write them but cheaper
+// (jsonline.go). Each Write must be one whole line, written atomically with
+// respect to the handler's own lines; logging.New returns such a pair. The
+// choice is made here, explicitly, and nothing done to log later (log.With,
+// say) turns it off; direct lines carry exactly the entry's fields, so give
+// lines only with a logger that adds none. nil writes every line through log.
+func New(log *slog.Logger, now func() time.Time, lines io.Writer) *Log {
+	return &Log{log: log, now: now, lines: lines}
 }
 
 // Entry is one mint attempt as the audit log records it.

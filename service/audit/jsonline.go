@@ -11,41 +11,14 @@ import (
 	"unicode/utf8"
 )
 
-// NewJSONHandler returns slog's JSON handler writing to w at level (what
-// slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}) returns), with
-// one addition: a Log whose logger has this handler writes its "mint" lines
-// itself, byte for byte as that handler would. The mint line is the one line
-// every request writes; going through slog cost about a tenth of a request's
-// CPU time (building the record, its attribute slice, encoding/json for the
-// latency) and the deepest stack of the request. Every other line, and a
-// mint line the fast path does not cover (one with agents), still goes
-// through slog. TestFastMintLineMatchesSlog holds the two together.
-//
-// Lines are written whole, with one Write each, under one lock shared by both
-// paths, so w need not be safe for concurrent use.
-func NewJSONHandler(w io.Writer, level slog.Leveler) slog.Handler {
-	lw := &lockedWriter{w: w}
-	return &jsonHandler{Handler: slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: level}), w: lw}
-}
-
-// jsonHandler is slog's JSON handler and the writer under it. WithAttrs and
-// WithGroup return slog's own handlers, without the fast path: their lines
-// carry more than a mint line has.
-type jsonHandler struct {
-	slog.Handler
-	w *lockedWriter
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
+// The mint line is the one line every request writes; going through slog
+// cost about a tenth of a request's CPU time (building the record, its
+// attribute slice, encoding/json for the latency) and the deepest stack of
+// the request. So a Log that is handed the writer under its logger's JSON
+// handler (New's lines; package logging provides both) writes its mint lines
+// there itself, byte for byte as that handler would. Every other line, and a
+// mint line this path does not cover (one with agents), still goes through
+// slog. TestFastMintLineMatchesSlog holds the two together.
 
 // fastMint reports whether e's line can be written by writeMint: everything
 // but agents, which slog writes with encoding/json's own escaping.
@@ -53,10 +26,11 @@ func fastMint(e *Entry) bool { return len(e.Agents) == 0 }
 
 var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// writeMint writes the mint line of e as slog's JSON handler writes the
+// writeMint writes the mint line of e to w as slog's JSON handler writes the
 // record Log.mintSlog logs: the same keys, in the same order, escaped the
-// same way, stamped with time.Now as slog.Logger stamps records.
-func (h *jsonHandler) writeMint(level slog.Level, e *Entry, outcome string, latencyMS float64) {
+// same way, stamped with time.Now as slog.Logger stamps records. The line
+// goes out in one Write.
+func writeMint(w io.Writer, level slog.Level, e *Entry, outcome string, latencyMS float64) {
 	bp := lineBuffers.Get().(*[]byte)
 	b := append((*bp)[:0], `{"time":"`...)
 	b = time.Now().Round(0).AppendFormat(b, time.RFC3339Nano)
@@ -89,22 +63,22 @@ func (h *jsonHandler) writeMint(level slog.Level, e *Entry, outcome string, late
 	b = append(b, `,"latency_ms":`...)
 	b = appendFloat(b, latencyMS)
 	b = append(b, "}\n"...)
-	_, _ = h.w.Write(b)
+	_, _ = w.Write(b)
 	if cap(b) <= 16<<10 { // as slog does, keep only small buffers
 		*bp = b
 		lineBuffers.Put(bp)
 	}
 }
 
-// mintFast writes e's line if its logger's handler is a jsonHandler and the
-// line is one writeMint covers; it reports whether the line was handled
-// (written, or below the handler's level).
+// mintFast writes e's line directly if the Log was given its lines writer
+// and the line is one writeMint covers; it reports whether the line was
+// handled (written, or below the logger's level).
 func (a *Log) mintFast(ctx context.Context, e *Entry, outcome string, level slog.Level, latencyMS float64) bool {
-	if a.fast == nil || !fastMint(e) {
+	if a.lines == nil || !fastMint(e) {
 		return false
 	}
-	if a.fast.Enabled(ctx, level) {
-		a.fast.writeMint(level, e, outcome, latencyMS)
+	if a.log.Enabled(ctx, level) {
+		writeMint(a.lines, level, e, outcome, latencyMS)
 	}
 	return true
 }

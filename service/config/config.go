@@ -57,6 +57,9 @@ type Config struct {
 	// Auth is caller authentication by OpenID Connect and the room policy
 	// (auth.go).
 	Auth AuthConfig
+	// Identity is how a verified caller becomes a LiveKit identity
+	// (identity.go).
+	Identity IdentityConfig
 	// Listen is the TCP address for HTTP/1.1 and cleartext HTTP/2.
 	Listen string
 	// AllowedOrigins may call the API from a browser (CORS).
@@ -247,6 +250,7 @@ func (l *loader) check() {
 	}
 	l.checkBearerToken()
 	l.checkAuth()
+	l.checkIdentity()
 	l.checkRateLimit()
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lktoken/lktoken/service/identity"
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/oidc"
@@ -111,6 +112,13 @@ func specs(c *Config) []*spec {
 			help: "clock skew allowed on exp, nbf and iat"},
 		{flag: "policy", env: "LKTOKEN_POLICY", field: roompolicy.FieldExpression, value: list(&c.Auth.Policy, nil, "", parsePolicy),
 			help: "room policy: a CEL expression over `request` (the GenerateTokenRequest) and `claims` (the verified token's claims), true to allow, e.g. request.room_name.startsWith(claims.org + \"-\"); checked at start, fails closed (default: every room)"},
+		// The identity mode (IdentityConfig); with OpenID Connect only.
+		{flag: "identity-mode", env: "LKTOKEN_IDENTITY_MODE", value: list(&c.Identity.Mode, identity.Mode{}, identity.Exclusive, parseIdentityMode),
+			help: "how a verified caller's claim becomes its LiveKit identity (with --oidc-issuer only): exclusive (the claim; a second session of the same person replaces the first, DUPLICATE_IDENTITY), per-session (the claim plus a random suffix per token; the claim in the lktoken.subject attribute), each optionally with pseudonymous (the claim replaced by a keyed HMAC), e.g. per-session,pseudonymous"},
+		{env: "LKTOKEN_PSEUDONYM_KEY", value: list(&c.Identity.Key, "", "", func(s string) (Secret, error) { return Secret(s), nil }), secret: true,
+			help: "the HMAC key of the pseudonymous identity mode, at least 32 characters (environment only); every replica needs the same key, and a new key gives everyone a new pseudonym"},
+		{env: "LKTOKEN_PSEUDONYM_KEY_FILE", value: text(&c.Identity.KeyFile, ""),
+			help: "file holding LKTOKEN_PSEUDONYM_KEY instead; read again on SIGHUP"},
 	}, rateLimitSpecs(&c.RateLimit)...) // the per-caller rate limit (ratelimit.go)
 }
 

@@ -1,188 +1,109 @@
-// Package httpserver serves lktoken: it composes the packages below it from a
-// config.Config (keys, the Issuer, the mint operation, the routes) and serves
-// them on one port over HTTP/1.1 and cleartext HTTP/2, with the middleware
-// every request passes (request id, metrics, panic recovery, CORS,
-// authentication), readiness and liveness probes, Prometheus metrics on their
-// own address, a batching log writer, SIGHUP reloads and a draining shutdown.
+// Package httpserver serves a built http.Handler on one port over HTTP/1.1
+// and cleartext HTTP/2 (so the Connect, gRPC and gRPC-Web protocols all work
+// there), with Prometheus metrics on an address of their own and a draining
+// shutdown. It composes nothing: package app builds the handler.
 package httpserver
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
-	"connectrpc.com/connect"
-	"github.com/lktoken/lktoken/service/audit"
-
-	"github.com/lktoken/lktoken/service/authn"
-	"github.com/lktoken/lktoken/service/config"
-	"github.com/lktoken/lktoken/service/keys"
-	"github.com/lktoken/lktoken/service/mint"
-	"github.com/lktoken/lktoken/service/oidc"
-	"github.com/lktoken/lktoken/service/pipeline"
-	"github.com/lktoken/lktoken/service/ratelimit"
-	"github.com/lktoken/lktoken/service/roompolicy"
 	"github.com/lktoken/lktoken/service/setting"
 )
 
-// Server serves lktoken on one port: HTTP/1.1 and cleartext HTTP/2, so the
-// Connect, gRPC and gRPC-Web protocols all work there.
+// Config is what the listener needs.
+type Config struct {
+	// Listen is the address to serve on (Run).
+	Listen string
+	// MetricsListen, when set, serves Metrics at GET /metrics there.
+	MetricsListen string
+	Metrics       http.Handler
+	// ListenSetting and MetricsListenSetting are the settings that named the
+	// two addresses, for a ListenError.
+	ListenSetting, MetricsListenSetting setting.Field
+	// DrainDelay is how long the server keeps serving, not ready, after the
+	// stop is asked for; ShutdownTimeout bounds the requests in flight then.
+	DrainDelay      time.Duration
+	ShutdownTimeout time.Duration
+	// The http.Server's limits.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	MaxHeaderBytes                                            int
+	MaxConcurrentStreams                                      int
+	// Announce are extra attributes of the "listening" line.
+	Announce []slog.Attr
+}
+
+// State learns when the server begins serving and when it begins draining
+// (the readiness probe).
+type State interface {
+	Serving()
+	Draining()
+}
+
+// Server serves one handler.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	http    *http.Server
-	keys    *keys.Ring
-	ready   *Readiness
-	metrics *Metrics
-	bearer  *authn.BearerToken // set when the bearer-token mode is on
-	oidc    *oidc.Verifier     // set when callers authenticate with OpenID Connect
-	redis   *ratelimit.Redis   // set when the rate limit keeps its budgets in Redis
-	// stopTracing flushes spans at the end of Serve; nil without tracing.
-	stopTracing func(context.Context) error
+	cfg   Config
+	log   *slog.Logger
+	http  *http.Server
+	state State
 	// skipDrain, closed by SkipDrainDelay, cuts the drain delay short.
 	skipDrain     chan struct{}
 	skipDrainOnce sync.Once
 }
 
-// refuseAll is the authenticator of a server whose OpenID Connect
-// configuration cannot work: fail closed.
-type refuseAll struct{ err error }
-
-func (r refuseAll) Authenticate(context.Context, authn.Caller) (*authn.Principal, error) {
-	return nil, connect.NewError(connect.CodeUnavailable, errors.New("caller authentication is misconfigured on the server"))
-}
-
-// NewLogger returns the JSON (or text) logger the configuration asks for.
-func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	// slog's JSON handler, through which the audit log writes its mint lines
-	// directly (audit.NewJSONHandler).
-	return slog.New(audit.NewJSONHandler(w, level))
-}
-
-// New builds the server for cfg, logging to log: the keyring, the Issuer
-// that signs with it, the mint operation with the configured authentication,
-// and the handler that serves it.
-func New(cfg config.Config, log *slog.Logger) *Server {
-	ring := keys.NewRing(keys.Set{Signing: cfg.Credentials, IDs: cfg.KeyIDs})
-	s := &Server{cfg: cfg, log: log, keys: ring, ready: NewReadiness(ring), metrics: NewMetrics(), skipDrain: make(chan struct{})}
-	opts := pipeline.Options{
-		Issuer:   mint.NewIssuer(ring, cfg.Policy, time.Now),
-		Log:      log,
-		Now:      time.Now,
-		Observer: s.metrics,
-	}
-	if cfg.Ops.BearerToken != "" {
-		s.bearer = authn.NewBearerToken(string(cfg.Ops.BearerToken))
-		opts.Authenticator = s.bearer
-	}
-	if cfg.Auth.OIDCEnabled() {
-		oc := cfg.Auth.OIDC
-		oc.Log = log
-		v, err := oidc.New(context.Background(), oc)
-		if err != nil {
-			// config.LoadConfig checked it; a hand-made Config that fails
-			// refuses every caller rather than letting them all in.
-			log.Error("OpenID Connect misconfigured: refusing every caller", slog.String("error", err.Error()))
-			opts.Authenticator = refuseAll{err}
-		} else {
-			s.oidc = v
-			opts.Authenticator = v
-			s.ready.oidc = func() (bool, string) { st := v.State(); return st.Ready, st.String() }
-		}
-	}
-	if cfg.Auth.Policy != nil {
-		opts.RoomPolicy = roompolicy.Hook{Policy: cfg.Auth.Policy, Log: log}
-	}
-	if cfg.RateLimit.Enabled() {
-		opts.Limiter, opts.Proxies = s.newLimiter(), cfg.RateLimit.Proxies
-	}
-	if cfg.Ops.Tracing {
-		tracer, stop, err := newTracing()
-		if err != nil {
-			// Tracing is an aid, not a dependency: serve without it, loudly.
-			log.Error("tracing disabled", slog.String("error", err.Error()))
-		} else {
-			opts.Tracer, s.stopTracing = tracer, stop
-		}
-	}
-	h := NewHandler(pipeline.New(opts), HandlerOptions{
-		AllowedOrigins:    cfg.AllowedOrigins,
-		MaxRequestBytes:   cfg.MaxRequestBytes,
-		TokenEndpointPath: cfg.TokenEndpointPath,
-		Log:               log,
-		Metrics:           s.metrics,
-		Ready:             s.ready,
-	})
-	lim := cfg.Ops.WithDefaults()
+// New returns the server of h; state (nil: none) learns its lifecycle.
+func New(cfg Config, h http.Handler, state State, log *slog.Logger) *Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
-	s.http = &http.Server{
+	return &Server{cfg: cfg, log: log, state: state, skipDrain: make(chan struct{}), http: &http.Server{
 		Handler:           h,
 		Protocols:         &protocols,
-		ReadHeaderTimeout: lim.ReadHeaderTimeout,
-		ReadTimeout:       lim.ReadTimeout,
-		WriteTimeout:      lim.WriteTimeout,
-		IdleTimeout:       lim.IdleTimeout,
-		MaxHeaderBytes:    lim.MaxHeaderBytes,
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: lim.MaxConcurrentStreams},
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: cfg.MaxConcurrentStreams},
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	return s
-}
-
-// newLimiter composes the rate limiter: in memory, or in the configured Redis.
-func (s *Server) newLimiter() *ratelimit.Limiter {
-	rc := s.cfg.RateLimit
-	lo := ratelimit.Options{Policy: rc.Policy, FailClosed: rc.FailClosed, Log: s.log, Observer: s.metrics, Store: ratelimit.NewMemory()}
-	if rc.RedisURL != "" {
-		r, err := ratelimit.NewRedis(ratelimit.RedisOptions{URL: rc.RedisURL, Password: string(rc.RedisPassword)})
-		if err != nil {
-			// config.LoadConfig checked the URL; a hand-made Config that
-			// fails keeps each replica's budgets in memory, loudly.
-			s.log.Error("rate limit: Redis misconfigured, keeping budgets in memory", slog.String("error", err.Error()))
-		} else {
-			s.redis, lo.Store = r, r
-		}
-	}
-	l := ratelimit.New(lo)
-	if s.redis != nil {
-		s.ready.rateStore = l.Unreachable
-	}
-	return l
+	}}
 }
 
 // Run listens on the configured address and serves until ctx is done. Then
-// it drains: /readyz answers 503 at once while the server keeps serving for
-// the drain delay (so that balancers, which learn of the drain from /readyz
-// or from Kubernetes removing the endpoint, stop sending first), then it
-// stops accepting connections and lets in-flight requests finish within the
-// shutdown timeout.
+// it drains: the State learns of it at once (so /readyz answers 503) while
+// the server keeps serving for the drain delay (so that balancers, which
+// learn of the drain from /readyz or from Kubernetes removing the endpoint,
+// stop sending first), then it stops accepting connections and lets
+// in-flight requests finish within the shutdown timeout.
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := s.Listen()
 	if err != nil {
-		return &ListenError{Setting: config.FieldListen, Addr: s.cfg.Listen, Err: err}
+		return err
 	}
 	return s.Serve(ctx, ln)
+}
+
+// Listen opens the configured address; a failure is a *ListenError.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return nil, &ListenError{Setting: s.cfg.ListenSetting, Addr: s.cfg.Listen, Err: err}
+	}
+	return ln, nil
 }
 
 // ListenError is an address the server could not listen on: a
 // configuration error (the address is taken, not allowed, or malformed).
 type ListenError struct {
-	// Setting is the setting that named the address (config.FieldListen or
-	// config.FieldMetricsListen); config.Config.Name says how the user wrote it.
+	// Setting is the setting that named the address (Config.ListenSetting or
+	// Config.MetricsListenSetting); config.Config.Name says how the user
+	// wrote it.
 	Setting setting.Field
 	Addr    string
 	Err     error
@@ -196,41 +117,27 @@ func (e *ListenError) Unwrap() error { return e.Err }
 
 // Serve is Run on a listener the caller opened.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if s.cfg.Dev {
-		s.log.Warn("DEVELOPMENT MODE: tokens are signed with LiveKit's public dev credentials; never expose this server",
-			slog.String("api_key", s.cfg.Credentials.APIKey), slog.String("livekit_url", s.cfg.Policy.ServerURL))
-	}
-	if s.oidc != nil {
-		defer s.oidc.Close()
-		s.log.Info("callers authenticate with OpenID Connect", slog.String("issuer", s.cfg.Auth.OIDC.Issuer),
-			slog.String("audience", s.cfg.Auth.OIDC.Audience), slog.Bool("room_policy", s.cfg.Auth.Policy != nil))
-	}
-	if rc := s.cfg.RateLimit; rc.Enabled() {
-		store := "memory (per replica)"
-		if s.redis != nil {
-			store = "redis " + rc.RedisURL
-			defer s.redis.Close()
-		}
-		s.log.Info("rate limit", slog.String("policy", rc.Policy.String()), slog.String("store", store), slog.Bool("fail_closed", rc.FailClosed))
-	}
 	// The metrics listener first: "listening" is logged only once both are.
 	stopMetrics, err := s.serveMetrics()
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
-	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("livekit_url", s.cfg.Policy.ServerURL),
-		slog.Any("allowed_origins", s.cfg.AllowedOrigins), slog.String("token_endpoint", s.cfg.TokenEndpointPath))
-	defer s.flushTracing()
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "listening",
+		append([]slog.Attr{slog.String("addr", ln.Addr().String())}, s.cfg.Announce...)...)
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(ln) }()
-	s.ready.Serving()
+	if s.state != nil {
+		s.state.Serving()
+	}
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
-	s.ready.Draining()
+	if s.state != nil {
+		s.state.Draining()
+	}
 	if d := s.cfg.DrainDelay; d > 0 {
 		s.log.Info("draining: not ready, still serving", slog.String("drain_delay", d.String()))
 		timer := time.NewTimer(d)
@@ -261,71 +168,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // begun skip it: for an interactive stop (Ctrl-C) or a second signal.
 func (s *Server) SkipDrainDelay() { s.skipDrainOnce.Do(func() { close(s.skipDrain) }) }
 
-// flushTracing sends the spans still buffered; called once serving ends.
-func (s *Server) flushTracing() {
-	if s.stopTracing == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.stopTracing(ctx); err != nil {
-		s.log.Warn("tracing: spans not flushed", slog.String("error", err.Error()))
-	}
-}
-
-// Reload reads the keys, and the bearer token when it comes from a file,
-// again (SIGHUP). The swap is atomic: a request signs with either the old or
-// the new key, never fails for the reload. On error the current keys stay and
-// the reason is logged; the reason never contains a secret.
-func (s *Server) Reload() error {
-	var errs []error
-	if s.bearer != nil && s.cfg.Ops.BearerTokenFile != "" {
-		if token, err := config.ReadBearerTokenFile(s.cfg.Ops.BearerTokenFile); err != nil {
-			err = s.cfg.Explain(err)
-			s.log.Error("reload failed, keeping the current bearer token", slog.String("error", err.Error()))
-			errs = append(errs, err)
-		} else {
-			s.bearer.Set(token)
-			s.log.Info("bearer token reloaded")
-		}
-	}
-	if s.redis != nil && s.cfg.RateLimit.RedisPasswordFile != "" {
-		if pw, err := config.ReadRedisPasswordFile(s.cfg.RateLimit.RedisPasswordFile); err != nil {
-			err = s.cfg.Explain(err)
-			s.log.Error("reload failed, keeping the current Redis password", slog.String("error", err.Error()))
-			errs = append(errs, err)
-		} else {
-			s.redis.SetPassword(pw)
-			s.log.Info("Redis password reloaded")
-		}
-	}
-	if !s.cfg.Keys.Reloadable() {
-		s.log.Info("reload: " + s.cfg.Explain(keys.ErrNotReloadable).Error())
-		return errors.Join(errs...)
-	}
-	ks, err := s.keys.Reload(s.cfg.Keys)
-	if err != nil {
-		err = s.cfg.Explain(err)
-		s.log.Error("reload failed, keeping the current keys", slog.String("error", err.Error()),
-			slog.String("signing_key", s.keys.Signing().APIKey))
-		return errors.Join(append(errs, err)...)
-	}
-	s.log.Info("keys reloaded", slog.String("signing_key", ks.Signing.APIKey), slog.Any("key_ids", ks.IDs))
-	return errors.Join(errs...)
-}
-
 // serveMetrics serves Prometheus /metrics on its own address when one is
 // configured: scrapers stay off the public port. The returned func stops it.
 func (s *Server) serveMetrics() (func(), error) {
-	if s.cfg.Ops.MetricsListen == "" {
+	if s.cfg.MetricsListen == "" || s.cfg.Metrics == nil {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", s.cfg.Ops.MetricsListen)
+	ln, err := net.Listen("tcp", s.cfg.MetricsListen)
 	if err != nil {
-		return nil, &ListenError{Setting: config.FieldMetricsListen, Addr: s.cfg.Ops.MetricsListen, Err: err}
+		return nil, &ListenError{Setting: s.cfg.MetricsListenSetting, Addr: s.cfg.MetricsListen, Err: err}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle("GET /metrics", s.cfg.Metrics)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	go func() {

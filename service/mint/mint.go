@@ -86,7 +86,7 @@ type claims struct {
 	auth.ClaimGrants
 }
 
-// MintToken signs a join token for req with creds at time now. It is a pure
+// Sign signs a join token for req with creds at time now. It is a pure
 // function of its arguments: no I/O, no clock, no globals.
 func Sign(creds keys.Credentials, req Request, now time.Time) (Token, error) {
 	if creds.APIKey == "" || creds.APISecret == "" {

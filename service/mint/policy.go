@@ -9,6 +9,8 @@ import (
 
 // Lifetime bounds of the contract: what protovalidate enforces on
 // expiration_seconds. A server's policy may narrow them, never widen them.
+// TestContractConstantsMatchTheProto reads the rules from the generated
+// descriptor and holds these constants (and ContractMaxMetadataBytes) to them.
 const (
 	ContractMinLifetime     = 60 * time.Second
 	ContractMaxLifetime     = 24 * time.Hour

@@ -145,7 +145,7 @@ func TestSignHS256IsByteIdentical(t *testing.T) {
 	}
 }
 
-// MintToken's tokens decode to exactly the claims auth.AccessToken produces
+// Sign's tokens decode to exactly the claims auth.AccessToken produces
 // for the same request (its own clock aside) and verify with
 // auth.ParseAPIToken, over randomized requests.
 func TestMintTokenMatchesAccessToken(t *testing.T) {

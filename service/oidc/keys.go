@@ -206,6 +206,8 @@ func (s *keyStore) recordErr(err error) {
 }
 
 // status is what readiness reports.
+//
+//lint:ignore ST1008 lastErr is the last refresh's error, reported as data; status itself cannot fail
 func (s *keyStore) status() (ks *keySet, lastErr error, lastErrAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,9 +1,11 @@
 // Package pipeline is the one mint operation every route calls. A route
-// decodes its request into a [Call] and hands it to [Operation.Mint], which,
-// in this order, authenticates the caller (an authn.Authenticator, unless the
-// HTTP server did so before reading the body), takes one request from the
-// caller's rate limit budget (package ratelimit; likewise), binds the
-// verified identity to the request, applies the contract's rules (package
+// decodes its request into a [Call] and hands it to [Operation.Mint] with the
+// caller that [Operation.Authenticate] verified before the body was read
+// (the [Verified] value travels in the Call, explicitly), after
+// [Operation.Admit] took one request from that caller's rate limit budget
+// (package ratelimit). Mint, in this order, derives the caller's LiveKit identity under the identity mode
+// (package identity) and binds it to the request, applies the contract's
+// rules (package
 // contract), asks the room policy ([RoomPolicy]), lets the Issuer (package
 // mint) apply the server's policy and sign, and returns the outcome as a
 // value. Audit, metrics and tracing wrap that once, for every route, and
@@ -12,10 +14,11 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"time"
 
@@ -28,6 +31,7 @@ import (
 	"github.com/lktoken/lktoken/service/audit"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/contract"
+	"github.com/lktoken/lktoken/service/identity"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/ratelimit"
 	"github.com/lktoken/lktoken/service/requestid"
@@ -61,9 +65,16 @@ type Options struct {
 	Authenticator authn.Authenticator
 	// RoomPolicy chooses rooms; nil allows every room.
 	RoomPolicy RoomPolicy
+	// Identity derives a verified caller's LiveKit identity
+	// (LKTOKEN_IDENTITY_MODE); nil is exclusive mode: the claim itself.
+	Identity *identity.Binder
 	// Log receives the audit lines and the causes of signing failures.
 	Log *slog.Logger
-	Now func() time.Time
+	// AuditLines, when set, is the writer under Log's JSON handler, where
+	// the audit log writes its mint lines directly (audit.New;
+	// logging.Logs.Lines). nil writes them through Log.
+	AuditLines io.Writer
+	Now        func() time.Time
 	// Observer and Tracer are optional.
 	Observer Observer
 	Tracer   Tracer
@@ -79,6 +90,7 @@ type Operation struct {
 	validator *contract.Validator
 	authn     authn.Authenticator
 	rooms     RoomPolicy
+	identity  *identity.Binder
 	audit     *audit.Log
 	log       *slog.Logger
 	now       func() time.Time
@@ -95,7 +107,8 @@ func New(opts Options) *Operation {
 		validator: contract.NewValidator(),
 		authn:     opts.Authenticator,
 		rooms:     opts.RoomPolicy,
-		audit:     audit.New(opts.Log, opts.Now),
+		identity:  opts.Identity,
+		audit:     audit.New(opts.Log, opts.Now, opts.AuditLines),
 		log:       opts.Log,
 		now:       opts.Now,
 		observer:  opts.Observer,
@@ -110,9 +123,14 @@ type Call struct {
 	// Route names the call in the audit log, the metrics and spans: the RPC
 	// procedure, or the path of a plain HTTP route.
 	Route string
-	// Peer is the caller's address; Header its request headers.
+	// Peer is the caller's address; Header its request headers, for the
+	// tracer's propagation only (the caller was authenticated already).
 	Peer   string
 	Header http.Header
+	// Caller is what Authenticate verified for this request. An operation
+	// that authenticates refuses a call without one (fail closed): a route
+	// must be behind the authentication, never beside it.
+	Caller Verified
 	// Request is the GenerateTokenRequest to mint for; the operation may fill
 	// in its identity (and, with GenerateMissing, its room).
 	Request *lktokenv1.GenerateTokenRequest
@@ -144,17 +162,23 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 		ctx, end = op.tracer.Start(ctx, &call)
 		defer func() { end(err) }()
 	}
-	c := authn.Caller{Header: call.Header, Peer: call.Peer}
-	p, ok := authenticated(ctx)
-	if !ok {
-		if p, err = op.Authenticate(ctx, c, call.Route); err != nil {
+	p := call.Caller.principal
+	if op.authn != nil && !call.Caller.ok {
+		// Wiring fault, never the caller's: audited like any refusal.
+		call.Err = connect.NewError(connect.CodeInternal, errors.New("this route is not behind the caller's authentication; this is a server fault"))
+	} else if op.limiter != nil && !call.Caller.admitted {
+		// A route that did not admit the caller before the body: admitted
+		// now, so that no route mints past the limit.
+		if _, _, err := op.Admit(ctx, authn.Caller{Header: call.Header, Peer: call.Peer}, call.Caller, call.Route); err != nil {
 			return Result{}, err
 		}
 	}
-	if op.limiter != nil && !admitted(ctx) {
-		if _, err = op.Admit(ctx, c, p, call.Route); err != nil {
-			return Result{}, err
-		}
+	// From here on the caller is as the identity mode shows it: the audit
+	// line, the policy and the route see a pseudonymous caller's pseudonyms.
+	bound := identity.Bound{Principal: p}
+	if p != nil && p.Identity != "" {
+		bound = op.identity.Bind(p)
+		p = bound.Principal
 	}
 	entry := audit.Entry{RequestID: requestid.From(ctx), Peer: call.Peer, Route: call.Route, Started: op.now()}
 	if p != nil {
@@ -163,7 +187,7 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 	for _, a := range call.RoomConfig.GetAgents() {
 		entry.Agents = append(entry.Agents, a.GetAgentName())
 	}
-	res, err = op.mint(ctx, &call, p, &entry)
+	res, err = op.mint(ctx, &call, bound, &entry)
 	entry.Lifetime, entry.Err = res.Token.Lifetime, err
 	op.audit.Mint(ctx, entry)
 	return res, err
@@ -171,7 +195,7 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 
 // mint is Mint after authentication; entry learns room, identity and policy
 // as soon as they are known, so that refusals are audited with them.
-func (op *Operation) mint(ctx context.Context, call *Call, p *authn.Principal, entry *audit.Entry) (Result, error) {
+func (op *Operation) mint(ctx context.Context, call *Call, bound identity.Bound, entry *audit.Entry) (Result, error) {
 	if call.Err != nil {
 		return Result{}, call.Err
 	}
@@ -179,7 +203,8 @@ func (op *Operation) mint(ctx context.Context, call *Call, p *authn.Principal, e
 	if req == nil {
 		req = &lktokenv1.GenerateTokenRequest{}
 	}
-	bindErr := bindIdentity(req, p)
+	p := bound.Principal
+	bindErr := bindIdentity(req, bound)
 	if call.GenerateMissing {
 		generateMissing(req)
 	}
@@ -227,48 +252,58 @@ func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenReq
 	return tok, err
 }
 
-// Authenticate verifies the caller of route (nil Authenticator: everyone is
-// let in, with no principal). A refusal is logged as a "refused" line and
-// returned as the caller gets it, with a WWW-Authenticate challenge.
-//
-// Mint calls it first, unless the HTTP server already did: the server
-// authenticates every API request before its body is read, whatever its path
-// (reflection and unknown paths included, so every route refuses the same
-// way), and hands the principal on with [Authenticated].
-func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route string) (*authn.Principal, error) {
+// Verified is a caller that Authenticate let in: the principal it proved,
+// nil when the mode proves no identity (the static bearer token) or no
+// authentication is configured. Only Authenticate makes one that Mint
+// accepts when callers must authenticate.
+type Verified struct {
+	principal *authn.Principal
+	ok        bool
+	// admitted: Admit took this request from the caller's budget.
+	admitted bool
+}
+
+// Principal is the verified caller, nil when the mode proves no identity.
+func (v Verified) Principal() *authn.Principal { return v.principal }
+
+// Authenticate verifies the caller of route from its headers and peer, before
+// any body is read (nil Authenticator: everyone is let in, with no
+// principal). A refusal is audited as a "refused" line and returned as the
+// caller gets it, with a WWW-Authenticate challenge. The route hands the
+// Verified on to Mint in its Call.
+func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route string) (Verified, error) {
 	if op.authn == nil {
-		return nil, nil
+		return Verified{ok: true}, nil
 	}
 	p, err := op.authn.Authenticate(ctx, c)
 	if err != nil {
 		cerr := authn.Refusal(err)
 		op.audit.Refused(ctx, requestid.From(ctx), c.Peer, route, cerr)
-		return nil, cerr
+		return Verified{}, cerr
 	}
-	return p, nil
+	return Verified{principal: p, ok: true}, nil
 }
-
-// Authenticates reports whether callers must authenticate.
-func (op *Operation) Authenticates() bool { return op.authn != nil }
 
 // Limits reports whether callers are rate limited.
 func (op *Operation) Limits() bool { return op.limiter != nil }
 
-// Admit takes one request from the budget of the caller Authenticate
-// verified as p: the verified subject's, the bearer token caller's, or,
-// when the mode proves no identity, the client address's (behind trusted
-// proxies, the address they forwarded). It runs after authentication, so a
-// refused or forged credential never draws from a verified subject's
-// budget. A refusal is audited (outcome rate_limited) and returned as
-// resource_exhausted with a google.rpc.RetryInfo detail; while the store is
-// unreachable and the limiter fails closed, as unavailable. The decision
-// is for [Operation.RateLimitHeaders]. Without a limiter every caller is
-// admitted.
-func (op *Operation) Admit(ctx context.Context, c authn.Caller, p *authn.Principal, route string) (ratelimit.Decision, error) {
+// Admit takes one request from the budget of the caller v (what
+// Authenticate verified): the verified subject's, the bearer token caller's,
+// or, when the mode proves no identity, the client address's (behind
+// trusted proxies, the address they forwarded). It runs after
+// authentication, so a refused or forged credential never draws from a
+// verified subject's budget. A refusal is audited (outcome rate_limited) and
+// returned as resource_exhausted with a google.rpc.RetryInfo detail; while
+// the store is unreachable and the limiter fails closed, as unavailable. It
+// returns v marked admitted, for the Call, and the decision, for
+// [Operation.RateLimitHeaders]. Without a limiter every caller is admitted.
+func (op *Operation) Admit(ctx context.Context, c authn.Caller, v Verified, route string) (Verified, ratelimit.Decision, error) {
+	v.admitted = true
 	if op.limiter == nil {
-		return ratelimit.Decision{Allowed: true, Unchecked: true}, nil
+		return v, ratelimit.Decision{Allowed: true, Unchecked: true}, nil
 	}
 	var key ratelimit.Key
+	p := v.principal
 	switch {
 	case p != nil:
 		key = ratelimit.SubjectKey(p.Issuer, p.Subject)
@@ -277,7 +312,7 @@ func (op *Operation) Admit(ctx context.Context, c authn.Caller, p *authn.Princip
 	default:
 		addr, ok := op.proxies.Client(c.Peer, c.Header)
 		if !ok {
-			return ratelimit.Decision{Allowed: true, Unchecked: true}, nil // no address to count by
+			return v, ratelimit.Decision{Allowed: true, Unchecked: true}, nil // no address to count by
 		}
 		key = ratelimit.AddrKey(addr)
 	}
@@ -286,11 +321,11 @@ func (op *Operation) Admit(ctx context.Context, c authn.Caller, p *authn.Princip
 	case errors.Is(err, ratelimit.ErrStoreUnavailable):
 		cerr := connect.NewError(connect.CodeUnavailable, errors.New("the rate limit store is unreachable and this server refuses unchecked requests; try again shortly"))
 		op.audit.Refused(ctx, requestid.From(ctx), c.Peer, route, cerr)
-		return d, cerr
+		return Verified{}, d, cerr
 	case err != nil:
-		return d, connect.NewError(connect.CodeOf(err), err) // the caller went away
+		return Verified{}, d, connect.NewError(connect.CodeOf(err), err) // the caller went away
 	case d.Allowed:
-		return d, nil
+		return v, d, nil
 	}
 	var iss, sub string
 	if p != nil {
@@ -302,7 +337,7 @@ func (op *Operation) Admit(ctx context.Context, c authn.Caller, p *authn.Princip
 	if detail, err := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(d.RetryAfter)}); err == nil {
 		cerr.AddDetail(detail)
 	}
-	return d, cerr
+	return Verified{}, d, cerr
 }
 
 // RateLimitHeaders writes d into h: the RateLimit-Policy and RateLimit
@@ -313,47 +348,36 @@ func (op *Operation) RateLimitHeaders(h http.Header, d ratelimit.Decision) {
 	}
 }
 
-type principalKey struct{}
-
-// Authenticated returns ctx carrying the outcome of a successful
-// Authenticate (p may be nil), so that Mint does not verify the caller twice.
-func Authenticated(ctx context.Context, p *authn.Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-type admittedKey struct{}
-
-// Admitted returns ctx marking that Admit let the caller in, so that Mint
-// does not count the request twice.
-func Admitted(ctx context.Context) context.Context {
-	return context.WithValue(ctx, admittedKey{}, true)
-}
-
-func admitted(ctx context.Context) bool { return ctx.Value(admittedKey{}) != nil }
-
-func authenticated(ctx context.Context) (*authn.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(*authn.Principal)
-	return p, ok
-}
-
 // bindIdentity makes the verified identity the participant's: a request that
-// names none gets it; one that names another is refused. A request without a
-// display name gets the principal's, if it has one.
-func bindIdentity(req *lktokenv1.GenerateTokenRequest, p *authn.Principal) error {
-	if p == nil || p.Identity == "" {
+// names none, or names the verified claim, gets the identity the mode derives
+// (in per-session mode with the SubjectAttribute attribute); one that names
+// another is refused. A request without a display name gets the principal's,
+// if it has one. Attributes only lktoken sets are refused in every mode.
+func bindIdentity(req *lktokenv1.GenerateTokenRequest, bound identity.Bound) error {
+	if k := identity.CheckAttributes(req.ParticipantAttributes); k != "" {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
+			"participant_attributes: %q is set by this server, a request may not set it (attribute names starting with %q are lktoken's)", k, identity.ReservedAttributePrefix))
+	}
+	p := bound.Principal
+	if p == nil || bound.Identity == "" {
 		return nil
 	}
 	if req.ParticipantName == nil && p.Name != "" {
 		name := p.Name // the principal may be shared between requests
 		req.ParticipantName = &name
 	}
-	switch req.GetParticipantIdentity() {
-	case "":
-		req.ParticipantIdentity = p.Identity
-	case p.Identity:
-	default:
+	if !bound.Accepts(req.GetParticipantIdentity()) {
 		return connect.NewError(connect.CodePermissionDenied, errors.New(
 			"participant_identity: must be your verified identity, or left out to be filled in with it"))
+	}
+	req.ParticipantIdentity = bound.Identity
+	if bound.Subject != "" {
+		attrs := maps.Clone(req.ParticipantAttributes) // the request's map may be shared
+		if attrs == nil {
+			attrs = make(map[string]string, 1)
+		}
+		attrs[identity.SubjectAttribute] = bound.Subject
+		req.ParticipantAttributes = attrs
 	}
 	return nil
 }
@@ -369,27 +393,9 @@ const (
 
 func generateMissing(req *lktokenv1.GenerateTokenRequest) {
 	if req.RoomName == "" {
-		req.RoomName = GeneratedRoomPrefix + randomBase62(generatedSuffixLen)
+		req.RoomName = GeneratedRoomPrefix + identity.RandomBase62(nil, generatedSuffixLen)
 	}
 	if req.ParticipantIdentity == "" {
-		req.ParticipantIdentity = GeneratedIdentityPrefix + randomBase62(generatedSuffixLen)
+		req.ParticipantIdentity = GeneratedIdentityPrefix + identity.RandomBase62(nil, generatedSuffixLen)
 	}
-}
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// randomBase62 returns n characters drawn uniformly from base62.
-func randomBase62(n int) string {
-	out := make([]byte, 0, n)
-	var buf [32]byte
-	for len(out) < n {
-		_, _ = rand.Read(buf[:]) // crypto/rand.Read never fails on Linux (Go 1.24+ panics instead)
-		for _, b := range buf {
-			// 248 = 4*62: rejecting the rest keeps the draw uniform.
-			if b < 248 && len(out) < n {
-				out = append(out, base62[b%62])
-			}
-		}
-	}
-	return string(out)
 }

@@ -70,8 +70,21 @@ func newOp(t *testing.T) (*pipeline.Operation, *steps, *testserver.Log) {
 	return op, s, logs
 }
 
-func call(auth string, req *lktokenv1.GenerateTokenRequest) pipeline.Call {
-	return pipeline.Call{Route: "/test", Peer: "127.0.0.1:1", Header: http.Header{"Authorization": {auth}}, Request: req}
+func call(req *lktokenv1.GenerateTokenRequest) pipeline.Call {
+	return pipeline.Call{Route: "/test", Peer: "127.0.0.1:1", Request: req}
+}
+
+// mintAs is the one path of a request: authenticate from the headers, then
+// Mint with the verified caller.
+func mintAs(op *pipeline.Operation, auth string, req *lktokenv1.GenerateTokenRequest) (pipeline.Result, error) {
+	ctx := context.Background()
+	v, err := op.Authenticate(ctx, authn.Caller{Header: http.Header{"Authorization": {auth}}, Peer: "127.0.0.1:1"}, "/test")
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	c := call(req)
+	c.Caller = v
+	return op.Mint(ctx, c)
 }
 
 func lastLine(t *testing.T, logs *testserver.Log) map[string]any {
@@ -89,7 +102,7 @@ func lastLine(t *testing.T, logs *testserver.Log) map[string]any {
 func TestMintRunsEveryStepInOrder(t *testing.T) {
 	t.Parallel()
 	op, s, logs := newOp(t)
-	res, err := op.Mint(context.Background(), call("Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby"}))
+	res, err := mintAs(op, "Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +147,7 @@ func TestMintRefusals(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			op, s, logs := newOp(t)
-			_, err := op.Mint(context.Background(), call(c.auth, c.req))
+			_, err := mintAs(op, c.auth, c.req)
 			var cerr *connect.Error
 			if !errors.As(err, &cerr) || cerr.Code() != c.code || cerr.Message() != c.msg {
 				t.Fatalf("err %v, want %s %q", err, c.code, c.msg)
@@ -152,26 +165,33 @@ func TestMintRefusals(t *testing.T) {
 	}
 }
 
-// A principal the HTTP server verified is not verified again; a route's
-// decoding failure is audited and returned after authentication.
-func TestMintUsesTheServersPrincipalAndReportsDecodeErrors(t *testing.T) {
+// An operation that authenticates refuses a call that did not pass
+// Authenticate (a route wired beside the authentication): fail closed, and
+// audited. A route's decoding failure is audited and returned.
+func TestMintRefusesUnverifiedCallsAndReportsDecodeErrors(t *testing.T) {
 	t.Parallel()
 	op, s, logs := newOp(t)
-	ctx := pipeline.Authenticated(context.Background(), &authn.Principal{Subject: "sub-2", Identity: "bob"})
-	res, err := op.Mint(ctx, call("", &lktokenv1.GenerateTokenRequest{RoomName: "lobby"}))
-	if err != nil || res.Token.Identity != "bob" {
-		t.Fatalf("%v %+v", err, res)
+	_, err := op.Mint(context.Background(), call(&lktokenv1.GenerateTokenRequest{RoomName: "lobby"}))
+	if connect.CodeOf(err) != connect.CodeInternal {
+		t.Fatalf("err %v, want internal", err)
 	}
-	if len(s.seen) == 0 || strings.HasPrefix(s.seen[0], "authenticate") {
-		t.Errorf("authenticated again: %v", s.seen)
+	if len(s.seen) != 0 {
+		t.Errorf("steps ran: %v", s.seen)
+	}
+	if line := lastLine(t, logs); line["msg"] != "mint" || line["outcome"] != "internal" {
+		t.Errorf("log line %v", line)
+	}
+	v, err := op.Authenticate(context.Background(), authn.Caller{Header: http.Header{"Authorization": {"Bearer ok"}}}, "/test")
+	if err != nil || v.Principal().Identity != "ada" {
+		t.Fatalf("%v %+v", err, v)
 	}
 	bad := connect.NewError(connect.CodeInvalidArgument, errors.New("not JSON"))
-	c := call("Bearer ok", nil)
-	c.Err = bad
+	c := call(nil)
+	c.Caller, c.Err = v, bad
 	if _, err := op.Mint(context.Background(), c); err != bad {
 		t.Errorf("err %v, want the route's", err)
 	}
-	if line := lastLine(t, logs); line["msg"] != "mint" || line["outcome"] != "invalid_argument" {
+	if line := lastLine(t, logs); line["msg"] != "mint" || line["outcome"] != "invalid_argument" || line["principal_subject"] != "sub-1" {
 		t.Errorf("log line %v", line)
 	}
 }

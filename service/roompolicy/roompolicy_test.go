@@ -29,7 +29,7 @@ func TestEvaluate(t *testing.T) {
 		req    *lktokenv1.GenerateTokenRequest
 		want   Outcome
 	}{
-		// The example.
+		// A room per organisation, and a shared lobby.
 		{orgOrLobby, acme, req("acme-standup", "u1"), Allowed},
 		{orgOrLobby, acme, req("lobby", "u1"), Allowed},
 		{orgOrLobby, acme, req("globex-standup", "u1"), Denied},

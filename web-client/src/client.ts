@@ -3,6 +3,7 @@ import { createConnectTransport, type ConnectTransportOptions } from "@connectrp
 import type { Message } from "@bufbuild/protobuf";
 import { TokenService } from "../../gen/ts/lktoken/v1/token_service_pb.js";
 import { typedError } from "./errors.js";
+import { rememberAccessTokenGetter } from "./caller.js";
 
 /** The typed TokenService client: `await client.generateToken({ roomName, participantIdentity })`. */
 export type TokenClient = Client<typeof TokenService>;
@@ -77,7 +78,12 @@ export function createTokenClient(baseUrl: string, options: TokenClientOptions =
     chain.push(bearer(getAccessToken));
   }
   const transport = createConnectTransport({ ...transportOptions, baseUrl, interceptors: [...chain, ...interceptors] });
-  return createClient(TokenService, transport);
+  const client = createClient(TokenService, transport);
+  if (getAccessToken !== undefined) {
+    // tokenSource keys its cache on the caller this getter names.
+    rememberAccessTokenGetter(client, getAccessToken);
+  }
+  return client;
 }
 
 const typedErrors: Interceptor = (next) => async (req) => {

@@ -4,7 +4,8 @@
 import type { TokenSourceConfigurable, TokenSourceFetchOptions, TokenSourceResponseObject } from "livekit-client";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GenerateTokenRequestSchema, GenerateTokenResponse } from "../../gen/ts/lktoken/v1/token_service_pb.js";
-import type { TokenClient } from "./client.js";
+import type { AccessTokenGetter, TokenClient } from "./client.js";
+import { accessTokenGetterOf, callerKey } from "./caller.js";
 import { RateLimitedError } from "./errors.js";
 
 /** A GenerateToken request as a plain object: `{ roomName, participantIdentity, expirationSeconds, ... }`. */
@@ -19,6 +20,15 @@ export interface TokenSourceOptions {
   refreshBeforeSeconds?: number;
   /** The clock, in milliseconds since the epoch (tests). Default `Date.now`. */
   now?: () => number;
+  /**
+   * Who is calling: the access token the client sends. A cached token is
+   * handed only to the caller it was minted for (the same `iss` and `sub`
+   * for a JWT access token, the same token otherwise), so after a sign-out
+   * and another user's sign-in the next fetch asks lktoken again. Default:
+   * the `getAccessToken` the client was created with (`createTokenClient`,
+   * `provideTokenClient`); without one, every caller is the same.
+   */
+  getAccessToken?: AccessTokenGetter;
 }
 
 /**
@@ -30,8 +40,9 @@ export interface LktokenTokenSource extends TokenSourceConfigurable {
   /**
    * A token for the request merged with `options` (room, participant name,
    * identity, metadata, attributes): the cached one while it is valid for at
-   * least `refreshBeforeSeconds` more and the request is unchanged, otherwise
-   * a fresh one. Concurrent calls wait for each other: one request to
+   * least `refreshBeforeSeconds` more and the request and the caller (see
+   * {@link TokenSourceOptions.getAccessToken}) are unchanged, otherwise a
+   * fresh one. Concurrent calls wait for each other: one request to
    * lktoken at a time. `force` skips the cache.
    *
    * @throws Error for agentName, agentMetadata or deployment: GenerateToken
@@ -43,7 +54,13 @@ export interface LktokenTokenSource extends TokenSourceConfigurable {
    *   again (with the delay left) without asking lktoken.
    */
   fetch(options?: TokenSourceFetchOptions, force?: boolean): Promise<TokenSourceResponseObject>;
-  /** The last response from lktoken (its `expiresAt`, `roomName`, ...), if any. */
+  /**
+   * Forgets the cached token: the next fetch asks lktoken, and the fetches
+   * called before (waiting or in flight) do not cache their answers. Call it on sign-out, or whenever the
+   * token must not be reused.
+   */
+  invalidate(): void;
+  /** The last response from lktoken (its `expiresAt`, `roomName`, ...), if any since the last invalidate(). */
   readonly lastResponse: GenerateTokenResponse | undefined;
 }
 
@@ -66,13 +83,19 @@ export function tokenSource(
 ): LktokenTokenSource {
   const refreshBeforeMs = (options.refreshBeforeSeconds ?? 60) * 1000;
   const now = options.now ?? Date.now;
+  const getAccessToken = options.getAccessToken ?? accessTokenGetterOf(client);
   let cached: { key: string; response: GenerateTokenResponse; refreshAt: number } | undefined;
+  let last: GenerateTokenResponse | undefined;
+  /** Counts invalidate() calls: an answer to an older generation is not cached. */
+  let generation = 0;
   let queue: Promise<unknown> = Promise.resolve();
+  /** The last rate limit refusal and when its delay ends: no request before then. */
   let limited: { error: RateLimitedError; until: number } | undefined;
 
-  async function fetchNow(fetchOptions: TokenSourceFetchOptions, force: boolean): Promise<TokenSourceResponseObject> {
+  async function fetchNow(fetchOptions: TokenSourceFetchOptions, force: boolean, asked: number): Promise<TokenSourceResponseObject> {
     const merged = mergeRequest(typeof request === "function" ? request() : request, fetchOptions);
-    const key = requestKey(merged);
+    const caller = getAccessToken ? await callerKey(await getAccessToken()) : "";
+    const key = `${caller}\n${requestKey(merged)}`;
     if (force || cached === undefined || cached.key !== key || now() >= cached.refreshAt) {
       if (limited !== undefined && now() < limited.until) {
         throw retryLater(limited.error, limited.until - now());
@@ -86,8 +109,12 @@ export function tokenSource(
         }
         throw err;
       }
+      last = response;
       const expiresMs = response.expiresAt ? Number(response.expiresAt.seconds) * 1000 + Math.floor(response.expiresAt.nanos / 1e6) : 0;
-      cached = { key, response, refreshAt: expiresMs - refreshBeforeMs };
+      if (asked === generation) {
+        cached = { key, response, refreshAt: expiresMs - refreshBeforeMs };
+      }
+      return { serverUrl: response.serverUrl, participantToken: response.token };
     }
     return { serverUrl: cached.response.serverUrl, participantToken: cached.response.token };
   }
@@ -95,12 +122,19 @@ export function tokenSource(
   return {
     fetch(fetchOptions: TokenSourceFetchOptions = {}, force = false): Promise<TokenSourceResponseObject> {
       // One at a time: each call starts when the previous one has settled.
-      const run = queue.then(() => fetchNow(fetchOptions, force));
+      const asked = generation;
+      const run = queue.then(() => fetchNow(fetchOptions, force, asked));
       queue = run.catch(() => undefined);
       return run;
     },
+    invalidate() {
+      generation++;
+      cached = undefined;
+      limited = undefined; // another caller has a budget of its own
+      last = undefined;
+    },
     get lastResponse() {
-      return cached?.response;
+      return last;
     },
   };
 }

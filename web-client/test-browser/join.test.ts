@@ -7,7 +7,7 @@
 // `lo`: Chromium pairs loopback ICE candidates only when no other interface
 // exists.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,7 +16,7 @@ import { RoomServiceClient, TrackSource, TrackType, type ParticipantInfo } from 
 import { lktokenBinary, repoRoot, startLktoken, type RunningLktoken } from "../test/support/lktoken.js";
 import { startLivekit, redact, type RunningLivekit } from "../test/support/livekit.js";
 import { serveStatic, type RunningStatic } from "../test/support/static.js";
-import { startHydra, TEST_USER, type RunningHydra } from "../test/support/hydra.js";
+import { SECOND_USER, startHydra, TEST_USER, type RunningHydra } from "../test/support/hydra.js";
 
 const webClient = resolve(repoRoot, "web-client");
 const resultsDir = join(webClient, "test-results");
@@ -406,18 +406,7 @@ describe("signed in with an OpenID Connect provider (Ory Hydra)", () => {
       clientId = await hydra.createPublicClient(`${site.origin}/`, audience);
     });
     await timed("start lktoken with OIDC", async () => {
-      verified = await startLktoken(await lktokenBinary(), {
-        LIVEKIT_API_KEY: apiKey,
-        LIVEKIT_API_SECRET: apiSecret,
-        LIVEKIT_URL: livekit.wsUrl,
-        LKTOKEN_ALLOWED_ORIGINS: site.origin,
-        LKTOKEN_OIDC_ISSUER: hydra.issuer,
-        LKTOKEN_OIDC_AUDIENCE: audience,
-      });
-      // Ready once the provider's keys are loaded (503 before).
-      await eventually("lktoken ready with Hydra's keys", 30_000, async () =>
-        (await fetch(`${verified.baseUrl}/readyz`)).ok ? true : undefined,
-      );
+      verified = await startVerified({});
     });
   });
 
@@ -485,4 +474,182 @@ describe("signed in with an OpenID Connect provider (Ory Hydra)", () => {
     await page.getByTestId("phase").filter({ hasText: "left" }).waitFor({ timeout: 30_000 });
     await page.close();
   });
+
+  /** Clicks Join and waits until the page joined (asserting no failure shows). */
+  async function clickJoin(app: { page: Page; traffic: Traffic }): Promise<void> {
+    await app.page.click("button[type=submit]");
+    await app.page.waitForFunction(
+      () =>
+        document.querySelector("[data-testid=phase]")?.textContent === "joined" ||
+        document.querySelector("[data-testid=failure]") !== null,
+      undefined,
+      { timeout: 60_000 },
+    );
+    expect(await app.page.getByTestId("failure").count(), `page failure; console:\n${app.traffic.console.join("\n")}`).toBe(0);
+  }
+
+  /** A new browser context: the app against `server`, signed in through Hydra as TEST_USER, joined to `room`. */
+  async function signedInSession(server: RunningLktoken, room: string): Promise<{ page: Page; traffic: Traffic }> {
+    const app = await openApp({ issuer: hydra.issuer, client_id: clientId, audience }, site.origin, server);
+    await app.page.getByTestId("sign-in").click();
+    await app.page.getByTestId("signed-in").waitFor({ timeout: 30_000 });
+    await fill(app.page, { room, identity: "" });
+    await clickJoin(app);
+    return app;
+  }
+
+  /** The room's participants, once `n` of them are listed with their audio track. */
+  async function listedWithTracks(room: string, n: number): Promise<ParticipantInfo[]> {
+    return eventually(`${n} participants with their tracks in ${room}`, 30_000, async () => {
+      const ps = await participants(room);
+      return ps.length === n && ps.every((p) => p.tracks.length > 0) ? ps : undefined;
+    });
+  }
+
+  /** lktoken trusting Hydra, with `env` added; ready once Hydra's keys are loaded (/readyz is 503 before). */
+  async function startVerified(env: Record<string, string>): Promise<RunningLktoken> {
+    const server = await startLktoken(await lktokenBinary(), {
+      LIVEKIT_API_KEY: apiKey,
+      LIVEKIT_API_SECRET: apiSecret,
+      LIVEKIT_URL: livekit.wsUrl,
+      LKTOKEN_ALLOWED_ORIGINS: site.origin,
+      LKTOKEN_OIDC_ISSUER: hydra.issuer,
+      LKTOKEN_OIDC_AUDIENCE: audience,
+      ...env,
+    });
+    await eventually("lktoken ready with Hydra's keys", 30_000, async () => ((await fetch(`${server.baseUrl}/readyz`)).ok ? true : undefined));
+    return server;
+  }
+
+  const summary = (ps: ParticipantInfo[]) => ps.map((p) => ({ identity: p.identity, name: p.name, attributes: p.attributes }));
+
+  it("identity mode exclusive (the default): the same user's second session disconnects the first with DUPLICATE_IDENTITY", async () => {
+    const room = `exclusive-${run}`;
+    const first = await signedInSession(verified, room);
+    await listedWithTracks(room, 1);
+    const second = await signedInSession(verified, room);
+    await first.page.getByTestId("disconnect-reason").filter({ hasText: /^(?!-$)/ }).waitFor({ timeout: 30_000 });
+    expect(await first.page.getByTestId("disconnect-reason").textContent()).toBe("DUPLICATE_IDENTITY");
+    expect(await first.page.getByTestId("connection").textContent()).toBe("disconnected");
+    expect(await second.page.getByTestId("connection").textContent()).toBe("connected");
+    expect(await second.page.getByTestId("disconnect-reason").textContent()).toBe("-");
+    const ps = await listedWithTracks(room, 1);
+    console.log(`exclusive: livekit-server lists ${JSON.stringify(summary(ps))}`);
+    expect(ps.map((p) => p.identity)).toEqual([TEST_USER.subject]);
+    await first.page.close();
+    await second.page.close();
+  });
+
+  it("identity mode per-session: both sessions stay, as two identities carrying the same lktoken.subject", async () => {
+    const server = await startVerified({ LKTOKEN_IDENTITY_MODE: "per-session" });
+    try {
+      const room = `per-session-${run}`;
+      const first = await signedInSession(server, room);
+      const second = await signedInSession(server, room);
+      const ps = await listedWithTracks(room, 2);
+      console.log(`per-session: livekit-server lists ${JSON.stringify(summary(ps))}`);
+      const ids = ps.map((p) => p.identity);
+      expect(new Set(ids).size).toBe(2);
+      for (const p of ps) {
+        expect(p.identity).toMatch(new RegExp(`^${TEST_USER.subject}~[0-9A-Za-z]{8}$`));
+        expect(p.attributes).toEqual({ "lktoken.subject": TEST_USER.subject });
+      }
+      for (const s of [first, second]) {
+        expect(await s.page.getByTestId("connection").textContent()).toBe("connected");
+        expect(await s.page.getByTestId("disconnect-reason").textContent()).toBe("-");
+        expect(ids).toContain((await s.page.getByTestId("joined-as").textContent())?.replace(` in ${room}`, ""));
+        await s.page.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("identity mode per-session,pseudonymous: the Hydra subject appears nowhere in the tokens, LiveKit's participant list or lktoken's log", async () => {
+    const key = randomBytes(36).toString("base64url");
+    const server = await startVerified({ LKTOKEN_IDENTITY_MODE: "per-session,pseudonymous", LKTOKEN_PSEUDONYM_KEY: key });
+    try {
+      const room = `pseudonymous-${run}`;
+      const sessions = [await signedInSession(server, room), await signedInSession(server, room)];
+      const ps = await listedWithTracks(room, 2);
+      console.log(`per-session,pseudonymous: livekit-server lists ${JSON.stringify(summary(ps))}`);
+      // The documented pseudonym: HMAC-SHA256(key, issuer NUL subject), 128 bits in lower-case base32.
+      const pseudonym = base32(createHmac("sha256", key).update(`${hydra.issuer}\0${TEST_USER.subject}`).digest().subarray(0, 16));
+      for (const p of ps) {
+        expect(p.identity).toMatch(new RegExp(`^${pseudonym}~[0-9A-Za-z]{8}$`));
+        expect(p.attributes).toEqual({ "lktoken.subject": pseudonym });
+        expect(p.name).toBe(""); // the name claim is personal data too
+      }
+      const tokens = await Promise.all(sessions.map((s) => s.traffic.tokens[0]!));
+      const payloads = tokens.map((t) => Buffer.from(t.split(".")[1]!, "base64url").toString());
+      const logs = JSON.stringify(server.logs);
+      const mints = server.logs.filter((l) => l["msg"] === "mint");
+      expect(mints.map((l) => [l["outcome"], l["principal_issuer"], l["principal_subject"]])).toEqual([
+        ["issued", hydra.issuer, pseudonym],
+        ["issued", hydra.issuer, pseudonym],
+      ]);
+      for (const [where, text] of [["the tokens", payloads.join("\n")], ["LiveKit's participant list", JSON.stringify(summary(ps))], ["lktoken's log", logs]] as const) {
+        expect(text, where).not.toContain(TEST_USER.subject);
+        expect(text, where).not.toContain(TEST_USER.name);
+      }
+      for (const s of sessions) {
+        await s.page.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("follows its caller: signed in as one user, joined, signed out, signed in as another on the same page, joins as the other", async () => {
+    const app = await openApp({ issuer: hydra.issuer, client_id: clientId, audience }, site.origin, verified);
+    const { page, traffic } = app;
+    const room = `switch-${run}`;
+    await page.getByTestId("sign-in").click();
+    await page.getByTestId("signed-in").waitFor({ timeout: 30_000 });
+    await fill(page, { room, identity: "" });
+    await clickJoin(app);
+    expect(await page.getByTestId("joined-as").textContent()).toBe(`${TEST_USER.subject} in ${room}`);
+    expect((await listedWithTracks(room, 1)).map((p) => p.identity)).toEqual([TEST_USER.subject]);
+    await page.getByRole("button", { name: "Leave", exact: true }).click();
+    await page.getByTestId("phase").filter({ hasText: "left" }).waitFor({ timeout: 30_000 });
+
+    // Sign out, and in again as the second user in a popup: this page, its
+    // token source and its cached token (valid for an hour) stay.
+    await page.getByTestId("sign-out").click();
+    await page.fill("#login-hint", SECOND_USER.subject);
+    await page.getByTestId("sign-in-popup").click();
+    await page.getByTestId("signed-in").filter({ hasText: SECOND_USER.subject }).waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId("signed-in").textContent()).toBe(`signed in as ${SECOND_USER.subject}`);
+    await clickJoin(app);
+    expect(await page.getByTestId("joined-as").textContent()).toBe(`${SECOND_USER.subject} in ${room}`);
+    // A fresh token, not the first user's from the cache.
+    expect(traffic.lktoken.filter((r) => r.method === "POST")).toHaveLength(2);
+    const ps = await eventually(`${SECOND_USER.subject} in ${room}`, 30_000, async () => {
+      const ps = await participants(room);
+      return ps.length === 1 && ps[0]!.identity === SECOND_USER.subject && ps[0]!.tracks.length > 0 ? ps : undefined;
+    });
+    console.log(`user switch: livekit-server lists ${JSON.stringify(summary(ps))}`);
+    expect(ps[0]!.name).toBe(SECOND_USER.name);
+    await page.close();
+  });
 });
+
+/** RFC 4648 base32 in lower case without padding (the pseudonym's encoding). */
+function base32(bytes: Uint8Array): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  let bits = 0;
+  let value = 0;
+  let out = "";
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) {
+    out += alphabet[(value << (5 - bits)) & 31];
+  }
+  return out;
+}

@@ -3,7 +3,7 @@ import { inject } from "@angular/core";
 import { provideTokenClient } from "@lktoken/web-client/angular";
 import { AppComponent } from "./app/app.component";
 import { loadValidation } from "./app/validation";
-import { pageQuery, SIGN_IN, SignIn } from "./app/sign-in";
+import { pageQuery, popupAnswer, SIGN_IN, SignIn } from "./app/sign-in";
 
 // Where lktoken serves. A real app would take it from its environment; the
 // example reads it from the query string so a test can point it anywhere:
@@ -11,13 +11,12 @@ import { pageQuery, SIGN_IN, SignIn } from "./app/sign-in";
 // client-side check and see the server's own verdict, and
 // &issuer=...&client_id=...&audience=... to sign in with an OpenID Connect
 // provider first (./app/sign-in.ts) and send its access token to lktoken.
-const { params, answer } = pageQuery();
-const issuer = params.get("issuer");
-const signIn = issuer === null
-  ? null
-  : new SignIn({ issuer, clientId: params.get("client_id") ?? "", audience: params.get("audience") ?? "" });
-
 async function main(): Promise<void> {
+  const { params, answer } = pageQuery();
+  const issuer = params.get("issuer");
+  const signIn = issuer === null
+    ? null
+    : new SignIn({ issuer, clientId: params.get("client_id") ?? "", audience: params.get("audience") ?? "" });
   if (signIn !== null && answer !== undefined) {
     await signIn.complete(answer.code, answer.state);
   }
@@ -37,4 +36,7 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((err: unknown) => console.error(err));
+// The sign-in popup only hands its answer to the page that opened it.
+if (!popupAnswer()) {
+  main().catch((err: unknown) => console.error(err));
+}

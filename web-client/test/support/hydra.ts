@@ -14,8 +14,11 @@ import { promisify } from "node:util";
 import { stopProcess } from "./lktoken.js";
 import { freeTcpPort } from "./livekit.js";
 
-/** The one user the login app signs in (no password asked): the subject of every token. */
+/** The user the login app signs in (no password asked) unless the client's login_hint names another. */
 export const TEST_USER = { subject: "e2e-user-ada", name: "Ada (e2e)" };
+/** The second user: signed in when the authorization request says login_hint=e2e-user-grace. */
+export const SECOND_USER = { subject: "e2e-user-grace", name: "Grace (e2e)" };
+const users = [TEST_USER, SECOND_USER];
 
 export interface RunningHydra {
   /** Exactly the tokens' iss, with Hydra's trailing slash: "http://127.0.0.1:PORT/". */
@@ -42,17 +45,21 @@ async function adminCall(adminUrl: string, method: string, path: string, body?: 
 }
 
 /**
- * The login-and-consent app: every login is TEST_USER, every consent grants
- * what the client asked for, and the access token carries the user's name.
+ * The login-and-consent app: every login is the user the login_hint names
+ * (TEST_USER without one), every consent grants what the client asked for,
+ * and the access token carries the user's name.
  */
 function loginConsentApp(adminUrl: () => string): Server {
   return createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const answer = async (): Promise<string> => {
       if (url.pathname === "/login") {
-        const challenge = url.searchParams.get("login_challenge") ?? "";
-        const out = await adminCall(adminUrl(), "PUT", `/admin/oauth2/auth/requests/login/accept?login_challenge=${encodeURIComponent(challenge)}`, {
-          subject: TEST_USER.subject,
+        const challenge = encodeURIComponent(url.searchParams.get("login_challenge") ?? "");
+        const asked = await adminCall(adminUrl(), "GET", `/admin/oauth2/auth/requests/login?login_challenge=${challenge}`);
+        const hint = (asked["oidc_context"] as { login_hint?: string } | undefined)?.login_hint;
+        const user = users.find((u) => u.subject === hint) ?? TEST_USER;
+        const out = await adminCall(adminUrl(), "PUT", `/admin/oauth2/auth/requests/login/accept?login_challenge=${challenge}`, {
+          subject: user.subject,
           remember: false,
         });
         return String(out["redirect_to"]);
@@ -64,7 +71,7 @@ function loginConsentApp(adminUrl: () => string): Server {
           grant_scope: asked["requested_scope"],
           grant_access_token_audience: asked["requested_access_token_audience"],
           remember: false,
-          session: { access_token: { name: TEST_USER.name } },
+          session: { access_token: { name: (users.find((u) => u.subject === asked["subject"]) ?? TEST_USER).name } },
         });
         return String(out["redirect_to"]);
       }

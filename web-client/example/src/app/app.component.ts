@@ -27,8 +27,12 @@ type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
     @if (signIn) {
       @if (signedInAs(); as sub) {
         <p data-testid="signed-in">signed in as {{ sub }}</p>
+        <button type="button" data-testid="sign-out" (click)="signOut()">Sign out</button>
       } @else {
+        <label for="login-hint">Account (optional)</label>
+        <input id="login-hint" name="login-hint" [value]="loginHint()" (input)="loginHint.set(value($event))" />
         <button type="button" data-testid="sign-in" (click)="startSignIn()">Sign in</button>
+        <button type="button" data-testid="sign-in-popup" (click)="startSignInPopup()">Sign in here (popup)</button>
       }
     }
     <form (submit)="$event.preventDefault(); join()" (focusin)="preloadValidation()" novalidate>
@@ -57,6 +61,7 @@ type Phase = "idle" | "requesting token" | "connecting" | "joined" | "left";
     <dl class="state">
       <dt>Phase</dt><dd data-testid="phase">{{ phase() }}</dd>
       <dt>Connection</dt><dd data-testid="connection">{{ connection() }}</dd>
+      <dt>Disconnected by</dt><dd data-testid="disconnect-reason">{{ disconnectReason() }}</dd>
       <dt>Joined as</dt><dd data-testid="joined-as">{{ joinedAs() }}</dd>
       <dt>Token expires</dt><dd data-testid="expires">{{ expires() }}</dd>
       <dt>Token</dt><dd data-testid="token-id">{{ tokenId() }}</dd>
@@ -79,6 +84,7 @@ export class AppComponent implements OnDestroy {
   /** Set when the page signs in with an OpenID Connect provider (?issuer=...). */
   protected readonly signIn = inject(SIGN_IN, { optional: true });
   protected readonly signedInAs = signal(this.signIn?.subject() ?? "");
+  protected readonly loginHint = signal("");
 
   protected readonly room = signal("");
   protected readonly identity = signal("");
@@ -87,6 +93,8 @@ export class AppComponent implements OnDestroy {
   protected readonly failure = signal("");
   protected readonly phase = signal<Phase>("idle");
   protected readonly connection = signal<string>("disconnected");
+  /** Why LiveKit disconnected the room (e.g. DUPLICATE_IDENTITY), "-" before. */
+  protected readonly disconnectReason = signal("-");
   protected readonly joinedAs = signal("-");
   protected readonly expires = signal("-");
   /** The token's signature, shortened: shows whether a join reused it. */
@@ -104,7 +112,28 @@ export class AppComponent implements OnDestroy {
   private validationRequested = false;
 
   protected startSignIn(): void {
-    this.signIn?.start().catch((err: unknown) => this.failure.set(`sign-in failed: ${String(err)}`));
+    this.signIn?.start(this.loginHint()).catch((err: unknown) => this.failure.set(`sign-in failed: ${String(err)}`));
+  }
+
+  /**
+   * Signs in without leaving the page: its token source stays, and hands the
+   * new user no token of the previous one's (it follows its caller).
+   */
+  protected startSignInPopup(): void {
+    this.signIn
+      ?.startPopup(this.loginHint())
+      .then(() => this.signedInAs.set(this.signIn?.subject() ?? ""))
+      .catch((err: unknown) => this.failure.set(`sign-in failed: ${String(err)}`));
+  }
+
+  /**
+   * Forgets the access token. The token source needs no invalidate() for
+   * the next user: it follows its caller (the browser suite relies on
+   * that); an app that wants the cached token gone at once calls it.
+   */
+  protected signOut(): void {
+    this.signIn?.signOut();
+    this.signedInAs.set("");
   }
 
   protected value(event: Event): string {
@@ -144,10 +173,12 @@ export class AppComponent implements OnDestroy {
     }
 
     this.phase.set("connecting");
-    const { Room, RoomEvent, Track } = await loadLivekit();
+    const { Room, RoomEvent, Track, DisconnectReason } = await loadLivekit();
     const room = new Room();
     this.lkRoom = room;
+    this.disconnectReason.set("-");
     room.on(RoomEvent.ConnectionStateChanged, (state) => this.connection.set(state));
+    room.on(RoomEvent.Disconnected, (reason) => this.disconnectReason.set(reason === undefined ? "unknown" : DisconnectReason[reason]));
     try {
       // No ICE servers: the LiveKit server hands out its own candidates.
       await room.connect(serverUrl, token, { rtcConfig: { iceServers: [] } });

@@ -63,8 +63,46 @@ export class SignIn {
     return (JSON.parse(json) as { sub?: string }).sub;
   }
 
-  /** Leaves for the provider's login page. */
-  async start(): Promise<void> {
+  /** Forgets the access token (the provider's session is not ours to end). */
+  signOut(): void {
+    this.token = undefined;
+  }
+
+  /**
+   * Leaves for the provider's login page. `loginHint` asks the provider for
+   * that account (OpenID Connect's login_hint).
+   */
+  async start(loginHint = ""): Promise<void> {
+    location.assign(await this.authorizationUrl(loginHint));
+  }
+
+  /**
+   * Signs in through a popup, keeping this page and its state (its token
+   * source among them), as an app does to switch accounts: the popup comes
+   * back to this app, which hands the answer to this page and closes
+   * (popupAnswer below).
+   */
+  async startPopup(loginHint = ""): Promise<void> {
+    // Opened at once, while the click still counts as the user's gesture.
+    const popup = window.open("about:blank", "sign-in", "popup,width=480,height=640");
+    if (popup === null) {
+      throw new Error("sign-in: the popup was blocked");
+    }
+    const answer = new Promise<{ code: string; state: string }>((resolve) => {
+      const onMessage = (e: MessageEvent) => {
+        if (e.origin === location.origin && e.source === popup && typeof e.data?.code === "string") {
+          window.removeEventListener("message", onMessage);
+          resolve(e.data as { code: string; state: string });
+        }
+      };
+      window.addEventListener("message", onMessage);
+    });
+    popup.location.assign(await this.authorizationUrl(loginHint));
+    const { code, state } = await answer;
+    await this.complete(code, state);
+  }
+
+  private async authorizationUrl(loginHint: string): Promise<string> {
     const { authorization_endpoint } = await discovery(this.config.issuer);
     const verifier = random(32);
     const challenge = base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
@@ -81,7 +119,10 @@ export class SignIn {
       code_challenge_method: "S256",
       audience: this.config.audience,
     });
-    location.assign(`${authorization_endpoint}?${q}`);
+    if (loginHint !== "") {
+      q.set("login_hint", loginHint);
+    }
+    return `${authorization_endpoint}?${q}`;
   }
 
   /**
@@ -133,6 +174,23 @@ export function pageQuery(): { params: URLSearchParams; answer?: { code: string;
     return { params: new URLSearchParams(saved.search), answer: { code, state } };
   }
   return { params: here };
+}
+
+/**
+ * In the popup of startPopup, back from the provider: hands the answer to
+ * the page that opened it and closes. Returns false anywhere else.
+ */
+export function popupAnswer(): boolean {
+  const here = new URLSearchParams(location.search);
+  const code = here.get("code");
+  const state = here.get("state");
+  const opener = window.opener as Window | null;
+  if (code === null || state === null || opener === null) {
+    return false;
+  }
+  opener.postMessage({ code, state }, location.origin);
+  window.close();
+  return true;
 }
 
 /** The page's sign-in, when it was opened with ?issuer=...; null otherwise. */
