@@ -9,8 +9,10 @@
 #      origin), when HEAD is not already on it: a branch is checked against
 #      where it left main;
 #   4. on main itself (a CI run of main, a fresh clone with only main): the
-#      parent of the newest commit that changed proto/, so the last change to
-#      the contract is checked against what came before it;
+#      first parent of the newest commit on main's first-parent line that
+#      changed proto/, so the last change to the contract is checked against
+#      what came before it (a merged branch counts as one change: its own
+#      intermediate commits are not releases);
 #   5. no such history (a depth-1 clone, proto/ never changed): skipped,
 #      saying so (`git fetch --unshallow` gives the history).
 #
@@ -40,9 +42,9 @@ else
     fi
   fi
   if [[ -z "$base" ]]; then
-    last="$(git log -1 --format=%H -- proto 2>/dev/null || true)"
+    last="$(git log -1 --first-parent --format=%H -- proto 2>/dev/null || true)"
     if [[ -n "$last" ]] && has "$last^"; then
-      base="$last^" why="the parent of the last commit that changed proto/ (HEAD is on main)"
+      base="$last^" why="the first parent of the last commit on main's first-parent line that changed proto/"
     fi
   fi
 fi

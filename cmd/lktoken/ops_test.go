@@ -68,7 +68,7 @@ func TestMetrics(t *testing.T) {
 		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(`{}`)},
 		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Method: "GET"},
 		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_name":"` + strings.Repeat("a", 70000) + `"}`)},
-		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_config":{"name":"x"}}`)},
+		{Proto: hostile.PlainJSON, Path: hostile.TokenPath, Body: []byte(`{"room_config":{"agents":[{"agent_name":"x"}]}}`)}, // not allowed: a refused mint
 	} {
 		if _, err := cl.Do(base, c); err != nil {
 			t.Fatal(err)

@@ -149,8 +149,9 @@ func (h *Hydra) CreatePublicClient(ctx context.Context, redirectURI, audience st
 // SignIn runs the authorization-code flow with PKCE (S256) the way a
 // browser app does — to Hydra's /oauth2/auth, through the login-and-consent
 // app (which signs in TestUser), back to redirectURI with a code — and
-// exchanges the code for an access token for audience.
-func (h *Hydra) SignIn(ctx context.Context, clientID, redirectURI, audience string) (string, error) {
+// exchanges the code for an access token for audience and an ID token (aud:
+// the client's id).
+func (h *Hydra) SignIn(ctx context.Context, clientID, redirectURI, audience string) (access, id string, err error) {
 	verifier := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	sum := sha256.Sum256([]byte(verifier))
 	state := randomHex(8)
@@ -179,40 +180,41 @@ func (h *Hydra) SignIn(ctx context.Context, clientID, redirectURI, audience stri
 	}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.PublicURL+"/oauth2/auth?"+q.Encode(), nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	resp, err := browser.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("authorization request: %w", err)
+		return "", "", fmt.Errorf("authorization request: %w", err)
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	if code == "" {
-		return "", fmt.Errorf("authorization request ended at %s (%s) without a code: %s", resp.Request.URL, resp.Status, body)
+		return "", "", fmt.Errorf("authorization request ended at %s (%s) without a code: %s", resp.Request.URL, resp.Status, body)
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI},
 		"client_id": {clientID}, "code_verifier": {verifier}}
 	treq, err := http.NewRequestWithContext(ctx, http.MethodPost, h.PublicURL+"/oauth2/token", strings.NewReader(form.Encode()))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	treq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	tresp, err := (&http.Client{Timeout: 30 * time.Second}).Do(treq)
 	if err != nil {
-		return "", fmt.Errorf("token request: %w", err)
+		return "", "", fmt.Errorf("token request: %w", err)
 	}
 	defer tresp.Body.Close()
 	tb, _ := io.ReadAll(io.LimitReader(tresp.Body, 1<<20))
 	if tresp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("token request: %s: %s", tresp.Status, Redact(string(tb)))
+		return "", "", fmt.Errorf("token request: %s: %s", tresp.Status, Redact(string(tb)))
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
+		IDToken     string `json:"id_token"`
 	}
 	if err := json.Unmarshal(tb, &tok); err != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("token request: no access_token (%v)", err)
+		return "", "", fmt.Errorf("token request: no access_token (%v)", err)
 	}
-	return tok.AccessToken, nil
+	return tok.AccessToken, tok.IDToken, nil
 }
 
 func randomBytes(n int) []byte {

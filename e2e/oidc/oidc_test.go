@@ -546,6 +546,23 @@ func mustKey(t *testing.T) *rsa.PrivateKey {
 	return k
 }
 
+// signIn registers a public client and signs the test user in with it
+// (authorization code with PKCE), returning the client's id and the access
+// and ID tokens.
+func signIn(ctx context.Context, t *testing.T, s *servers) (client, access, id string) {
+	t.Helper()
+	redirect := "http://127.0.0.1:9/callback" // never fetched: the code is read off the redirect
+	client, err := s.hydra.CreatePublicClient(ctx, redirect, audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, id, err = s.hydra.SignIn(ctx, client, redirect, audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, access, id
+}
+
 // TestAuthorizationCodeWithPKCE is the browser's way in, without a browser:
 // the authorization-code flow with PKCE through Hydra and its login-and-
 // consent app (which signs in one fixed test user), then the access token
@@ -554,15 +571,7 @@ func mustKey(t *testing.T) *rsa.PrivateKey {
 func TestAuthorizationCodeWithPKCE(t *testing.T) {
 	s := env(t)
 	ctx := ctxFor(t, 2*time.Minute)
-	redirect := "http://127.0.0.1:9/callback" // never fetched: the code is read off the redirect
-	client, err := s.hydra.CreatePublicClient(ctx, redirect, audience)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.hydra.SignIn(ctx, client, redirect, audience)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tok, _ := signIn(ctx, t, s)
 	_, claims := jwtParts(t, tok)
 	if claims["sub"] != harness.TestUserSubject || claims["name"] != harness.TestUserName {
 		t.Fatalf("access token claims: sub %v, name %v", claims["sub"], claims["name"])
@@ -586,4 +595,42 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 		t.Errorf("ListParticipants: %v %v", ps, err)
 	}
 	t.Logf("authorization code + PKCE: %s signed in, joined %s as %q named %q", harness.TestUserSubject, room, p.GetIdentity(), p.GetName())
+}
+
+// TestIDTokenIsNotAnAccessToken: with lktoken's audience set to a client's
+// id (one registration for both the app and the API), Hydra's ID token for
+// that client carries lktoken's aud, Hydra's signature and the user's sub,
+// and was accepted as an access token. It is refused: it carries an ID
+// token's claims (at_hash).
+func TestIDTokenIsNotAnAccessToken(t *testing.T) {
+	s := env(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	client, _, idToken := signIn(ctx, t, s)
+	_, claims := jwtParts(t, idToken)
+	aud, _ := claims["aud"].([]any)
+	if len(aud) != 1 || aud[0] != client || claims["sub"] != harness.TestUserSubject || claims["at_hash"] == nil {
+		t.Fatalf("Hydra's ID token: aud %v, sub %v, at_hash %v", claims["aud"], claims["sub"], claims["at_hash"])
+	}
+	lt, err := harness.StartLKToken(ctx, s.bin, harness.LKTokenOptions{
+		Credentials: s.creds,
+		LiveKitURL:  s.livekit.WSURL,
+		Env:         []string{"LKTOKEN_OIDC_ISSUER=" + s.hydra.Issuer, "LKTOKEN_OIDC_AUDIENCE=" + client},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lt.Stop() }()
+	if err := waitReadyz(ctx, lt.URL); err != nil {
+		t.Fatal(err)
+	}
+	other := *s
+	other.lktoken = lt
+	for _, r := range routes {
+		a := post(ctx, t, &other, r.path, r.body(unique("oidc-idtoken"), ""), idToken)
+		ch := a.header.Get("WWW-Authenticate")
+		if a.status != http.StatusUnauthorized || a.minted() != "" ||
+			!strings.Contains(ch, `error_description="the token is an ID token (it has at_hash), not an access token"`) {
+			t.Errorf("ID token via %s: %d, WWW-Authenticate %q, %s", r.name, a.status, ch, harness.Redact(a.body, idToken))
+		}
+	}
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/lktoken/lktoken/e2e/harness"
 )
 
+// allowedAgent is the one agent name lktoken here may dispatch.
+const allowedAgent = "e2e-helper"
+
 // servers is what every test here talks to, started once for the package.
 type servers struct {
 	// livekit is the real LiveKit server, accepting only creds.
@@ -59,7 +62,7 @@ func setup(ctx context.Context, td *harness.Teardown) (*servers, error) {
 	}
 	td.Add(s.livekit.Stop)
 	if s.lktoken, err = harness.StartLKToken(ctx, ltBin, harness.LKTokenOptions{
-		Credentials: s.creds, LiveKitURL: s.livekit.WSURL,
+		Credentials: s.creds, LiveKitURL: s.livekit.WSURL, Env: []string{"LKTOKEN_ALLOWED_AGENTS=" + allowedAgent},
 	}); err != nil {
 		return nil, err
 	}

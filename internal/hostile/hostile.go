@@ -267,9 +267,9 @@ const TokenPath = "/api/token"
 
 // PlainJSONCases attack the plain JSON endpoint (POST /api/token, LiveKit's
 // TokenSourceRequest). Its answers are 201 with a token, or an HTTP status
-// and {"code", "message"}. It is stricter than Connect JSON where the format
-// lets it be: unknown fields and compressed bodies are refused, and no body
-// at all is an empty request (every field is optional: names are generated).
+// and {"code", "message"}. Unknown fields are ignored, as Connect JSON
+// ignores them; compressed bodies are refused, and no body at all is an
+// empty request (every field is optional: names are generated).
 func PlainJSONCases(maxBody, maxHeader int) []Case {
 	big := strings.Repeat("a", maxBody+1)
 	notJSON := "request body is not a TokenSourceRequest JSON object: "
@@ -350,12 +350,17 @@ func PlainJSONCases(maxBody, maxHeader int) []Case {
 		{Name: "duplicate key", Body: j(`{"room_name":"a","room_name":"b"}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `duplicate field "room_name"`}},
 		{Name: "duplicate key in both spellings", Body: j(`{"room_name":"a","roomName":"b"}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `duplicate field "roomName"`}},
 		{Name: "duplicate attribute key", Body: j(`{"participant_attributes":{"a":"1","a":"2"}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `duplicate map key "a"`}},
-		// Unknown fields are refused here: LiveKit's SDKs send only known ones, and a
-		// caller trying "video" or "admin" learns at once that no grant can be asked for.
-		{Name: "unknown field", Body: j(`{"room_name":"r","admin":true}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `unknown field "admin"`}},
-		{Name: "grant smuggled as a field", Body: j(`{"room_name":"r","video":{"roomAdmin":true}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `unknown field "video"`}},
+		// Unknown fields are ignored, as Connect JSON ignores them, so that a newer
+		// SDK's new field does not break every app; they grant nothing (the grant
+		// is fixed), and a malformed one is still refused.
+		{Name: "unknown field", Body: j(`{"room_name":"r","admin":true}`), Status: 201, Code: "ok"},
+		{Name: "grant smuggled as a field", Body: j(`{"room_name":"r","video":{"roomAdmin":true}}`), Status: 201, Code: "ok"},
+		{Name: "unknown field inside room_config", Body: j(`{"room_config":{"future_setting":{"a":[1]}}}`), Status: 201, Code: "ok"},
+		{Name: "malformed unknown field", Body: j(`{"room_name":"r","admin":tru}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value tru"}},
+		// protojson checks duplicates of the fields it knows only (Connect JSON alike).
+		{Name: "duplicate unknown field", Body: j(`{"admin":1,"admin":2}`), Status: 201, Code: "ok"},
 		{Name: "deeply nested arrays as the body", Body: j(deepArr), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "unexpected token ["}},
-		{Name: "deeply nested objects in an unknown field", Body: j(`{"x":` + deepObj + `}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, `unknown field "x"`}},
+		{Name: "deeply nested objects in an unknown field", Body: j(`{"x":` + deepObj + `}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "exceeded max recursion depth"}},
 		{Name: "deeply nested arrays in an attribute", Body: j(`{"participant_attributes":{"a":` + deepArr + `}}`), Status: 400, Code: "invalid_argument", Message: []string{notJSON, "invalid value for string field value: ["}},
 
 		// --- text: the same rules as GenerateToken

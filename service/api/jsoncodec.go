@@ -37,7 +37,7 @@ type jsonCodec struct{ name string }
 // The fields each shortcut was written for, as "name kind cardinality".
 // appendResponseJSON writes every field of the response; decodeRequestJSON
 // reads the first four of the request and leaves bodies that set the others
-// to protojson.
+// (metadata, attributes, room_config) to protojson.
 var (
 	responseFields = []string{
 		"token string optional", "expires_at message optional", "server_url string optional",
@@ -46,6 +46,7 @@ var (
 	requestFields = []string{
 		"room_name string optional", "participant_identity string optional", "participant_name string optional",
 		"expiration_seconds uint32 optional", "participant_metadata string optional", "participant_attributes message repeated",
+		"room_config message optional",
 	}
 	fastResponse = fieldsAre((&lktokenv1.GenerateTokenResponse{}).ProtoReflect().Descriptor(), responseFields)
 	fastRequest  = fieldsAre((&lktokenv1.GenerateTokenRequest{}).ProtoReflect().Descriptor(), requestFields)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -121,6 +122,11 @@ func randRequestJSON(r *rand.Rand) []byte {
 	if r.IntN(15) == 0 {
 		members = append(members, `"unknownField":{"a":[1,2]}`)
 	}
+	if r.IntN(15) == 0 { // agent dispatch: always protojson's
+		members = append(members, []string{`"roomConfig":{"agents":[{"agentName":"helper","metadata":"m"}]}`,
+			`"room_config":{"agents":[{"agent_name":"helper","deployment":"staging"}]}`, `"roomConfig":{}`, `"room_config":null`,
+			`"roomConfig":{"agents":[{"agentName":1}]}`, `"roomConfig":{"egress":{}}`}[r.IntN(6)])
+	}
 	if r.IntN(15) == 0 && len(members) > 0 {
 		members = append(members, members[0]) // a repeated key
 	}
@@ -198,5 +204,24 @@ func TestJSONCodecKnowsEveryField(t *testing.T) {
 		if !m.on || !slices.Equal(got, m.known) {
 			t.Errorf("%s changed:\n got  %q\n knew %q\n%s", m.msg.ProtoReflect().Descriptor().FullName(), got, m.known, m.what)
 		}
+	}
+}
+
+// The contract's room_config is a wire-compatible subset of LiveKit's
+// RoomConfiguration: the same bytes decode to the same agents either way.
+func TestRoomConfigIsLiveKitsOnTheWire(t *testing.T) {
+	t.Parallel()
+	ours := &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{{AgentName: "helper", Metadata: "m", Deployment: "staging"}, {AgentName: "b"}}}
+	b, err := proto.Marshal(ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var theirs livekit.RoomConfiguration
+	if err := proto.Unmarshal(b, &theirs); err != nil {
+		t.Fatal(err)
+	}
+	want := &livekit.RoomConfiguration{Agents: []*livekit.RoomAgentDispatch{{AgentName: "helper", Metadata: "m", Deployment: "staging"}, {AgentName: "b"}}}
+	if !proto.Equal(&theirs, want) {
+		t.Errorf("decoded as LiveKit's: %v", &theirs)
 	}
 }

@@ -222,12 +222,18 @@ func FuzzTokenEndpointJSON(f *testing.F) {
 		}
 		var src livekit.TokenSourceRequest
 		if len(bytes.TrimSpace(body)) > 0 {
-			if err := protojson.Unmarshal(body, &src); err != nil {
+			// Unknown fields are ignored, as connect-go's JSON codec does.
+			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &src); err != nil {
 				t.Fatalf("minted for an input that does not decode (%v): %q", err, body)
 			}
 		}
-		var resp livekit.TokenSourceResponse
-		if err := protojson.Unmarshal(out, &resp); err != nil || resp.ParticipantToken == "" || resp.ServerUrl != cfg.Policy.ServerURL {
+		var resp struct {
+			ServerURL        string  `json:"server_url"`
+			ParticipantToken string  `json:"participant_token"`
+			RoomName         string  `json:"room_name"`
+			ParticipantName  *string `json:"participant_name"`
+		}
+		if err := json.Unmarshal(out, &resp); err != nil || resp.ParticipantToken == "" || resp.ServerURL != cfg.Policy.ServerURL {
 			t.Fatalf("201 without a token and server_url (%v): %q", err, out)
 		}
 		tok, err := auth.ParseAPIToken(resp.ParticipantToken)
@@ -244,6 +250,10 @@ func FuzzTokenEndpointJSON(f *testing.F) {
 		}
 		if identity == "" && generatedIdentity.MatchString(grants.Identity) {
 			identity = grants.Identity
+		}
+		if resp.RoomName != grants.Video.Room || (resp.ParticipantName != nil) != (grants.Name != "") ||
+			resp.ParticipantName != nil && *resp.ParticipantName != grants.Name {
+			t.Fatalf("answer names room %q, participant %v; the token %q, %q", resp.RoomName, resp.ParticipantName, grants.Video.Room, grants.Name)
 		}
 		if !reflect.DeepEqual(grants.Video, mint.JoinGrant(room)) || grants.Identity != identity || grants.Name != src.GetParticipantName() ||
 			grants.Metadata != src.GetParticipantMetadata() || !maps.Equal(grants.Attributes, src.GetParticipantAttributes()) {

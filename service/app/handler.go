@@ -98,15 +98,18 @@ func front(op *pipeline.Operation, mux *http.ServeMux, hot api.Route) http.Handl
 		}
 		caller, err := op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
 		if err != nil {
-			// The challenge is a header on every protocol: connect-go's
-			// ErrorWriter would put it in gRPC's trailers, where net/http
-			// refuses to send WWW-Authenticate.
+			// The challenge is a header on every protocol, once: connect-go's
+			// ErrorWriter would add the error's metadata again (Connect) or
+			// put it in gRPC's trailers, where net/http refuses to send
+			// WWW-Authenticate (and logs a warning).
 			var cerr *connect.Error
 			if errors.As(err, &cerr) {
 				if ch := cerr.Meta().Get("WWW-Authenticate"); ch != "" {
 					w.Header().Set("WWW-Authenticate", ch)
+					cerr.Meta().Del("WWW-Authenticate")
 				}
 			}
+			w.Header().Set("Cache-Control", "no-store") // like every other answer of the API
 			_ = ew.Write(w, r, err)
 			return
 		}

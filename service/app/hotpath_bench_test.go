@@ -80,7 +80,7 @@ func BenchmarkValidateAndIssue(b *testing.B) {
 		if err := v.Check(benchReq); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := issuer.Issue(benchReq, nil); err != nil {
+		if _, err := issuer.Issue(benchReq); err != nil {
 			b.Fatal(err)
 		}
 	}

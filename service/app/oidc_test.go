@@ -228,3 +228,31 @@ func waitLog(t *testing.T, logs *testserver.Log, want string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestReloadRefreshesTheProvidersKeys: SIGHUP's Reload loads the provider's
+// key set at once; a failure keeps the keys and says so.
+func TestReloadRefreshesTheProvidersKeys(t *testing.T) {
+	t.Parallel()
+	p := newOIDCProvider(t)
+	cfg := testConfig()
+	cfg.Auth = config.AuthConfig{OIDC: oidc.Config{Issuer: p.issuer, Audience: "lktoken-test", RefreshInterval: time.Hour}}
+	srv := startServer(t, cfg)
+	srv.Log.WaitFor(t, `"msg":"oidc provider discovered"`)
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Srv.oidc.State().Keys == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the provider's keys never loaded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.setDown(true)
+	if err := srv.Srv.Reload(); err == nil || !strings.Contains(err.Error(), "key set fetch failed: HTTP 503") {
+		t.Errorf("reload with the provider down: %v", err)
+	}
+	srv.Log.WaitFor(t, `"msg":"oidc key set refresh failed, keeping the current keys"`)
+	p.setDown(false)
+	if err := srv.Srv.Reload(); err != nil {
+		t.Errorf("reload: %v", err)
+	}
+	srv.Log.WaitFor(t, `"msg":"oidc key set refreshed","issuer":"`+p.issuer+`","keys":1`)
+}

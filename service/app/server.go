@@ -229,7 +229,8 @@ func (a *App) Handler() http.Handler { return a.handler }
 func (a *App) SkipDrainDelay() { a.srv.SkipDrainDelay() }
 
 // Reload reads the keys, and the bearer token, the pseudonym key and the
-// Redis password when they come from files, again (SIGHUP). The swap is atomic: a request signs with either the old or
+// Redis password when they come from files, again, and refreshes the OpenID
+// Connect provider's key set (SIGHUP). The swap is atomic: a request signs with either the old or
 // the new key, never fails for the reload. On error the current keys stay and
 // the reason is logged; the reason never contains a secret.
 func (a *App) Reload() error {
@@ -264,6 +265,11 @@ func (a *App) Reload() error {
 			a.redis.SetPassword(pw)
 			a.log.Info("Redis password reloaded")
 		}
+	}
+	if a.oidc != nil {
+		// The provider's key set too, at once: an operator who knows the
+		// provider rotated need not wait for the next refresh. It logs.
+		errs = append(errs, a.oidc.Refresh(context.Background()))
 	}
 	if !a.cfg.Keys.Reloadable() {
 		a.log.Info("reload: " + a.cfg.Explain(keys.ErrNotReloadable).Error())

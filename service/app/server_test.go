@@ -99,6 +99,10 @@ func rawJSONPost(ctx context.Context, base string, req *lktokenv1.GenerateTokenR
 	if req.ExpirationSeconds != nil {
 		body["expirationSeconds"] = *req.ExpirationSeconds
 	}
+	if req.RoomConfig != nil {
+		rc, _ := protojson.Marshal(req.RoomConfig)
+		body["roomConfig"] = json.RawMessage(rc)
+	}
 	b, _ := json.Marshal(body)
 	hreq, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/lktoken.v1.TokenService/GenerateToken", bytes.NewReader(b))
 	hreq.Header.Set("Content-Type", "application/json")

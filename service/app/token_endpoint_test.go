@@ -17,12 +17,14 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/livekit/protocol/auth"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/gen/go/lktoken/v1/lktokenv1connect"
 	"github.com/lktoken/lktoken/internal/testserver"
 	"github.com/lktoken/lktoken/service/app"
+	"github.com/lktoken/lktoken/service/internal/cases"
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/pipeline"
@@ -129,10 +131,17 @@ func issued(t *testing.T, r response) (string, *auth.ClaimGrants) {
 	if err := json.Unmarshal([]byte(r.body), &body); err != nil {
 		t.Fatalf("body %s: %v", r.body, err)
 	}
-	if len(body) != 2 || body["server_url"] != testServerURL || body["participant_token"] == "" {
-		t.Fatalf("body has keys other than exactly server_url=%s and participant_token: %s", testServerURL, r.body)
+	g := verify(t, body["participant_token"])
+	// The room and display name the token was minted for; participant_name
+	// only when it carries one.
+	want := map[string]string{"server_url": testServerURL, "participant_token": body["participant_token"], "room_name": g.Video.Room}
+	if g.Name != "" {
+		want["participant_name"] = g.Name
 	}
-	return body["participant_token"], verify(t, body["participant_token"])
+	if !reflect.DeepEqual(body, want) {
+		t.Fatalf("body %s\nwant exactly %v", r.body, want)
+	}
+	return body["participant_token"], g
 }
 
 func verify(t *testing.T, token string) *auth.ClaimGrants {
@@ -187,7 +196,8 @@ func TestTokenEndpointSnakeCaseInAndOut(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("grants\n got %+v\nwant %+v", got, want)
 	}
-	if !strings.HasPrefix(r.body, `{"server_url":"`+testServerURL+`","participant_token":"`) || !strings.HasSuffix(r.body, "\"}\n") {
+	if !strings.HasPrefix(r.body, `{"server_url":"`+testServerURL+`","participant_token":"`) ||
+		!strings.HasSuffix(r.body, `","room_name":"standup","participant_name":"Ada Lovelace"}`+"\n") {
 		t.Errorf("body is not compact snake_case JSON: %s", r.body)
 	}
 
@@ -452,8 +462,8 @@ func TestTokenEndpointHTTPRefusals(t *testing.T) {
 
 	refused(t, s.post(t, `{"room_name":`), 400, "invalid_argument",
 		"request body is not a TokenSourceRequest JSON object: unexpected EOF")
-	refused(t, s.post(t, `{"room":"x"}`), 400, "invalid_argument",
-		`request body is not a TokenSourceRequest JSON object: (line 1:2): unknown field "room"`)
+	refused(t, s.post(t, `{"room_name":"x","room":["x"}`), 400, "invalid_argument",
+		"request body is not a TokenSourceRequest JSON object: syntax error (line 1:29): unexpected token }")
 	refused(t, s.post(t, `{"participant_attributes":{"a":1}}`), 400, "invalid_argument",
 		`request body is not a TokenSourceRequest JSON object: (line 1:32): invalid value for string field value: 1`)
 	refused(t, s.post(t, `[]`), 400, "invalid_argument",
@@ -595,4 +605,97 @@ func TestTokenEndpointSigningFault(t *testing.T) {
 	if connect.CodeOf(err) != connect.CodeInternal || connectMessage(err) != "the server could not sign the token; this is a server fault, not your request (request id fault-1)" {
 		t.Errorf("GenerateToken: %v", err)
 	}
+}
+
+// One table, every route: GenerateToken (Connect, binary and JSON) and
+// /api/token dispatch agents under the same rules, with the same answers
+// word for word, and the same token for the same input. The token's
+// roomConfig claim is compared exactly, as JSON.
+func TestAgentDispatchSameOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(p *mint.Policy, _ *app.HandlerOptions) { p.AllowedAgents = []string{"helper", "notetaker"} })
+	connectJSON := lktokenv1connect.NewTokenServiceClient(http.DefaultClient, s.url, connect.WithProtoJSON())
+	agent := func(name, metadata, deployment string) *lktokenv1.RoomAgentDispatch {
+		return &lktokenv1.RoomAgentDispatch{AgentName: name, Metadata: metadata, Deployment: deployment}
+	}
+	for _, c := range []struct {
+		name string
+		rc   *lktokenv1.RoomConfig
+		// claim is the token's exact roomConfig claim ("" for none) when
+		// status is 0; otherwise the refusal's status, code and message.
+		claim        string
+		status       int
+		code, reason string
+	}{
+		{name: "allowed agents", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", `{"lang":"en"}`, "staging"), agent("notetaker", "", "")}},
+			claim: `{"agents":[{"agentName":"helper","deployment":"staging","metadata":"{\"lang\":\"en\"}"},{"agentName":"notetaker"}]}`},
+		{name: "agent not in the allowlist", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", "", ""), agent("root-shell", "", "")}},
+			status: 403, code: "permission_denied", reason: `room_config.agents[1].agent_name: agent "root-shell" is not in the agent allowlist of this server`},
+		{name: "unnamed agent", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("", "x", "")}},
+			status: 403, code: "permission_denied", reason: `room_config.agents[0].agent_name: agent "" is not in the agent allowlist of this server`},
+		{name: "agent metadata at the cap", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", strings.Repeat("é", 2048), "")}},
+			claim: `{"agents":[{"agentName":"helper","metadata":"` + strings.Repeat("é", 2048) + `"}]}`},
+		{name: "agent metadata over the cap", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", strings.Repeat("x", 4097), "")}},
+			status: 400, code: "invalid_argument", reason: "room_config.agents[0].metadata: must be at most 4096 bytes (server limit)"},
+		{name: "deployment breaking LiveKit's rule", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("helper", "", "my_env")}},
+			status: 400, code: "invalid_argument", reason: "room_config.agents[0].deployment: deployment contains reserved character '_'"},
+		{name: "over the cap and a bad deployment: both named, before the allowlist", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("root-shell", strings.Repeat("x", 4097), "a b")}},
+			status: 400, code: "invalid_argument", reason: "room_config.agents[0].metadata: must be at most 4096 bytes (server limit); room_config.agents[0].deployment: deployment contains whitespace or control byte at position 1"},
+		{name: "agent name with a control character", rc: &lktokenv1.RoomConfig{Agents: []*lktokenv1.RoomAgentDispatch{agent("help\u202eer", "", "")}},
+			status: 400, code: "invalid_argument", reason: "room_config.agents[0].agent_name: must not contain control or bidirectional-override characters"},
+		{name: "no agent", rc: nil},
+		{name: "empty room_config", rc: &lktokenv1.RoomConfig{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := &lktokenv1.GenerateTokenRequest{RoomName: "standup", ParticipantIdentity: "user-42", RoomConfig: c.rc}
+			body := `{"room_name":"standup","participant_identity":"user-42"}`
+			if c.rc != nil {
+				rc, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(c.rc) // LiveKit's names are the contract's
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = `{"room_name":"standup","participant_identity":"user-42","room_config":` + string(rc) + `}`
+			}
+			r := s.post(t, body)
+			var tokens []string
+			for route, client := range map[string]lktokenv1connect.TokenServiceClient{"connect+proto": s.api, "connect+json": connectJSON} {
+				resp, err := client.GenerateToken(context.Background(), req)
+				if c.status != 0 {
+					if connect.CodeOf(err).String() != c.code || connectMessage(err) != c.reason {
+						t.Errorf("%s: %v, want %s %q", route, err, c.code, c.reason)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", route, err)
+				}
+				tokens = append(tokens, resp.GetToken())
+			}
+			if c.status != 0 {
+				refused(t, r, c.status, c.code, c.reason)
+				return
+			}
+			token, _ := issued(t, r)
+			for _, tok := range tokens {
+				if tok != token {
+					t.Error("GenerateToken and /api/token minted different tokens for the same input and clock")
+				}
+			}
+			if got := roomConfigClaim(t, token); got != c.claim {
+				t.Errorf("roomConfig claim\n got  %s\n want %s", got, c.claim)
+			}
+		})
+	}
+}
+
+// roomConfigClaim is the token's roomConfig claim as JSON ("" when absent),
+// read from the JWT's payload itself rather than through a parser that could
+// fill in or drop fields (keys sorted).
+func roomConfigClaim(t *testing.T, token string) string {
+	t.Helper()
+	rc, ok := cases.JWTPayload(t, token)["roomConfig"]
+	if !ok {
+		return ""
+	}
+	return cases.JSON(t, rc)
 }

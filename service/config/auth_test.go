@@ -16,7 +16,7 @@ func TestAuthSettings(t *testing.T) {
 	}
 	o := cfg.Auth.OIDC
 	if !cfg.Auth.OIDCEnabled() || o.Issuer != "https://id.example.com/" || o.Audience != "lktoken" || o.IdentityClaim != "sub" ||
-		o.NameClaim != "name" || o.Leeway != 30*time.Second || o.Algorithms != nil || cfg.Auth.Policy != nil {
+		o.NameClaim != "name" || o.Leeway != 30*time.Second || o.RequireAccessTokenType || o.Algorithms != nil || cfg.Auth.Policy != nil {
 		t.Errorf("auth = %+v", cfg.Auth)
 	}
 
@@ -26,6 +26,7 @@ func TestAuthSettings(t *testing.T) {
 	all["LKTOKEN_OIDC_NAME_CLAIM"] = "nickname"
 	all["LKTOKEN_OIDC_ALGORITHMS"] = "RS256, ES256"
 	all["LKTOKEN_OIDC_LEEWAY"] = "0"
+	all["LKTOKEN_OIDC_REQUIRE_AT_JWT"] = "true"
 	all["LKTOKEN_POLICY"] = `request.room_name == "lobby"`
 	cfg, err = LoadConfig(nil, envOf(all), &bytes.Buffer{})
 	if err != nil {
@@ -33,7 +34,7 @@ func TestAuthSettings(t *testing.T) {
 	}
 	o = cfg.Auth.OIDC
 	if o.JWKSURL != "http://127.0.0.1:4444/keys" || o.IdentityClaim != "oid" || o.NameClaim != "nickname" ||
-		strings.Join(o.Algorithms, ",") != "RS256,ES256" || o.Leeway >= 0 || cfg.Auth.Policy == nil {
+		strings.Join(o.Algorithms, ",") != "RS256,ES256" || o.Leeway >= 0 || !o.RequireAccessTokenType || cfg.Auth.Policy == nil {
 		t.Errorf("auth = %+v", cfg.Auth)
 	}
 	// Flags work too.
@@ -67,6 +68,8 @@ func TestAuthRefusals(t *testing.T) {
 		{with("LKTOKEN_OIDC_ALGORITHMS", "none"), `"none" is not accepted`},
 		{with("LKTOKEN_OIDC_LEEWAY", "10m"), `LKTOKEN_OIDC_LEEWAY "10m": must be a duration from 0 to 5m, such as 30s`},
 		{with("LKTOKEN_OIDC_LEEWAY", "soon"), `LKTOKEN_OIDC_LEEWAY "soon"`},
+		{with("LKTOKEN_OIDC_REQUIRE_AT_JWT", "maybe"), `LKTOKEN_OIDC_REQUIRE_AT_JWT "maybe": must be true or false`},
+		{withEnv(map[string]string{"LKTOKEN_OIDC_REQUIRE_AT_JWT": "true"}), "LKTOKEN_OIDC_REQUIRE_AT_JWT is set, but has no effect"},
 		{with("LKTOKEN_OIDC_ISSUER", "id.example.com"), "LKTOKEN_OIDC_ISSUER:"},
 		{with("LKTOKEN_OIDC_ISSUER", "http://id.example.com/"), "plain http:// is accepted only on loopback"},
 		{with("LKTOKEN_OIDC_JWKS_URL", "http://10.0.0.1/keys"), "LKTOKEN_OIDC_JWKS_URL: \"http://10.0.0.1/keys\": plain http://"},

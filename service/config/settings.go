@@ -110,6 +110,8 @@ func specs(c *Config) []*spec {
 			help: "comma-separated signature algorithms to accept (default all asymmetric: " + strings.Join(oidc.AsymmetricAlgorithms, ",") + "); none and HS* never"},
 		{flag: "oidc-leeway", env: "LKTOKEN_OIDC_LEEWAY", field: oidc.FieldLeeway, value: duration(&c.Auth.OIDC.Leeway, oidc.DefaultLeeway, 0, oidc.MaxLeeway),
 			help: "clock skew allowed on exp, nbf and iat"},
+		{flag: "oidc-require-at-jwt", env: "LKTOKEN_OIDC_REQUIRE_AT_JWT", field: oidc.FieldRequireAccessTokenType, value: boolean(&c.Auth.OIDC.RequireAccessTokenType, false),
+			help: "refuse access tokens whose header lacks typ at+jwt (RFC 9068), for providers that write it; ID tokens (nonce, at_hash, c_hash, s_hash) are refused either way"},
 		{flag: "policy", env: "LKTOKEN_POLICY", field: roompolicy.FieldExpression, value: list(&c.Auth.Policy, nil, "", parsePolicy),
 			help: "room policy: a CEL expression over `request` (the GenerateTokenRequest) and `claims` (the verified token's claims), true to allow, e.g. request.room_name.startsWith(claims.org + \"-\"); checked at start, fails closed (default: every room)"},
 		// The identity mode (IdentityConfig); with OpenID Connect only.

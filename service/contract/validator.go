@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -16,6 +17,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
@@ -151,22 +153,49 @@ func asConnectError(err error) error {
 // rules the fingerprint changes, the fast path switches itself off (correct,
 // only slower), and TestFastValidationMatchesContract fails until someone
 // re-reads the rules, updates acceptsGenerateToken and this value.
-const contractRulesFingerprint = "3d12bed4e06769ea4ce95de4a73e2d8bab320ed4eeae641a048e2ddef5480155"
+const contractRulesFingerprint = "d7657506ef451efc00b8f8b30c0593f59417b868bb64404e832890ea57c1754e"
 
-// generateTokenRulesFingerprint hashes what decides validity: the request
-// message's descriptor with all its options, and the predefined label rule.
+// generateTokenRulesFingerprint hashes what decides validity: the
+// descriptors, with all their options, of the request message and of every
+// message of the contract it holds (room_config and its agents), and the
+// predefined label rule.
 func generateTokenRulesFingerprint() string {
 	det := proto.MarshalOptions{Deterministic: true}
-	msg, err := det.Marshal(protodesc.ToDescriptorProto((&lktokenv1.GenerateTokenRequest{}).ProtoReflect().Descriptor()))
-	if err != nil {
-		return ""
+	var all []byte
+	for _, md := range requestMessages() {
+		b, err := det.Marshal(protodesc.ToDescriptorProto(md))
+		if err != nil {
+			return ""
+		}
+		all = append(all, b...)
 	}
 	label, err := det.Marshal(protodesc.ToFieldDescriptorProto(lktokenv1.E_Label.TypeDescriptor()))
 	if err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(append(msg, label...))
+	sum := sha256.Sum256(append(all, label...))
 	return hex.EncodeToString(sum[:])
+}
+
+// requestMessages lists GenerateTokenRequest and every message of its own
+// package reachable through its fields, each once, in the order first met.
+func requestMessages() []protoreflect.MessageDescriptor {
+	root := (&lktokenv1.GenerateTokenRequest{}).ProtoReflect().Descriptor()
+	var out []protoreflect.MessageDescriptor
+	var walk func(md protoreflect.MessageDescriptor)
+	walk = func(md protoreflect.MessageDescriptor) {
+		if md.ParentFile().Package() != root.ParentFile().Package() || slices.Contains(out, md) {
+			return
+		}
+		out = append(out, md)
+		for i := range md.Fields().Len() {
+			if m := md.Fields().Get(i).Message(); m != nil {
+				walk(m)
+			}
+		}
+	}
+	walk(root)
+	return out
 }
 
 // acceptsGenerateToken reports true only when m satisfies every rule of
@@ -197,6 +226,13 @@ func acceptsGenerateToken(m *lktokenv1.GenerateTokenRequest) bool {
 	// participant_attributes: keys min_bytes 1, max_bytes 256, label, no "lk." prefix.
 	for k := range m.ParticipantAttributes {
 		if !isLabel(k) || strings.HasPrefix(k, "lk.") {
+			return false
+		}
+	}
+	// room_config.agents[]: agent_name when set max_bytes 256, label;
+	// metadata max_bytes 524288; deployment has no rule in the contract.
+	for _, a := range m.GetRoomConfig().GetAgents() {
+		if a == nil || a.AgentName != "" && !isLabel(a.AgentName) || len(a.Metadata) > 524288 {
 			return false
 		}
 	}

@@ -70,6 +70,9 @@ func TestFastValidationAgreesWithProtovalidate(t *testing.T) {
 		for k, v := range m.ParticipantAttributes {
 			valid = valid && utf8.ValidString(k) && utf8.ValidString(v)
 		}
+		for _, a := range m.GetRoomConfig().GetAgents() {
+			valid = valid && utf8.ValidString(a.AgentName) && utf8.ValidString(a.Metadata) && utf8.ValidString(a.Deployment)
+		}
 		if fast && !slow || valid && fast != slow {
 			t.Fatalf("request %q: fast path %v, protovalidate %v (%v)", m, fast, slow, full.Validate(m))
 		}
@@ -85,6 +88,13 @@ func TestFastValidationAgreesWithProtovalidate(t *testing.T) {
 		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{" ": "x"}},
 		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{strings.Repeat("k", 257): "x"}},
 		{RoomName: "r", ParticipantIdentity: "u", ParticipantAttributes: map[string]string{"a\u202eb": "x"}},
+		{RoomName: "r", ParticipantIdentity: "u", RoomConfig: &lktokenv1.RoomConfig{}},
+		{RoomName: "r", ParticipantIdentity: "u", RoomConfig: agents(&lktokenv1.RoomAgentDispatch{})},
+		{RoomName: "r", ParticipantIdentity: "u", RoomConfig: agents(&lktokenv1.RoomAgentDispatch{AgentName: "helper", Metadata: big, Deployment: "my_env"})},
+		{RoomName: "r", ParticipantIdentity: "u", RoomConfig: agents(&lktokenv1.RoomAgentDispatch{AgentName: "helper", Metadata: big + "m"})},
+		{RoomName: "r", ParticipantIdentity: "u", RoomConfig: agents(&lktokenv1.RoomAgentDispatch{AgentName: strings.Repeat("a", 256)})},
+		{RoomName: "r", ParticipantIdentity: "u", RoomConfig: agents(&lktokenv1.RoomAgentDispatch{AgentName: "ok"}, &lktokenv1.RoomAgentDispatch{AgentName: strings.Repeat("a", 257)})},
+		{RoomName: "r", ParticipantIdentity: "u", RoomConfig: agents(&lktokenv1.RoomAgentDispatch{AgentName: " "})},
 	} {
 		check(m)
 	}
@@ -119,6 +129,13 @@ func TestFastValidationAgreesWithProtovalidate(t *testing.T) {
 					k = "lk." + k
 				}
 				m.ParticipantAttributes[k] = randLabel(r)
+			}
+		}
+		if r.IntN(4) == 0 {
+			m.RoomConfig = &lktokenv1.RoomConfig{}
+			for range r.IntN(3) {
+				m.RoomConfig.Agents = append(m.RoomConfig.Agents, &lktokenv1.RoomAgentDispatch{
+					AgentName: randLabel(r), Metadata: randLabel(r), Deployment: randLabel(r)})
 			}
 		}
 		check(m)
@@ -203,4 +220,9 @@ func TestIdentityRequiredIsProtovalidatesOwn(t *testing.T) {
 			t.Errorf("%v: %d details", c.req, len(cerr.Details()))
 		}
 	}
+}
+
+// agents is a room_config dispatching a.
+func agents(a ...*lktokenv1.RoomAgentDispatch) *lktokenv1.RoomConfig {
+	return &lktokenv1.RoomConfig{Agents: a}
 }

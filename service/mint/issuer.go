@@ -3,7 +3,6 @@ package mint
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	"connectrpc.com/connect"
 	livekitagent "github.com/livekit/protocol/agent"
 	"github.com/livekit/protocol/livekit"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/service/keys"
@@ -35,20 +32,26 @@ func NewIssuer(ring *keys.Ring, policy Policy, now func() time.Time) *Issuer {
 }
 
 // Issue applies the policy to a request that already passed the contract's
-// rules and mints its token. rc is LiveKit's room_config (nil for none): only
-// agent dispatch is honoured, and only for agents in the policy's allowlist.
+// rules and mints its token. Of room_config only agent dispatch exists in the
+// contract, and only agents in the policy's allowlist are dispatched; every
+// route reaches these rules through here.
 //
 // A refusal is a *connect.Error safe to send (invalid_argument naming each
-// field over this server's bounds, permission_denied for room settings it does
-// not grant); a failure to sign wraps ErrSigning and may name its cause, which
-// is for the log, never for the caller.
-func (is *Issuer) Issue(req *lktokenv1.GenerateTokenRequest, rc *livekit.RoomConfiguration) (Token, error) {
-	lifetime, violations := is.policyViolations(req, rc)
+// field over this server's bounds, permission_denied for agents it does not
+// allow); a failure to sign wraps ErrSigning and may name its cause, which is
+// for the log, never for the caller.
+func (is *Issuer) Issue(req *lktokenv1.GenerateTokenRequest) (Token, error) {
+	lifetime, violations := is.policyViolations(req)
 	if len(violations) > 0 {
 		return Token{}, rpcerr.Violations(validate.Violations_builder{Violations: violations}.Build())
 	}
-	if err := is.checkRoomConfig(rc); err != nil {
+	agents := req.GetRoomConfig().GetAgents()
+	if err := is.checkAgents(agents); err != nil {
 		return Token{}, err
+	}
+	var dispatch []*livekit.RoomAgentDispatch
+	for _, a := range agents {
+		dispatch = append(dispatch, &livekit.RoomAgentDispatch{AgentName: a.GetAgentName(), Metadata: a.GetMetadata(), Deployment: a.GetDeployment()})
 	}
 	return Sign(is.keys.Signing(), Request{
 		Room:       req.GetRoomName(),
@@ -57,14 +60,14 @@ func (is *Issuer) Issue(req *lktokenv1.GenerateTokenRequest, rc *livekit.RoomCon
 		Lifetime:   lifetime,
 		Metadata:   req.GetParticipantMetadata(),
 		Attributes: req.GetParticipantAttributes(),
-		Agents:     rc.GetAgents(),
+		Agents:     dispatch,
 	}, is.now())
 }
 
 // policyViolations checks what this server's configuration narrows beyond the
 // contract: the lifetime bounds and the byte caps. It returns the lifetime to
 // grant and every violation, so a caller learns all of them at once.
-func (is *Issuer) policyViolations(req *lktokenv1.GenerateTokenRequest, rc *livekit.RoomConfiguration) (time.Duration, []*validate.Violation) {
+func (is *Issuer) policyViolations(req *lktokenv1.GenerateTokenRequest) (time.Duration, []*validate.Violation) {
 	var violations []*validate.Violation
 	lifetime, ok := is.policy.lifetime(req.ExpirationSeconds)
 	if !ok {
@@ -81,7 +84,7 @@ func (is *Issuer) policyViolations(req *lktokenv1.GenerateTokenRequest, rc *live
 			fmt.Sprintf("keys and values must total at most %d bytes (server limit); these total %d", is.policy.MaxAttributesBytes, n),
 			rpcerr.Field("participant_attributes")))
 	}
-	for i, a := range rc.GetAgents() {
+	for i, a := range req.GetRoomConfig().GetAgents() {
 		agent := func(field string) []rpcerr.Element {
 			return []rpcerr.Element{rpcerr.Field("room_config"), rpcerr.Index("agents", i), rpcerr.Field(field)}
 		}
@@ -97,39 +100,11 @@ func (is *Issuer) policyViolations(req *lktokenv1.GenerateTokenRequest, rc *live
 	return lifetime, violations
 }
 
-// setFields lists the populated fields of m in field-number order, so that
-// messages naming them are stable.
-func setFields(m proto.Message) []protoreflect.FieldDescriptor {
-	var fields []protoreflect.FieldDescriptor
-	m.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		fields = append(fields, fd)
-		return true
-	})
-	slices.SortFunc(fields, func(a, b protoreflect.FieldDescriptor) int { return int(a.Number() - b.Number()) })
-	return fields
-}
-
-// honouredAgentFields are the RoomAgentDispatch fields a request may set.
-var honouredAgentFields = []protoreflect.Name{"agent_name", "metadata", "deployment"}
-
-// checkRoomConfig refuses, with permission_denied, every room setting other
-// than agent dispatch and every agent outside the allowlist, naming each.
-func (is *Issuer) checkRoomConfig(rc *livekit.RoomConfiguration) error {
-	if rc == nil {
-		return nil
-	}
+// checkAgents refuses, with permission_denied, every agent outside the
+// allowlist, naming each.
+func (is *Issuer) checkAgents(agents []*lktokenv1.RoomAgentDispatch) error {
 	var refused []string
-	for _, fd := range setFields(rc) {
-		if fd.Name() != "agents" {
-			refused = append(refused, "room_config."+string(fd.Name())+" is not allowed (this server honours only room_config.agents)")
-		}
-	}
-	for i, a := range rc.GetAgents() {
-		for _, fd := range setFields(a) {
-			if !slices.Contains(honouredAgentFields, fd.Name()) {
-				refused = append(refused, fmt.Sprintf("room_config.agents[%d].%s is not allowed (only agent_name, metadata and deployment are)", i, fd.Name()))
-			}
-		}
+	for i, a := range agents {
 		if !is.policy.agentAllowed(a.GetAgentName()) {
 			refused = append(refused, fmt.Sprintf("room_config.agents[%d].agent_name: agent %q is not in the agent allowlist of this server", i, a.GetAgentName()))
 		}

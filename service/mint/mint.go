@@ -28,9 +28,11 @@ type Request struct {
 
 // Token is a signed token and what it was minted for.
 type Token struct {
-	JWT       string
-	Room      string
-	Identity  string
+	JWT      string
+	Room     string
+	Identity string
+	// Name is the display name the token carries ("" for none).
+	Name      string
 	ExpiresAt time.Time
 	// Lifetime is what was granted: ExpiresAt less the issue time.
 	Lifetime time.Duration
@@ -139,5 +141,5 @@ func Sign(creds keys.Credentials, req Request, now time.Time) (Token, error) {
 	if err != nil {
 		return Token{}, errors.Join(ErrSigning, err)
 	}
-	return Token{JWT: signed, Room: req.Room, Identity: req.Identity, ExpiresAt: expires, Lifetime: req.Lifetime}, nil
+	return Token{JWT: signed, Room: req.Room, Identity: req.Identity, Name: req.Name, ExpiresAt: expires, Lifetime: req.Lifetime}, nil
 }

@@ -36,7 +36,8 @@ type Config struct {
 	Algorithms []string
 	// Leeway is the clock skew allowed on exp, nbf and iat (default 30s, at
 	// most MaxLeeway). Negative means none.
-	Leeway time.Duration
+	Leeway                 time.Duration
+	RequireAccessTokenType bool
 
 	// HTTPClient fetches discovery and keys (default: system roots, 10 s
 	// timeout, no redirects to other schemes).
@@ -149,6 +150,9 @@ const (
 	FieldNameClaim     setting.Field = "oidc.NameClaim"
 	FieldAlgorithms    setting.Field = "oidc.Algorithms"
 	FieldLeeway        setting.Field = "oidc.Leeway"
+	// FieldRequireAccessTokenType names RequireAccessTokenType (only in
+	// "has no effect without an issuer").
+	FieldRequireAccessTokenType setting.Field = "oidc.RequireAccessTokenType"
 )
 
 // Check reports the first setting that cannot work, as a [setting.Error]

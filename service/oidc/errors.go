@@ -26,6 +26,7 @@ const (
 	KindIssuedInFuture
 	KindIdentity
 	KindUnavailable
+	KindNotAccessToken
 )
 
 var kindNames = map[Kind]string{
@@ -42,6 +43,7 @@ var kindNames = map[Kind]string{
 	KindIssuedInFuture: "issued_in_future",
 	KindIdentity:       "no_identity",
 	KindUnavailable:    "provider_unavailable",
+	KindNotAccessToken: "not_access_token",
 }
 
 // String is a short stable name, for logs and metrics.

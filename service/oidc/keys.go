@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -57,7 +56,7 @@ type keyStore struct {
 }
 
 // errNoKeysURL: discovery has not told us where the keys are yet.
-var errNoKeysURL = errors.New("the key set URL is not known yet (discovery has not succeeded)")
+var errNoKeysURL = &fetchError{reason: "the key set URL is not known yet (discovery has not succeeded)"}
 
 // fetch loads the key set now and keeps it when it is good. Concurrent
 // callers share one request.
@@ -120,37 +119,18 @@ func (s *keyStore) refetchForUnknownKid(ctx context.Context) bool {
 	return true
 }
 
-// maxJWKSBytes bounds a key set document.
-const maxJWKSBytes = 1 << 20
-
 func (s *keyStore) load(ctx context.Context) (*keySet, error) {
 	u := s.url.Load()
 	if u == nil {
 		return nil, errNoKeysURL
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *u, nil)
+	body, err := get(ctx, s.client, *u, "application/json, application/jwk-set+json", "key set fetch")
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json, application/jwk-set+json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch keys: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch keys: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch keys: %s answered %s", *u, resp.Status)
-	}
-	if len(body) > maxJWKSBytes {
-		return nil, fmt.Errorf("fetch keys: %s sent more than %d bytes", *u, maxJWKSBytes)
-	}
 	ks, err := parseKeySet(body)
 	if err != nil {
-		return nil, fmt.Errorf("fetch keys from %s: %w", *u, err)
+		return nil, &fetchError{reason: "key set fetch failed: no usable key set", detail: excerpt(err.Error())}
 	}
 	ks.fetched = s.now()
 	return ks, nil

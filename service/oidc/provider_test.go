@@ -142,18 +142,29 @@ func (p *testProvider) key(kid string) signingKey {
 }
 
 // sign makes a compact JWS of claims with k (kid in the header unless
-// empty).
+// empty, typ JWT).
 func sign(t testing.TB, k signingKey, claims map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signPayload(t, k, "JWT", payload)
+}
+
+// signPayload signs payload as it is (keys in the order written, duplicates
+// kept, which json.Marshal of a map cannot make) with k, typ in the header
+// unless empty.
+func signPayload(t testing.TB, k signingKey, typ string, payload []byte) string {
+	t.Helper()
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
 	if k.kid != "" {
 		opts = opts.WithHeader("kid", k.kid)
 	}
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,16 @@
 // Package oidc verifies callers' OpenID Connect / OAuth 2.0 access tokens
 // (JWTs signed by the provider) for lktoken's caller authentication.
 //
-// A Verifier is built once from a Config. It discovers the provider
-// (go-oidc's NewProvider), keeps the provider's key set in memory and
-// reloads it in the background, retrying with backoff while the provider is
-// down and keeping the last good set meanwhile. Verify checks one token:
-// size, algorithm (asymmetric only), signature (go-jose, through go-oidc's
-// IDTokenVerifier, which also checks iss and aud), then exp, nbf and iat
-// with the configured leeway against the injected clock, and the identity
-// claim. Results are cached by the SHA-256 of the token until its exp, so a
+// A Verifier is built once from a Config. It discovers the provider (its
+// discovery document, at most 1 MiB like the key set), keeps the
+// provider's key set in memory and reloads it in the background, retrying
+// with backoff while the provider is down and keeping the last good set
+// meanwhile. Verify checks one token, once: size, algorithm (asymmetric
+// only), signature (go-jose, against the loaded keys), then every claim from
+// one map of the payload's exact keys: iss, aud, none of an ID token's
+// claims (nonce, at_hash, c_hash, s_hash; optionally RFC 9068's typ
+// "at+jwt"), exp, nbf and iat (JSON numbers) with the configured leeway
+// against the injected clock, and the identity claim. Results are cached by the SHA-256 of the token until its exp, so a
 // caller that reuses its token pays for one signature check.
 //
 // Every refusal is an *Error whose Kind says why and whose Challenge is the
@@ -30,7 +32,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/lktoken/lktoken/service/authn"
@@ -58,13 +59,12 @@ type Principal struct {
 // Verifier verifies callers' tokens against one provider. It is safe for
 // concurrent use.
 type Verifier struct {
-	cfg      Config
-	algs     []jose.SignatureAlgorithm
-	keys     *keyStore
-	verifier *gooidc.IDTokenVerifier
-	cache    *cache
-	cancel   context.CancelFunc
-	done     chan struct{}
+	cfg    Config
+	algs   []jose.SignatureAlgorithm
+	keys   *keyStore
+	cache  *cache
+	cancel context.CancelFunc
+	done   chan struct{}
 	// reachable is false from the first failed fetch to the next success.
 	reachable atomic.Bool
 }
@@ -98,14 +98,6 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			}
 		}
 	}
-	v.verifier = gooidc.NewVerifier(cfg.Issuer, storeKeySet{v.keys}, &gooidc.Config{
-		ClientID:             cfg.Audience,
-		SupportedSigningAlgs: cfg.Algorithms,
-		// exp, nbf and iat are checked here with the configured leeway:
-		// go-oidc allows none on exp and a fixed 5 minutes on nbf.
-		SkipExpiryCheck: true,
-		Now:             cfg.Now,
-	})
 	v.reachable.Store(true)
 	ctx, v.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go v.run(ctx)
@@ -165,7 +157,7 @@ func (v *Verifier) refresh(ctx context.Context) error {
 	err := v.discover(ctx)
 	if err == nil {
 		err = v.keys.fetch(ctx)
-	} else {
+	} else if ctx.Err() == nil {
 		v.keys.recordErr(err)
 	}
 	if ctx.Err() != nil {
@@ -184,32 +176,6 @@ func (v *Verifier) refresh(ctx context.Context) error {
 	return nil
 }
 
-func (v *Verifier) discover(ctx context.Context) error {
-	if v.keys.url.Load() != nil {
-		return nil
-	}
-	p, err := gooidc.NewProvider(gooidc.ClientContext(ctx, v.cfg.HTTPClient), v.cfg.Issuer)
-	if err != nil {
-		return fmt.Errorf("discovery at %s/.well-known/openid-configuration: %w", strings.TrimSuffix(v.cfg.Issuer, "/"), err)
-	}
-	var meta struct {
-		JWKSURL string `json:"jwks_uri"`
-	}
-	if err := p.Claims(&meta); err != nil || meta.JWKSURL == "" {
-		return fmt.Errorf("discovery at %s: no jwks_uri", v.cfg.Issuer)
-	}
-	if err := checkURL(meta.JWKSURL); err != nil {
-		return fmt.Errorf("discovery at %s: jwks_uri: %w", v.cfg.Issuer, err)
-	}
-	if strings.HasPrefix(v.cfg.Issuer, "https://") && !strings.HasPrefix(meta.JWKSURL, "https://") {
-		// Keys fetched in the clear could be replaced on the way.
-		return fmt.Errorf("discovery at %s: jwks_uri %q is not https", v.cfg.Issuer, meta.JWKSURL)
-	}
-	v.keys.url.Store(&meta.JWKSURL)
-	v.cfg.Log.Info("oidc provider discovered", "issuer", v.cfg.Issuer, "jwks_uri", meta.JWKSURL)
-	return nil
-}
-
 // Ready reports whether a key set has been loaded: before that, every
 // token is refused with KindUnavailable.
 func (v *Verifier) Ready() bool { return v.keys.keys.Load() != nil }
@@ -222,8 +188,10 @@ type State struct {
 	Keys int
 	// LoadedAt is when the loaded set was fetched.
 	LoadedAt time.Time
-	// LastError is the last fetch's error, "" when it succeeded; the loaded
-	// set (if any) is still used meanwhile.
+	// LastError is why the last fetch failed, "" when it succeeded: a
+	// short reason of lktoken's own ("discovery failed: HTTP 503"), never
+	// the provider's text, which only the log gets (cut to a few hundred
+	// bytes). The loaded set (if any) is still used meanwhile.
 	LastError string
 	// LastErrorAt is when LastError happened.
 	LastErrorAt time.Time
@@ -252,9 +220,36 @@ func (v *Verifier) State() State {
 		s.Keys, s.LoadedAt = len(ks.all), ks.fetched
 	}
 	if err != nil {
-		s.LastError, s.LastErrorAt = err.Error(), at
+		s.LastError, s.LastErrorAt = reason(err), at
 	}
 	return s
+}
+
+// reason is the short cause of a failed load, for State: a fetchError's
+// reason, never the provider's own words (the log has those).
+func reason(err error) string {
+	var fe *fetchError
+	switch {
+	case errors.As(err, &fe):
+		return fe.reason
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "loading the keys was interrupted"
+	}
+	return "loading the keys failed"
+}
+
+// Refresh discovers the provider if that has not succeeded yet and loads its
+// key set now, whatever the rate limit of unknown kids: for an operator who
+// knows the provider's keys changed (lktoken does it on SIGHUP). A failure
+// keeps the current keys. It logs its outcome.
+func (v *Verifier) Refresh(ctx context.Context) error {
+	err := v.refresh(ctx)
+	if err != nil {
+		v.cfg.Log.Warn("oidc key set refresh failed, keeping the current keys", "issuer", v.cfg.Issuer, "error", err.Error())
+		return err
+	}
+	v.cfg.Log.Info("oidc key set refreshed", "issuer", v.cfg.Issuer, "keys", v.State().Keys)
+	return nil
 }
 
 // Issuer is the configured issuer.
@@ -287,16 +282,6 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	return p, nil
 }
 
-// holder carries, through go-oidc, the parsed token to our KeySet and the
-// KeySet's classified result back.
-type holder struct {
-	jws     *jose.JSONWebSignature
-	err     *Error
-	payload []byte
-}
-
-type holderKey struct{}
-
 func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Principal, time.Time, error) {
 	if strings.Count(raw, ".") != 2 {
 		return nil, time.Time{}, refuse(KindMalformed, "the token is not a JWT (three base64url parts separated by dots)")
@@ -313,6 +298,9 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Prin
 	if len(jws.Signatures) != 1 {
 		return nil, time.Time{}, refuse(KindMalformed, "the token does not carry exactly one signature")
 	}
+	if v.cfg.RequireAccessTokenType && !isAccessTokenType(jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType]) {
+		return nil, time.Time{}, errNotATType
+	}
 	if !v.Ready() {
 		// A first request may come before the background load: try once
 		// (rate-limited) rather than refuse outright.
@@ -321,43 +309,75 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Prin
 			return nil, time.Time{}, refuse(KindUnavailable, "the identity provider's keys are not loaded yet; try again shortly")
 		}
 	}
-	h := &holder{jws: jws}
-	tok, err := v.verifier.Verify(context.WithValue(ctx, holderKey{}, h), raw)
-	if h.err != nil {
-		return nil, time.Time{}, h.err
+	payload, rerr := v.verifySignature(ctx, jws)
+	if rerr != nil {
+		return nil, time.Time{}, rerr
 	}
-	if h.payload == nil {
-		// go-oidc refused before checking the signature.
-		return nil, time.Time{}, refuse(KindMalformed, "the token is not a well-formed signed JWT")
-	}
-	claims, cerr := decodeClaims(h.payload)
-	if cerr != nil {
+	// Every claim below, and every claim the principal carries, comes from
+	// this one map of the payload's exact keys: no second decoding (a
+	// struct's case-insensitive one, say) can see other claims.
+	claims, err := decodeClaims(payload)
+	if err != nil {
 		return nil, time.Time{}, refuse(KindMalformed, "the token's payload is not a JSON object of claims")
 	}
+	return v.checkClaims(claims, now)
+}
+
+// idTokenClaims are claims only ID tokens carry (OpenID Connect Core 2,
+// 3.3.2.11): an ID token whose aud happens to be ours is not an access
+// token for us.
+var idTokenClaims = []string{"nonce", "at_hash", "c_hash", "s_hash"}
+
+// errNotATType refuses a token without RFC 9068's typ, when that is required.
+var errNotATType = refuse(KindNotAccessToken, `the token's header has no typ "at+jwt" (RFC 9068): this server accepts only access tokens`)
+
+// isAccessTokenType: RFC 9068 2.1's "at+jwt", or the full media type
+// "application/at+jwt" (RFC 7515 4.1.9), in any case.
+func isAccessTokenType(typ any) bool {
+	s, _ := typ.(string)
+	return strings.EqualFold(s, "at+jwt") || strings.EqualFold(s, "application/at+jwt")
+}
+
+// checkClaims checks the verified payload's claims and makes the principal.
+func (v *Verifier) checkClaims(claims map[string]any, now time.Time) (*Principal, time.Time, error) {
 	if iss, _ := claims["iss"].(string); iss != v.cfg.Issuer {
 		return nil, time.Time{}, refuse(KindIssuer, fmt.Sprintf("the token was not issued by %s (iss differs)", v.cfg.Issuer))
 	}
 	if !hasAudience(claims["aud"], v.cfg.Audience) {
 		return nil, time.Time{}, refuse(KindAudience, fmt.Sprintf("the token is not meant for this server: its aud does not include %s", v.cfg.Audience))
 	}
-	if err != nil {
-		return nil, time.Time{}, refuse(KindMalformed, "the token's claims are not valid")
+	for _, c := range idTokenClaims {
+		if _, ok := claims[c]; ok {
+			return nil, time.Time{}, refuse(KindNotAccessToken, fmt.Sprintf("the token is an ID token (it has %s), not an access token", c))
+		}
 	}
 	leeway := v.cfg.Leeway
-	exp, ok := numericDate(claims["exp"])
-	if !ok {
+	exp, present, ok := timeClaim(claims, "exp")
+	switch {
+	case !present:
 		return nil, time.Time{}, refuse(KindMalformed, "the token has no exp claim")
-	}
-	if now.After(exp.Add(leeway)) {
+	case !ok:
+		return nil, time.Time{}, refuse(KindMalformed, fmt.Sprintf("the token's %s claim is not a number", "exp"))
+	case now.After(exp.Add(leeway)):
 		return nil, time.Time{}, refuse(KindExpired, "the token is expired")
 	}
-	if nbf, ok := numericDate(claims["nbf"]); ok && now.Add(leeway).Before(nbf) {
+	nbf, present, ok := timeClaim(claims, "nbf")
+	switch {
+	case present && !ok:
+		return nil, time.Time{}, refuse(KindMalformed, fmt.Sprintf("the token's %s claim is not a number", "nbf"))
+	case present && now.Add(leeway).Before(nbf):
 		return nil, time.Time{}, refuse(KindNotYetValid, "the token is not valid yet (nbf is in the future)")
-	} else if _, present := claims["nbf"]; present && !ok {
-		return nil, time.Time{}, refuse(KindMalformed, "the token's nbf claim is not a number")
 	}
-	if iat, ok := numericDate(claims["iat"]); ok && now.Add(leeway).Before(iat) {
+	iat, present, ok := timeClaim(claims, "iat")
+	switch {
+	case present && !ok:
+		return nil, time.Time{}, refuse(KindMalformed, fmt.Sprintf("the token's %s claim is not a number", "iat"))
+	case present && now.Add(leeway).Before(iat):
 		return nil, time.Time{}, refuse(KindIssuedInFuture, "the token was issued in the future (iat); check the clocks")
+	}
+	subject, ok := claims["sub"].(string)
+	if _, present := claims["sub"]; present && !ok {
+		return nil, time.Time{}, refuse(KindMalformed, "the token's sub claim is not a string")
 	}
 	identity, _ := claims[v.cfg.IdentityClaim].(string)
 	if identity == "" {
@@ -365,8 +385,8 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Prin
 	}
 	name, _ := claims[v.cfg.NameClaim].(string)
 	p := &Principal{
-		Issuer:   tok.Issuer,
-		Subject:  tok.Subject,
+		Issuer:   v.cfg.Issuer,
+		Subject:  subject,
 		Identity: identity,
 		Name:     name,
 		Expiry:   exp,
@@ -374,6 +394,18 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Prin
 	}
 	p.authn = &authn.Principal{Issuer: p.Issuer, Subject: p.Subject, Identity: p.Identity, Name: displayName(p.Name), Claims: p.Claims}
 	return p, exp.Add(leeway), nil
+}
+
+// timeClaim reads the NumericDate claim name: present says the key is
+// there at all, ok that its value is a number (anything else, a numeric
+// string included, is malformed).
+func timeClaim(claims map[string]any, name string) (t time.Time, present, ok bool) {
+	v, present := claims[name]
+	if !present {
+		return time.Time{}, false, false
+	}
+	t, ok = numericDate(v)
+	return t, true, ok
 }
 
 // algName names the algorithm a refused token claims, if it is one a
@@ -451,38 +483,29 @@ func normalize(v any) any {
 	return v
 }
 
-// storeKeySet is the go-oidc KeySet over our keyStore. It verifies the
-// signature of the token Verify already parsed, refetching the keys once
-// (rate-limited) for an unknown kid, and records why it refused.
-type storeKeySet struct{ s *keyStore }
-
-func (k storeKeySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	h, _ := ctx.Value(holderKey{}).(*holder)
-	if h == nil {
-		return nil, errors.New("oidc: VerifySignature outside Verify")
-	}
-	sig := h.jws.Signatures[0]
+// verifySignature checks the signature of jws with the provider's key of
+// its kid, refetching the keys once (rate-limited) for an unknown kid, and
+// returns the verified payload.
+func (v *Verifier) verifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, *Error) {
+	sig := jws.Signatures[0]
 	kid, alg := sig.Header.KeyID, sig.Header.Algorithm
-	candidates := k.s.keys.Load().lookup(kid)
-	if len(candidates) == 0 && k.s.refetchForUnknownKid(ctx) {
-		candidates = k.s.keys.Load().lookup(kid)
+	candidates := v.keys.keys.Load().lookup(kid)
+	if len(candidates) == 0 && v.keys.refetchForUnknownKid(ctx) {
+		candidates = v.keys.keys.Load().lookup(kid)
 	}
 	if len(candidates) == 0 {
-		h.err = refuse(KindUnknownKey, "the token is signed with a key the provider does not publish (unknown kid)")
-		return nil, h.err
+		return nil, refuse(KindUnknownKey, "the token is signed with a key the provider does not publish (unknown kid)")
 	}
 	for i := range candidates {
 		key := &candidates[i]
 		if key.Algorithm != "" && key.Algorithm != alg {
 			continue
 		}
-		if payload, err := h.jws.Verify(key); err == nil {
-			h.payload = payload
+		if payload, err := jws.Verify(key); err == nil {
 			return payload, nil
 		}
 	}
-	h.err = refuse(KindSignature, "the token's signature does not verify with the provider's key")
-	return nil, h.err
+	return nil, refuse(KindSignature, "the token's signature does not verify with the provider's key")
 }
 
 // keysRemoved reports whether a key of old is gone from new (or changed

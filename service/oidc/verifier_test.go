@@ -432,7 +432,7 @@ func TestNotReadyUntilKeysLoad(t *testing.T) {
 	if v.Ready() {
 		t.Fatal("ready with the provider down")
 	}
-	if s := v.State().String(); !strings.HasPrefix(s, "not ready: discovery at") {
+	if s := v.State().String(); s != "not ready: discovery failed: HTTP 503" {
 		t.Errorf("state %q", s)
 	}
 	f := &fixture{p: p, clock: clock, v: v}

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/livekit/protocol/livekit"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -134,8 +133,6 @@ type Call struct {
 	// Request is the GenerateTokenRequest to mint for; the operation may fill
 	// in its identity (and, with GenerateMissing, its room).
 	Request *lktokenv1.GenerateTokenRequest
-	// RoomConfig is LiveKit's room_config (/api/token only); nil for none.
-	RoomConfig *livekit.RoomConfiguration
 	// GenerateMissing fills an empty room name and participant identity with
 	// generated ones, as LiveKit's token endpoint does.
 	GenerateMissing bool
@@ -184,7 +181,7 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 	if p != nil {
 		entry.Issuer, entry.Subject = p.Issuer, p.Subject
 	}
-	for _, a := range call.RoomConfig.GetAgents() {
+	for _, a := range call.Request.GetRoomConfig().GetAgents() {
 		entry.Agents = append(entry.Agents, a.GetAgentName())
 	}
 	res, err = op.mint(ctx, &call, bound, &entry)
@@ -217,7 +214,7 @@ func (op *Operation) mint(ctx context.Context, call *Call, bound identity.Bound,
 	}
 	// Timed from a valid request to a signed token (or its refusal).
 	start := time.Now()
-	tok, err := op.decide(ctx, req, call.RoomConfig, p, entry)
+	tok, err := op.decide(ctx, req, p, entry)
 	if op.observer != nil {
 		outcome := "issued"
 		if err != nil {
@@ -232,7 +229,7 @@ func (op *Operation) mint(ctx context.Context, call *Call, bound identity.Bound,
 }
 
 // decide asks the room policy, then the Issuer.
-func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenRequest, rc *livekit.RoomConfiguration, p *authn.Principal, entry *audit.Entry) (mint.Token, error) {
+func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenRequest, p *authn.Principal, entry *audit.Entry) (mint.Token, error) {
 	if op.rooms != nil {
 		allow, reason := op.rooms.Allow(ctx, req, p)
 		entry.Policy = "allowed"
@@ -241,7 +238,7 @@ func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenReq
 			return mint.Token{}, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("room_name: the room policy does not allow this room (%s)", reason))
 		}
 	}
-	tok, err := op.issuer.Issue(req, rc)
+	tok, err := op.issuer.Issue(req)
 	if err != nil && errors.Is(err, mint.ErrSigning) {
 		// The cause goes to the log; the caller learns only that it is ours.
 		id := requestid.From(ctx)

@@ -11,8 +11,9 @@ import (
 
 // Hook is the policy as the mint operation asks it (pipeline.RoomPolicy):
 // the claims are the principal's (none when the authentication mode proves
-// no identity), and a failed evaluation is logged here, with its cause,
-// while the caller learns only that the policy refused.
+// no identity), and a failed evaluation is logged here, with where in the
+// policy it failed and the kind of error (never a value), while the caller
+// learns only that the policy refused.
 type Hook struct {
 	Policy *Policy
 	Log    *slog.Logger

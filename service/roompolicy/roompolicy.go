@@ -27,6 +27,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/checker"
 	"cel.dev/cel-go/common"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
@@ -56,6 +57,8 @@ const maxExpressionBytes = 16 << 10
 type Policy struct {
 	src string
 	prg cel.Program
+	// info locates an evaluation error's node in src.
+	info *celast.SourceInfo
 	// limited: the program tracks its cost at runtime (its static
 	// estimate exceeds costLimit).
 	limited bool
@@ -89,7 +92,7 @@ func Compile(expr string) (*Policy, error) {
 	// estimated statically from the largest inputs there can be, stays under
 	// the limit needs none; any other (comprehensions over claims, say) runs
 	// with the limit and the context's cancellation.
-	p := &Policy{src: expr}
+	p := &Policy{src: expr, info: ast.NativeRep().SourceInfo()}
 	est, err := env.EstimateCost(ast, sizeBounds{})
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	if err != nil || est.Max > costLimit {
@@ -188,9 +191,11 @@ func (o Outcome) String() string {
 // Decision is the policy's answer for one request.
 type Decision struct {
 	Outcome Outcome
-	// Err is why evaluation failed (Outcome Failed): CEL's message, such
-	// as "no such key: org". It names claims by key, never their values,
-	// and is for the server's log, not for the caller.
+	// Err is why evaluation failed (Outcome Failed): where in the policy
+	// and what kind of error, such as "at line 1, column 30: no such key".
+	// It never quotes a value (CEL's own messages do: a claim in an invalid
+	// timestamp, a missing map key), and is for the server's log, not for
+	// the caller.
 	Err error
 }
 
@@ -212,7 +217,7 @@ func (p *Policy) Evaluate(ctx context.Context, req *lktokenv1.GenerateTokenReque
 		out, _, err = p.prg.Eval(vars)
 	}
 	if err != nil {
-		return Decision{Outcome: Failed, Err: err}
+		return Decision{Outcome: Failed, Err: p.evalError(err)}
 	}
 	b, ok := out.Value().(bool)
 	if !ok {
@@ -242,3 +247,53 @@ func (a *activation) ResolveName(name string) (any, bool) {
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
+
+// evalError says where err happened and its kind, without the values CEL's
+// message may quote.
+func (p *Policy) evalError(err error) error {
+	kind := errorKind(err)
+	var cerr *types.Err
+	if errors.As(err, &cerr) && cerr.NodeID() != 0 {
+		if loc := p.info.GetStartLocation(cerr.NodeID()); loc.Line() > 0 {
+			return fmt.Errorf("at line %d, column %d: %s", loc.Line(), loc.Column()+1, kind)
+		}
+	}
+	return errors.New(kind)
+}
+
+// errorKinds are the CEL runtime errors a policy meets: the start of the
+// message, and the kind that is all that is kept of it.
+var errorKinds = [][2]string{
+	{"no such key", "no such key"},
+	{"no such overload", "no such overload"},
+	{"no such attribute", "no such attribute"},
+	{"no such field", "no such field"},
+	{"invalid RFC 3339 timestamp", "invalid RFC 3339 timestamp"},
+	{"type conversion error", "type conversion error"},
+	{"range error", "range error"},
+	{"integer overflow", "integer overflow"},
+	{"division by zero", "division by zero"},
+	{"modulus by zero", "modulus by zero"},
+	{"index", "index out of range"},
+	{"error parsing regexp", "error parsing regexp"},
+	{"invalid UTF-8", "invalid UTF-8"},
+	{"optional.none() dereference", "optional.none() dereference"},
+	{"NaN values cannot be ordered", "NaN values cannot be ordered"},
+	{"operation cancelled: actual cost limit exceeded", "cost limit exceeded"},
+	{"operation interrupted", "operation interrupted"},
+}
+
+// errorKind is the kind of an evaluation error: a known message's start, or
+// "evaluation error" (with the cause's Go type, which holds no value).
+func errorKind(err error) string {
+	msg := err.Error()
+	for _, k := range errorKinds {
+		if strings.HasPrefix(msg, k[0]) {
+			return k[1]
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "canceled"
+	}
+	return "evaluation error"
+}

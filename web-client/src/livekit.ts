@@ -3,7 +3,11 @@
 // types only, so it adds no code of livekit-client's to a bundle.
 import type { TokenSourceConfigurable, TokenSourceFetchOptions, TokenSourceResponseObject } from "livekit-client";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { GenerateTokenRequestSchema, GenerateTokenResponse } from "../../gen/ts/lktoken/v1/token_service_pb.js";
+import type {
+  GenerateTokenRequestSchema,
+  GenerateTokenResponse,
+  RoomAgentDispatchSchema,
+} from "../../gen/ts/lktoken/v1/token_service_pb.js";
 import type { AccessTokenGetter, TokenClient } from "./client.js";
 import { accessTokenGetterOf, callerKey } from "./caller.js";
 import { RateLimitedError } from "./errors.js";
@@ -39,16 +43,17 @@ export interface TokenSourceOptions {
 export interface LktokenTokenSource extends TokenSourceConfigurable {
   /**
    * A token for the request merged with `options` (room, participant name,
-   * identity, metadata, attributes): the cached one while it is valid for at
-   * least `refreshBeforeSeconds` more and the request and the caller (see
-   * {@link TokenSourceOptions.getAccessToken}) are unchanged, otherwise a
-   * fresh one. Concurrent calls wait for each other: one request to
-   * lktoken at a time. `force` skips the cache.
+   * identity, metadata, attributes, and the agent to dispatch: `agentName`,
+   * `agentMetadata` and `deployment` become `roomConfig.agents[0]`, as
+   * livekit-client's own endpoint source sends them): the cached one while it
+   * is valid for at least `refreshBeforeSeconds` more and the request and the
+   * caller (see {@link TokenSourceOptions.getAccessToken}) are unchanged,
+   * otherwise a fresh one. Concurrent calls wait for each other: one request
+   * to lktoken at a time. `force` skips the cache.
    *
-   * @throws Error for agentName, agentMetadata or deployment: GenerateToken
-   *   does not dispatch agents (lktoken's /api/token endpoint, which speaks
-   *   LiveKit's endpoint format, does; use TokenSource.endpoint for that).
-   * @throws ConnectError as the client does (invalid_argument, UnauthenticatedError, ...).
+   * @throws ConnectError as the client does (invalid_argument,
+   *   UnauthenticatedError, PermissionDeniedError for an agent outside the
+   *   server's LKTOKEN_ALLOWED_AGENTS, ...).
    * @throws RateLimitedError when lktoken's rate limit refused; until its
    *   `retryAfterMs` has passed, fetches that need a fresh token throw it
    *   again (with the delay left) without asking lktoken.
@@ -148,14 +153,16 @@ function retryLater(err: RateLimitedError, leftMs: number): RateLimitedError {
 }
 
 function mergeRequest(base: TokenRequestInit, o: TokenSourceFetchOptions): TokenRequestInit {
-  const unsupported = (["agentName", "agentMetadata", "deployment"] as const).filter((k) => o[k] !== undefined && o[k] !== "");
-  if (unsupported.length > 0) {
-    throw new Error(
-      `lktoken web-client: GenerateToken does not dispatch agents (${unsupported.join(", ")}); ` +
-        "use TokenSource.endpoint with lktoken's /api/token endpoint for that",
-    );
-  }
   const out: TokenRequestInit = { ...base };
+  if (o.agentName !== undefined || o.agentMetadata !== undefined || o.deployment !== undefined) {
+    // Laid over the request's first agent, as TokenSource.endpoint fills room_config.agents[0].
+    const [first, ...rest] = base.roomConfig?.agents ?? [];
+    const agent: MessageInitShape<typeof RoomAgentDispatchSchema> = { ...first };
+    if (o.agentName !== undefined) agent.agentName = o.agentName;
+    if (o.agentMetadata !== undefined) agent.metadata = o.agentMetadata;
+    if (o.deployment !== undefined) agent.deployment = o.deployment;
+    out.roomConfig = { agents: [agent, ...rest] };
+  }
   if (o.roomName !== undefined) out.roomName = o.roomName;
   if (o.participantIdentity !== undefined) out.participantIdentity = o.participantIdentity;
   if (o.participantName !== undefined) out.participantName = o.participantName;
@@ -167,6 +174,7 @@ function mergeRequest(base: TokenRequestInit, o: TokenSourceFetchOptions): Token
 /** The request's identity for the cache: its fields in a fixed order, attributes sorted. */
 function requestKey(r: TokenRequestInit): string {
   const attrs = Object.entries(r.participantAttributes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const agents = (r.roomConfig?.agents ?? []).map((a) => [a.agentName ?? "", a.metadata ?? "", a.deployment ?? ""]);
   return JSON.stringify([
     r.roomName ?? "",
     r.participantIdentity ?? "",
@@ -174,5 +182,6 @@ function requestKey(r: TokenRequestInit): string {
     r.expirationSeconds ?? null,
     r.participantMetadata ?? null,
     attrs,
+    agents,
   ]);
 }

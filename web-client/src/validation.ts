@@ -195,7 +195,51 @@ export function invalidArgumentError(violations: readonly Violation[]): ConnectE
 
 /** "field: message; field: message", like the server's error message. */
 function violationsMessage(violations: Violations): string {
-  return violations.violations
-    .map((v) => `${(v.field?.elements ?? []).map((e) => e.fieldName).join(".")}: ${v.message}`)
-    .join("; ");
+  return violations.violations.map((v) => `${fieldPathString(v.field?.elements ?? [])}: ${v.message}`).join("; ");
+}
+
+type FieldPathElement = NonNullable<Violations["violations"][number]["field"]>["elements"][number];
+
+/**
+ * A field path as the server writes it (protovalidate-go's FieldPathString):
+ * names joined by ".", each list index or map key in brackets, string keys
+ * quoted as Go quotes them: `room_config.agents[1].agent_name`,
+ * `participant_attributes["lk.x"]`.
+ */
+function fieldPathString(elements: readonly FieldPathElement[]): string {
+  return elements
+    .map((e) => {
+      const s = e.subscript;
+      switch (s.case) {
+        case "index":
+        case "intKey":
+        case "uintKey":
+        case "boolKey":
+          return `${e.fieldName}[${String(s.value)}]`;
+        case "stringKey":
+          return `${e.fieldName}[${goQuote(s.value)}]`;
+        default:
+          return e.fieldName;
+      }
+    })
+    .join(".");
+}
+
+/** Go's strconv.Quote: printable characters as they are, everything else escaped. */
+function goQuote(s: string): string {
+  const short: Record<string, string> = { "\x07": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v", '"': '\\"', "\\": "\\\\" };
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (short[ch] !== undefined) {
+      out += short[ch];
+    } else if (ch === " " || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(ch)) {
+      out += ch;
+    } else if (cp < 0x10000) {
+      out += `\\u${cp.toString(16).padStart(4, "0")}`;
+    } else {
+      out += `\\U${cp.toString(16).padStart(8, "0")}`;
+    }
+  }
+  return `${out}"`;
 }

@@ -76,6 +76,30 @@ export const cases: Case[] = [
   { name: "display name of 257 bytes", request: { roomName: "r", participantIdentity: "u", participantName: `${E256}x` }, errors: { participantName: TOO_LONG } },
   { name: "lifetime 59 s", request: { roomName: "r", participantIdentity: "u", expirationSeconds: 59 }, errors: { expirationSeconds: LIFETIME } },
   { name: "lifetime 86401 s", request: { roomName: "r", participantIdentity: "u", expirationSeconds: 86401 }, errors: { expirationSeconds: LIFETIME } },
+  // Map keys: the message names the key as the server quotes it (Go's
+  // strconv.Quote). One bad key per case: the server visits a map's keys in
+  // random order.
+  {
+    name: "spoofing attribute key",
+    request: { roomName: "r", participantIdentity: "u", participantAttributes: { "\u202eteam\t": "y", "é\u00a0": "z" } },
+    errors: { participantAttributes: CONTROL },
+  },
+  {
+    name: "reserved attribute key",
+    request: { roomName: "r", participantIdentity: "u", participantAttributes: { "lk.agent.state": "x", ok: "" } },
+    errors: { participantAttributes: "must not start with 'lk.' (LiveKit reserves that prefix)" },
+  },
+  // Agent dispatch: the contract bounds the name; the allowlist is the server's.
+  {
+    name: "agent name with a control character",
+    request: { roomName: "r", participantIdentity: "u", roomConfig: { agents: [{ agentName: "help\ner" }] } },
+    errors: { roomConfig: CONTROL },
+  },
+  {
+    name: "second agent's name of 257 bytes",
+    request: { roomName: "r", participantIdentity: "u", roomConfig: { agents: [{ agentName: "ok" }, { agentName: `x${E256}` }] } },
+    errors: { roomConfig: TOO_LONG },
+  },
   {
     name: "every field wrong at once",
     request: { roomName: " ", participantIdentity: "a#b", participantName: "\u202e", expirationSeconds: 0 },

@@ -95,12 +95,39 @@ describe("tokenSource", () => {
     expect(requests).toHaveLength(2);
   });
 
-  it("refuses agent dispatch options, which GenerateToken cannot honour", async () => {
+  it("passes agentName, agentMetadata and deployment through as roomConfig.agents[0], and caches per agent", async () => {
     const clock = { ms: 1_000_000 };
     const { client, requests } = fakeClient(clock);
-    const source = tokenSource(client, { roomName: "r", participantIdentity: "u" });
-    await expect(source.fetch({ agentName: "helper" })).rejects.toThrow(/does not dispatch agents \(agentName\)/);
-    expect(requests).toHaveLength(0);
+    const source = tokenSource(client, { roomName: "r", participantIdentity: "u" }, { now: () => clock.ms });
+    await source.fetch({ agentName: "helper", agentMetadata: '{"lang":"en"}' });
+    await source.fetch({ agentName: "helper", agentMetadata: '{"lang":"en"}' });
+    expect(requests).toHaveLength(1);
+    await source.fetch({ agentName: "helper", deployment: "staging" });
+    await source.fetch({ agentName: "notetaker" });
+    await source.fetch({});
+    expect(requests).toEqual([
+      { roomName: "r", participantIdentity: "u", roomConfig: { agents: [{ agentName: "helper", metadata: '{"lang":"en"}' }] } },
+      { roomName: "r", participantIdentity: "u", roomConfig: { agents: [{ agentName: "helper", deployment: "staging" }] } },
+      { roomName: "r", participantIdentity: "u", roomConfig: { agents: [{ agentName: "notetaker" }] } },
+      { roomName: "r", participantIdentity: "u" },
+    ]);
+  });
+
+  it("lays the options' agent over the request's first one and keeps the others", async () => {
+    const clock = { ms: 1_000_000 };
+    const { client, requests } = fakeClient(clock);
+    const base: TokenRequestInit = {
+      roomName: "r",
+      participantIdentity: "u",
+      roomConfig: { agents: [{ agentName: "helper", metadata: "m" }, { agentName: "notetaker" }] },
+    };
+    const source = tokenSource(client, base, { now: () => clock.ms });
+    await source.fetch({ agentMetadata: "other" });
+    await source.fetch();
+    expect(requests.map((r) => r.roomConfig)).toEqual([
+      { agents: [{ agentName: "helper", metadata: "other" }, { agentName: "notetaker" }] },
+      { agents: [{ agentName: "helper", metadata: "m" }, { agentName: "notetaker" }] },
+    ]);
   });
 });
 

@@ -100,6 +100,21 @@ describe("checkRequest", () => {
     );
   });
 
+  it("names an agent's field by its whole path, as the server does", () => {
+    const err = refusal(() =>
+      checkRequest(
+        create(GenerateTokenRequestSchema, {
+          roomName: "r",
+          participantIdentity: "u",
+          roomConfig: { agents: [{ agentName: "helper", metadata: "m", deployment: "staging" }, { agentName: "\u202ex" }] },
+        }),
+      ),
+    );
+    expect(err?.rawMessage).toBe("room_config.agents[1].agent_name: must not contain control or bidirectional-override characters");
+    const ok = create(GenerateTokenRequestSchema, { roomName: "r", participantIdentity: "u", roomConfig: { agents: [{ agentName: "helper" }] } });
+    expect(refusal(() => checkRequest(ok))).toBeUndefined();
+  });
+
   it("with { identityFromToken: true } lets an empty identity through, and still checks one that is given", () => {
     expect(refusal(() => checkRequest(create(GenerateTokenRequestSchema, { roomName: "r" }), { identityFromToken: true }))).toBeUndefined();
     const err = refusal(() =>

@@ -74,9 +74,20 @@ func Tokens() []Token {
 		{Name: "lifetime 59", Req: With(Req("r", "u"), func(r *lktokenv1.GenerateTokenRequest) { r.ExpirationSeconds = U32(59) }), WantErr: "expiration_seconds: must be greater than or equal to 60 and less than or equal to 86400"},
 		{Name: "lifetime 86401", Req: With(Req("r", "u"), func(r *lktokenv1.GenerateTokenRequest) { r.ExpirationSeconds = U32(86401) }), WantErr: "expiration_seconds: must be greater than or equal to 60 and less than or equal to 86400"},
 		{Name: "lifetime 0", Req: With(Req("r", "u"), func(r *lktokenv1.GenerateTokenRequest) { r.ExpirationSeconds = U32(0) }), WantErr: "expiration_seconds: must be greater than or equal to 60 and less than or equal to 86400"},
+		{Name: "agent name with control", Req: With(Req("r", "u"), func(r *lktokenv1.GenerateTokenRequest) { r.RoomConfig = agents("help\ner") }), WantErr: "room_config.agents[0].agent_name: must not contain control or bidirectional-override characters"},
+		{Name: "agent name over 256 bytes", Req: With(Req("r", "u"), func(r *lktokenv1.GenerateTokenRequest) { r.RoomConfig = agents("ok", strings.Repeat("a", 257)) }), WantErr: "room_config.agents[1].agent_name: must be at most 256 bytes"},
 		{Name: "every field bad", Req: With(Req(" ", "a#b"), func(r *lktokenv1.GenerateTokenRequest) {
 			r.ParticipantName = proto.String("\u202E")
 			r.ExpirationSeconds = U32(1)
 		}), WantErr: "room_name: must not be only whitespace; participant_identity: must not contain '#' (LiveKit reserves it in identities); participant_name: must not contain control or bidirectional-override characters; expiration_seconds: must be greater than or equal to 60 and less than or equal to 86400"},
 	}
+}
+
+// agents is a room_config dispatching the named agents.
+func agents(names ...string) *lktokenv1.RoomConfig {
+	rc := &lktokenv1.RoomConfig{}
+	for _, n := range names {
+		rc.Agents = append(rc.Agents, &lktokenv1.RoomAgentDispatch{AgentName: n})
+	}
+	return rc
 }

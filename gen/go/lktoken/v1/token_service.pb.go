@@ -72,8 +72,13 @@ type GenerateTokenRequest struct {
 	// of all keys and values in bytes of UTF-8 (4096 by default, see
 	// LKTOKEN_MAX_ATTRIBUTES_BYTES); LiveKit server's own default limit is 64 KiB.
 	ParticipantAttributes map[string]string `protobuf:"bytes,6,rep,name=participant_attributes,json=participantAttributes,proto3" json:"participant_attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Settings for the room this participant creates, as in LiveKit's
+	// RoomConfiguration (the token's "roomConfig" claim). Optional; absent or
+	// empty means none. Only agent dispatch can be asked for: when the
+	// participant creates the room, LiveKit dispatches each agent listed.
+	RoomConfig    *RoomConfig `protobuf:"bytes,7,opt,name=room_config,json=roomConfig,proto3" json:"room_config,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateTokenRequest) Reset() {
@@ -148,6 +153,143 @@ func (x *GenerateTokenRequest) GetParticipantAttributes() map[string]string {
 	return nil
 }
 
+func (x *GenerateTokenRequest) GetRoomConfig() *RoomConfig {
+	if x != nil {
+		return x.RoomConfig
+	}
+	return nil
+}
+
+// RoomConfig is the part of LiveKit's RoomConfiguration a request may set:
+// agent dispatch, nothing else. The field names are LiveKit's, so a request
+// to lktoken's /api/token (LiveKit's TokenSourceRequest) and to GenerateToken
+// name the same fields the same way, and refusals name them alike
+// ("room_config.agents[0].agent_name: ..."). Fields are numbered as in
+// livekit.RoomConfiguration, so this message is a wire-compatible subset.
+type RoomConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agents to dispatch to the room, for example
+	// [{"agent_name": "voice-assistant"}]. Each name must be in the server's
+	// allowlist (LKTOKEN_ALLOWED_AGENTS, empty by default): any other is
+	// refused with permission_denied naming it.
+	Agents        []*RoomAgentDispatch `protobuf:"bytes,10,rep,name=agents,proto3" json:"agents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomConfig) Reset() {
+	*x = RoomConfig{}
+	mi := &file_lktoken_v1_token_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomConfig) ProtoMessage() {}
+
+func (x *RoomConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_lktoken_v1_token_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomConfig.ProtoReflect.Descriptor instead.
+func (*RoomConfig) Descriptor() ([]byte, []int) {
+	return file_lktoken_v1_token_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RoomConfig) GetAgents() []*RoomAgentDispatch {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
+// RoomAgentDispatch asks LiveKit to dispatch one agent to the room, as
+// LiveKit's RoomAgentDispatch does (its fields agent_name, metadata and
+// deployment, numbered as there; lktoken honours no others).
+type RoomAgentDispatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent's name, as the agent registered with LiveKit, for example
+	// "voice-assistant". It must be in the server's allowlist
+	// (LKTOKEN_ALLOWED_AGENTS); an empty or unlisted name is refused with
+	// permission_denied. At most 256 bytes of UTF-8, no control characters.
+	AgentName string `protobuf:"bytes,1,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
+	// Data handed to the agent's job, for example "{\"lang\":\"en\"}".
+	// Optional; any text. Each server caps it in bytes of UTF-8 like
+	// participant_metadata (4096 by default, LKTOKEN_MAX_METADATA_BYTES); the
+	// contract's ceiling is LiveKit server's own default limit, 512 KiB.
+	Metadata string `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// The agent deployment to target, for example "staging". Optional; empty
+	// means the production deployment. LiveKit's own rule applies (at most 64
+	// bytes, no "_", no whitespace or control bytes): the server refuses a
+	// deployment that breaks it with invalid_argument, because LiveKit would
+	// silently drop the dispatch.
+	Deployment    string `protobuf:"bytes,4,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAgentDispatch) Reset() {
+	*x = RoomAgentDispatch{}
+	mi := &file_lktoken_v1_token_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAgentDispatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAgentDispatch) ProtoMessage() {}
+
+func (x *RoomAgentDispatch) ProtoReflect() protoreflect.Message {
+	mi := &file_lktoken_v1_token_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAgentDispatch.ProtoReflect.Descriptor instead.
+func (*RoomAgentDispatch) Descriptor() ([]byte, []int) {
+	return file_lktoken_v1_token_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RoomAgentDispatch) GetAgentName() string {
+	if x != nil {
+		return x.AgentName
+	}
+	return ""
+}
+
+func (x *RoomAgentDispatch) GetMetadata() string {
+	if x != nil {
+		return x.Metadata
+	}
+	return ""
+}
+
+func (x *RoomAgentDispatch) GetDeployment() string {
+	if x != nil {
+		return x.Deployment
+	}
+	return ""
+}
+
 // GenerateTokenResponse carries the token and where to use it.
 type GenerateTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -169,7 +311,7 @@ type GenerateTokenResponse struct {
 
 func (x *GenerateTokenResponse) Reset() {
 	*x = GenerateTokenResponse{}
-	mi := &file_lktoken_v1_token_service_proto_msgTypes[1]
+	mi := &file_lktoken_v1_token_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -181,7 +323,7 @@ func (x *GenerateTokenResponse) String() string {
 func (*GenerateTokenResponse) ProtoMessage() {}
 
 func (x *GenerateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lktoken_v1_token_service_proto_msgTypes[1]
+	mi := &file_lktoken_v1_token_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -194,7 +336,7 @@ func (x *GenerateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateTokenResponse.ProtoReflect.Descriptor instead.
 func (*GenerateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_lktoken_v1_token_service_proto_rawDescGZIP(), []int{1}
+	return file_lktoken_v1_token_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GenerateTokenResponse) GetToken() string {
@@ -237,7 +379,7 @@ var File_lktoken_v1_token_service_proto protoreflect.FileDescriptor
 const file_lktoken_v1_token_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1elktoken/v1/token_service.proto\x12\n" +
-	"lktoken.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16lktoken/v1/rules.proto\"\x9e\x06\n" +
+	"lktoken.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16lktoken/v1/rules.proto\"\xd7\x06\n" +
 	"\x14GenerateTokenRequest\x12+\n" +
 	"\troom_name\x18\x01 \x01(\tB\x0e\xbaH\v\xc8\x01\x01r\x06\xc8H\x01(\x80\x02R\broomName\x12\x99\x01\n" +
 	"\x14participant_identity\x18\x02 \x01(\tBf\xbaHc\xba\x01X\n" +
@@ -247,13 +389,26 @@ const file_lktoken_v1_token_service_proto_rawDesc = "" +
 	"\x12expiration_seconds\x18\x04 \x01(\rB\v\xbaH\b*\x06\x18\x80\xa3\x05(<H\x01R\x11expirationSeconds\x88\x01\x01\x12A\n" +
 	"\x14participant_metadata\x18\x05 \x01(\tB\t\xbaH\x06r\x04(\x80\x80 H\x02R\x13participantMetadata\x88\x01\x01\x12\xea\x01\n" +
 	"\x16participant_attributes\x18\x06 \x03(\v2;.lktoken.v1.GenerateTokenRequest.ParticipantAttributesEntryBv\xbaHs\x9a\x01p\"n\xba\x01a\n" +
-	"\fno_lk_prefix\x128must not start with 'lk.' (LiveKit reserves that prefix)\x1a\x17!this.startsWith('lk.')r\b\xc8H\x01 \x01(\x80\x02R\x15participantAttributes\x1aH\n" +
+	"\fno_lk_prefix\x128must not start with 'lk.' (LiveKit reserves that prefix)\x1a\x17!this.startsWith('lk.')r\b\xc8H\x01 \x01(\x80\x02R\x15participantAttributes\x127\n" +
+	"\vroom_config\x18\a \x01(\v2\x16.lktoken.v1.RoomConfigR\n" +
+	"roomConfig\x1aH\n" +
 	"\x1aParticipantAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x13\n" +
 	"\x11_participant_nameB\x15\n" +
 	"\x13_expiration_secondsB\x17\n" +
-	"\x15_participant_metadata\"\xd7\x01\n" +
+	"\x15_participant_metadata\"C\n" +
+	"\n" +
+	"RoomConfig\x125\n" +
+	"\x06agents\x18\n" +
+	" \x03(\v2\x1d.lktoken.v1.RoomAgentDispatchR\x06agents\"\x86\x01\n" +
+	"\x11RoomAgentDispatch\x12*\n" +
+	"\n" +
+	"agent_name\x18\x01 \x01(\tB\v\xbaH\br\x06\xc8H\x01(\x80\x02R\tagentName\x12%\n" +
+	"\bmetadata\x18\x02 \x01(\tB\t\xbaH\x06r\x04(\x80\x80 R\bmetadata\x12\x1e\n" +
+	"\n" +
+	"deployment\x18\x04 \x01(\tR\n" +
+	"deployment\"\xd7\x01\n" +
 	"\x15GenerateTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
 	"\n" +
@@ -277,23 +432,27 @@ func file_lktoken_v1_token_service_proto_rawDescGZIP() []byte {
 	return file_lktoken_v1_token_service_proto_rawDescData
 }
 
-var file_lktoken_v1_token_service_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_lktoken_v1_token_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_lktoken_v1_token_service_proto_goTypes = []any{
 	(*GenerateTokenRequest)(nil),  // 0: lktoken.v1.GenerateTokenRequest
-	(*GenerateTokenResponse)(nil), // 1: lktoken.v1.GenerateTokenResponse
-	nil,                           // 2: lktoken.v1.GenerateTokenRequest.ParticipantAttributesEntry
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*RoomConfig)(nil),            // 1: lktoken.v1.RoomConfig
+	(*RoomAgentDispatch)(nil),     // 2: lktoken.v1.RoomAgentDispatch
+	(*GenerateTokenResponse)(nil), // 3: lktoken.v1.GenerateTokenResponse
+	nil,                           // 4: lktoken.v1.GenerateTokenRequest.ParticipantAttributesEntry
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_lktoken_v1_token_service_proto_depIdxs = []int32{
-	2, // 0: lktoken.v1.GenerateTokenRequest.participant_attributes:type_name -> lktoken.v1.GenerateTokenRequest.ParticipantAttributesEntry
-	3, // 1: lktoken.v1.GenerateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	0, // 2: lktoken.v1.TokenService.GenerateToken:input_type -> lktoken.v1.GenerateTokenRequest
-	1, // 3: lktoken.v1.TokenService.GenerateToken:output_type -> lktoken.v1.GenerateTokenResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 0: lktoken.v1.GenerateTokenRequest.participant_attributes:type_name -> lktoken.v1.GenerateTokenRequest.ParticipantAttributesEntry
+	1, // 1: lktoken.v1.GenerateTokenRequest.room_config:type_name -> lktoken.v1.RoomConfig
+	2, // 2: lktoken.v1.RoomConfig.agents:type_name -> lktoken.v1.RoomAgentDispatch
+	5, // 3: lktoken.v1.GenerateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	0, // 4: lktoken.v1.TokenService.GenerateToken:input_type -> lktoken.v1.GenerateTokenRequest
+	3, // 5: lktoken.v1.TokenService.GenerateToken:output_type -> lktoken.v1.GenerateTokenResponse
+	5, // [5:6] is the sub-list for method output_type
+	4, // [4:5] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_lktoken_v1_token_service_proto_init() }
@@ -309,7 +468,7 @@ func file_lktoken_v1_token_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lktoken_v1_token_service_proto_rawDesc), len(file_lktoken_v1_token_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lktoken/v1/token_service.proto.
  */
 export const file_lktoken_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEiowUKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EiEKCXJvb21fbmFtZRgBIAEoCUIOukgLyAEBcgbISAEogAIShAEKFHBhcnRpY2lwYW50X2lkZW50aXR5GAIgASgJQma6SGO6AVgKB25vX2hhc2gSOG11c3Qgbm90IGNvbnRhaW4gJyMnIChMaXZlS2l0IHJlc2VydmVzIGl0IGluIGlkZW50aXRpZXMpGhMhdGhpcy5jb250YWlucygnIycpcgbISAEogAISLAoQcGFydGljaXBhbnRfbmFtZRgDIAEoCUINukgKcgjISAEgASiAAkgAiAEBEiwKEmV4cGlyYXRpb25fc2Vjb25kcxgEIAEoDUILukgIKgYYgKMFKDxIAYgBARIsChRwYXJ0aWNpcGFudF9tZXRhZGF0YRgFIAEoCUIJukgGcgQogIAgSAKIAQES0wEKFnBhcnRpY2lwYW50X2F0dHJpYnV0ZXMYBiADKAsyOy5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0LlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5Qna6SHOaAXAibroBYQoMbm9fbGtfcHJlZml4EjhtdXN0IG5vdCBzdGFydCB3aXRoICdsay4nIChMaXZlS2l0IHJlc2VydmVzIHRoYXQgcHJlZml4KRoXIXRoaXMuc3RhcnRzV2l0aCgnbGsuJylyCMhIASABKIACGjwKGlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX3BhcnRpY2lwYW50X25hbWVCFQoTX2V4cGlyYXRpb25fc2Vjb25kc0IXChVfcGFydGljaXBhbnRfbWV0YWRhdGEimwEKFUdlbmVyYXRlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXJ2ZXJfdXJsGAMgASgJEhEKCXJvb21fbmFtZRgEIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgFIAEoCTJmCgxUb2tlblNlcnZpY2USVgoNR2VuZXJhdGVUb2tlbhIgLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlcXVlc3QaIS5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXNwb25zZSIAQjhaNmdpdGh1Yi5jb20vbGt0b2tlbi9sa3Rva2VuL2dlbi9nby9sa3Rva2VuL3YxO2xrdG9rZW52MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lktoken_v1_rules]);
+  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEi0AUKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EiEKCXJvb21fbmFtZRgBIAEoCUIOukgLyAEBcgbISAEogAIShAEKFHBhcnRpY2lwYW50X2lkZW50aXR5GAIgASgJQma6SGO6AVgKB25vX2hhc2gSOG11c3Qgbm90IGNvbnRhaW4gJyMnIChMaXZlS2l0IHJlc2VydmVzIGl0IGluIGlkZW50aXRpZXMpGhMhdGhpcy5jb250YWlucygnIycpcgbISAEogAISLAoQcGFydGljaXBhbnRfbmFtZRgDIAEoCUINukgKcgjISAEgASiAAkgAiAEBEiwKEmV4cGlyYXRpb25fc2Vjb25kcxgEIAEoDUILukgIKgYYgKMFKDxIAYgBARIsChRwYXJ0aWNpcGFudF9tZXRhZGF0YRgFIAEoCUIJukgGcgQogIAgSAKIAQES0wEKFnBhcnRpY2lwYW50X2F0dHJpYnV0ZXMYBiADKAsyOy5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0LlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5Qna6SHOaAXAibroBYQoMbm9fbGtfcHJlZml4EjhtdXN0IG5vdCBzdGFydCB3aXRoICdsay4nIChMaXZlS2l0IHJlc2VydmVzIHRoYXQgcHJlZml4KRoXIXRoaXMuc3RhcnRzV2l0aCgnbGsuJylyCMhIASABKIACEisKC3Jvb21fY29uZmlnGAcgASgLMhYubGt0b2tlbi52MS5Sb29tQ29uZmlnGjwKGlBhcnRpY2lwYW50QXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX3BhcnRpY2lwYW50X25hbWVCFQoTX2V4cGlyYXRpb25fc2Vjb25kc0IXChVfcGFydGljaXBhbnRfbWV0YWRhdGEiOwoKUm9vbUNvbmZpZxItCgZhZ2VudHMYCiADKAsyHS5sa3Rva2VuLnYxLlJvb21BZ2VudERpc3BhdGNoImUKEVJvb21BZ2VudERpc3BhdGNoEh8KCmFnZW50X25hbWUYASABKAlCC7pICHIGyEgBKIACEhsKCG1ldGFkYXRhGAIgASgJQgm6SAZyBCiAgCASEgoKZGVwbG95bWVudBgEIAEoCSKbAQoVR2VuZXJhdGVUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnNlcnZlcl91cmwYAyABKAkSEQoJcm9vbV9uYW1lGAQgASgJEhwKFHBhcnRpY2lwYW50X2lkZW50aXR5GAUgASgJMmYKDFRva2VuU2VydmljZRJWCg1HZW5lcmF0ZVRva2VuEiAubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVxdWVzdBohLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlc3BvbnNlIgBCOFo2Z2l0aHViLmNvbS9sa3Rva2VuL2xrdG9rZW4vZ2VuL2dvL2xrdG9rZW4vdjE7bGt0b2tlbnYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lktoken_v1_rules]);
 
 /**
  * GenerateTokenRequest says who joins which room, for how long, and what the
@@ -97,6 +97,16 @@ export type GenerateTokenRequest = Message<"lktoken.v1.GenerateTokenRequest"> & 
    * @generated from field: map<string, string> participant_attributes = 6;
    */
   participantAttributes: { [key: string]: string };
+
+  /**
+   * Settings for the room this participant creates, as in LiveKit's
+   * RoomConfiguration (the token's "roomConfig" claim). Optional; absent or
+   * empty means none. Only agent dispatch can be asked for: when the
+   * participant creates the room, LiveKit dispatches each agent listed.
+   *
+   * @generated from field: lktoken.v1.RoomConfig room_config = 7;
+   */
+  roomConfig?: RoomConfig | undefined;
 };
 
 /**
@@ -105,6 +115,82 @@ export type GenerateTokenRequest = Message<"lktoken.v1.GenerateTokenRequest"> & 
  */
 export const GenerateTokenRequestSchema: GenMessage<GenerateTokenRequest> = /*@__PURE__*/
   messageDesc(file_lktoken_v1_token_service, 0);
+
+/**
+ * RoomConfig is the part of LiveKit's RoomConfiguration a request may set:
+ * agent dispatch, nothing else. The field names are LiveKit's, so a request
+ * to lktoken's /api/token (LiveKit's TokenSourceRequest) and to GenerateToken
+ * name the same fields the same way, and refusals name them alike
+ * ("room_config.agents[0].agent_name: ..."). Fields are numbered as in
+ * livekit.RoomConfiguration, so this message is a wire-compatible subset.
+ *
+ * @generated from message lktoken.v1.RoomConfig
+ */
+export type RoomConfig = Message<"lktoken.v1.RoomConfig"> & {
+  /**
+   * The agents to dispatch to the room, for example
+   * [{"agent_name": "voice-assistant"}]. Each name must be in the server's
+   * allowlist (LKTOKEN_ALLOWED_AGENTS, empty by default): any other is
+   * refused with permission_denied naming it.
+   *
+   * @generated from field: repeated lktoken.v1.RoomAgentDispatch agents = 10;
+   */
+  agents: RoomAgentDispatch[];
+};
+
+/**
+ * Describes the message lktoken.v1.RoomConfig.
+ * Use `create(RoomConfigSchema)` to create a new message.
+ */
+export const RoomConfigSchema: GenMessage<RoomConfig> = /*@__PURE__*/
+  messageDesc(file_lktoken_v1_token_service, 1);
+
+/**
+ * RoomAgentDispatch asks LiveKit to dispatch one agent to the room, as
+ * LiveKit's RoomAgentDispatch does (its fields agent_name, metadata and
+ * deployment, numbered as there; lktoken honours no others).
+ *
+ * @generated from message lktoken.v1.RoomAgentDispatch
+ */
+export type RoomAgentDispatch = Message<"lktoken.v1.RoomAgentDispatch"> & {
+  /**
+   * The agent's name, as the agent registered with LiveKit, for example
+   * "voice-assistant". It must be in the server's allowlist
+   * (LKTOKEN_ALLOWED_AGENTS); an empty or unlisted name is refused with
+   * permission_denied. At most 256 bytes of UTF-8, no control characters.
+   *
+   * @generated from field: string agent_name = 1;
+   */
+  agentName: string;
+
+  /**
+   * Data handed to the agent's job, for example "{\"lang\":\"en\"}".
+   * Optional; any text. Each server caps it in bytes of UTF-8 like
+   * participant_metadata (4096 by default, LKTOKEN_MAX_METADATA_BYTES); the
+   * contract's ceiling is LiveKit server's own default limit, 512 KiB.
+   *
+   * @generated from field: string metadata = 2;
+   */
+  metadata: string;
+
+  /**
+   * The agent deployment to target, for example "staging". Optional; empty
+   * means the production deployment. LiveKit's own rule applies (at most 64
+   * bytes, no "_", no whitespace or control bytes): the server refuses a
+   * deployment that breaks it with invalid_argument, because LiveKit would
+   * silently drop the dispatch.
+   *
+   * @generated from field: string deployment = 4;
+   */
+  deployment: string;
+};
+
+/**
+ * Describes the message lktoken.v1.RoomAgentDispatch.
+ * Use `create(RoomAgentDispatchSchema)` to create a new message.
+ */
+export const RoomAgentDispatchSchema: GenMessage<RoomAgentDispatch> = /*@__PURE__*/
+  messageDesc(file_lktoken_v1_token_service, 2);
 
 /**
  * GenerateTokenResponse carries the token and where to use it.
@@ -155,7 +241,7 @@ export type GenerateTokenResponse = Message<"lktoken.v1.GenerateTokenResponse"> 
  * Use `create(GenerateTokenResponseSchema)` to create a new message.
  */
 export const GenerateTokenResponseSchema: GenMessage<GenerateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_lktoken_v1_token_service, 1);
+  messageDesc(file_lktoken_v1_token_service, 3);
 
 /**
  * TokenService mints short-lived LiveKit access tokens. The API key and secret

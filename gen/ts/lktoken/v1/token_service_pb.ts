@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lktoken/v1/token_service.proto.
  */
 export const file_lktoken_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEiigMKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EhEKCXJvb21fbmFtZRgBIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgCIAEoCRIdChBwYXJ0aWNpcGFudF9uYW1lGAMgASgJSACIAQESHwoSZXhwaXJhdGlvbl9zZWNvbmRzGAQgASgNSAGIAQESIQoUcGFydGljaXBhbnRfbWV0YWRhdGEYBSABKAlIAogBARJbChZwYXJ0aWNpcGFudF9hdHRyaWJ1dGVzGAYgAygLMjsubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVxdWVzdC5QYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRo8ChpQYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhMKEV9wYXJ0aWNpcGFudF9uYW1lQhUKE19leHBpcmF0aW9uX3NlY29uZHNCFwoVX3BhcnRpY2lwYW50X21ldGFkYXRhIpsBChVHZW5lcmF0ZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VydmVyX3VybBgDIAEoCRIRCglyb29tX25hbWUYBCABKAkSHAoUcGFydGljaXBhbnRfaWRlbnRpdHkYBSABKAkyZAoMVG9rZW5TZXJ2aWNlElQKDUdlbmVyYXRlVG9rZW4SIC5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXF1ZXN0GiEubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVzcG9uc2VCOFo2Z2l0aHViLmNvbS9sa3Rva2VuL2xrdG9rZW4vZ2VuL2dvL2xrdG9rZW4vdjE7bGt0b2tlbnYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5sa3Rva2VuL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SCmxrdG9rZW4udjEitwMKFEdlbmVyYXRlVG9rZW5SZXF1ZXN0EhEKCXJvb21fbmFtZRgBIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgCIAEoCRIdChBwYXJ0aWNpcGFudF9uYW1lGAMgASgJSACIAQESHwoSZXhwaXJhdGlvbl9zZWNvbmRzGAQgASgNSAGIAQESIQoUcGFydGljaXBhbnRfbWV0YWRhdGEYBSABKAlIAogBARJbChZwYXJ0aWNpcGFudF9hdHRyaWJ1dGVzGAYgAygLMjsubGt0b2tlbi52MS5HZW5lcmF0ZVRva2VuUmVxdWVzdC5QYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRIrCgtyb29tX2NvbmZpZxgHIAEoCzIWLmxrdG9rZW4udjEuUm9vbUNvbmZpZxo8ChpQYXJ0aWNpcGFudEF0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhMKEV9wYXJ0aWNpcGFudF9uYW1lQhUKE19leHBpcmF0aW9uX3NlY29uZHNCFwoVX3BhcnRpY2lwYW50X21ldGFkYXRhIjsKClJvb21Db25maWcSLQoGYWdlbnRzGAogAygLMh0ubGt0b2tlbi52MS5Sb29tQWdlbnREaXNwYXRjaCJNChFSb29tQWdlbnREaXNwYXRjaBISCgphZ2VudF9uYW1lGAEgASgJEhAKCG1ldGFkYXRhGAIgASgJEhIKCmRlcGxveW1lbnQYBCABKAkimwEKFUdlbmVyYXRlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXJ2ZXJfdXJsGAMgASgJEhEKCXJvb21fbmFtZRgEIAEoCRIcChRwYXJ0aWNpcGFudF9pZGVudGl0eRgFIAEoCTJkCgxUb2tlblNlcnZpY2USVAoNR2VuZXJhdGVUb2tlbhIgLmxrdG9rZW4udjEuR2VuZXJhdGVUb2tlblJlcXVlc3QaIS5sa3Rva2VuLnYxLkdlbmVyYXRlVG9rZW5SZXNwb25zZUI4WjZnaXRodWIuY29tL2xrdG9rZW4vbGt0b2tlbi9nZW4vZ28vbGt0b2tlbi92MTtsa3Rva2VudjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * GenerateTokenRequest says who joins which room, for how long, and what the
@@ -95,6 +95,16 @@ export type GenerateTokenRequest = Message<"lktoken.v1.GenerateTokenRequest"> & 
    * @generated from field: map<string, string> participant_attributes = 6;
    */
   participantAttributes: { [key: string]: string };
+
+  /**
+   * Settings for the room this participant creates, as in LiveKit's
+   * RoomConfiguration (the token's "roomConfig" claim). Optional; absent or
+   * empty means none. Only agent dispatch can be asked for: when the
+   * participant creates the room, LiveKit dispatches each agent listed.
+   *
+   * @generated from field: lktoken.v1.RoomConfig room_config = 7;
+   */
+  roomConfig?: RoomConfig | undefined;
 };
 
 /**
@@ -103,6 +113,82 @@ export type GenerateTokenRequest = Message<"lktoken.v1.GenerateTokenRequest"> & 
  */
 export const GenerateTokenRequestSchema: GenMessage<GenerateTokenRequest> = /*@__PURE__*/
   messageDesc(file_lktoken_v1_token_service, 0);
+
+/**
+ * RoomConfig is the part of LiveKit's RoomConfiguration a request may set:
+ * agent dispatch, nothing else. The field names are LiveKit's, so a request
+ * to lktoken's /api/token (LiveKit's TokenSourceRequest) and to GenerateToken
+ * name the same fields the same way, and refusals name them alike
+ * ("room_config.agents[0].agent_name: ..."). Fields are numbered as in
+ * livekit.RoomConfiguration, so this message is a wire-compatible subset.
+ *
+ * @generated from message lktoken.v1.RoomConfig
+ */
+export type RoomConfig = Message<"lktoken.v1.RoomConfig"> & {
+  /**
+   * The agents to dispatch to the room, for example
+   * [{"agent_name": "voice-assistant"}]. Each name must be in the server's
+   * allowlist (LKTOKEN_ALLOWED_AGENTS, empty by default): any other is
+   * refused with permission_denied naming it.
+   *
+   * @generated from field: repeated lktoken.v1.RoomAgentDispatch agents = 10;
+   */
+  agents: RoomAgentDispatch[];
+};
+
+/**
+ * Describes the message lktoken.v1.RoomConfig.
+ * Use `create(RoomConfigSchema)` to create a new message.
+ */
+export const RoomConfigSchema: GenMessage<RoomConfig> = /*@__PURE__*/
+  messageDesc(file_lktoken_v1_token_service, 1);
+
+/**
+ * RoomAgentDispatch asks LiveKit to dispatch one agent to the room, as
+ * LiveKit's RoomAgentDispatch does (its fields agent_name, metadata and
+ * deployment, numbered as there; lktoken honours no others).
+ *
+ * @generated from message lktoken.v1.RoomAgentDispatch
+ */
+export type RoomAgentDispatch = Message<"lktoken.v1.RoomAgentDispatch"> & {
+  /**
+   * The agent's name, as the agent registered with LiveKit, for example
+   * "voice-assistant". It must be in the server's allowlist
+   * (LKTOKEN_ALLOWED_AGENTS); an empty or unlisted name is refused with
+   * permission_denied. At most 256 bytes of UTF-8, no control characters.
+   *
+   * @generated from field: string agent_name = 1;
+   */
+  agentName: string;
+
+  /**
+   * Data handed to the agent's job, for example "{\"lang\":\"en\"}".
+   * Optional; any text. Each server caps it in bytes of UTF-8 like
+   * participant_metadata (4096 by default, LKTOKEN_MAX_METADATA_BYTES); the
+   * contract's ceiling is LiveKit server's own default limit, 512 KiB.
+   *
+   * @generated from field: string metadata = 2;
+   */
+  metadata: string;
+
+  /**
+   * The agent deployment to target, for example "staging". Optional; empty
+   * means the production deployment. LiveKit's own rule applies (at most 64
+   * bytes, no "_", no whitespace or control bytes): the server refuses a
+   * deployment that breaks it with invalid_argument, because LiveKit would
+   * silently drop the dispatch.
+   *
+   * @generated from field: string deployment = 4;
+   */
+  deployment: string;
+};
+
+/**
+ * Describes the message lktoken.v1.RoomAgentDispatch.
+ * Use `create(RoomAgentDispatchSchema)` to create a new message.
+ */
+export const RoomAgentDispatchSchema: GenMessage<RoomAgentDispatch> = /*@__PURE__*/
+  messageDesc(file_lktoken_v1_token_service, 2);
 
 /**
  * GenerateTokenResponse carries the token and where to use it.
@@ -153,7 +239,7 @@ export type GenerateTokenResponse = Message<"lktoken.v1.GenerateTokenResponse"> 
  * Use `create(GenerateTokenResponseSchema)` to create a new message.
  */
 export const GenerateTokenResponseSchema: GenMessage<GenerateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_lktoken_v1_token_service, 1);
+  messageDesc(file_lktoken_v1_token_service, 3);
 
 /**
  * TokenService mints short-lived LiveKit access tokens. The API key and secret
