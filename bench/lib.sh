@@ -1,5 +1,34 @@
 # Sourced by bench/oidc.sh and bench/ratelimit.sh (not run itself): the
-# server's lifecycle and the medians, shared by the A/B runs.
+# setting up, the server's lifecycle and the medians, shared by the A/B runs.
+
+# bench_prepare NAME TOOLS...: checks the tools, exports lktoken's settings,
+# builds lktoken into $OUT (or copies $LKTOKEN_BIN) and sets TICK, ROUTE and
+# LOGDIR (on tmpfs when there is one); bench_cleanup PIDS... stops those
+# processes and removes LOGDIR (call it from an EXIT trap).
+bench_prepare() {
+  local name=$1 tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing; run 'make bench-deps'" >&2; exit 1; }
+  done
+  TICK=$(getconf CLK_TCK)
+  export LIVEKIT_API_KEY=bench-key
+  export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
+  export LIVEKIT_URL=wss://livekit.example.test
+  export LKTOKEN_LOG_LEVEL=info
+  export LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200 # required outside --dev
+  export LKTOKEN_DRAIN_DELAY=0                         # no balancer here: stop at once after SIGTERM
+  echo "== building into $OUT"
+  if [ -n "${LKTOKEN_BIN:-}" ]; then cp "$LKTOKEN_BIN" "$OUT/lktoken"; else go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken; fi
+  ROUTE=/lktoken.v1.TokenService/GenerateToken
+  LOGDIR=$OUT
+  if [ -d /dev/shm ] && [ -w /dev/shm ]; then LOGDIR=$(mktemp -d "/dev/shm/lktoken-bench-$name.XXXXXX"); fi
+}
+bench_cleanup() {
+  local p
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  [ "$LOGDIR" = "$OUT" ] || rm -rf "$LOGDIR"
+}
 
 # wait_server KIND LOG: after lktoken was started in the background with
 # `--listen 127.0.0.1:0 2>LOG`, sets SERVER_PID and ADDR once its

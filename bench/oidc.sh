@@ -21,30 +21,11 @@ LOAD_CPU=${LOAD_CPU:-1}
 CONNS=${CONNS:-100}
 OUT=${OUT:-$(mktemp -d /tmp/lktoken-bench-oidc.XXXXXX)}
 mkdir -p "$OUT"
-for tool in wrk taskset curl; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing; run 'make bench-deps'" >&2; exit 1; }
-done
-TICK=$(getconf CLK_TCK)
-
-export LIVEKIT_API_KEY=bench-key
-export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
-export LIVEKIT_URL=wss://livekit.example.test
-export LKTOKEN_LOG_LEVEL=info
-export LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200 # required outside --dev
-export LKTOKEN_DRAIN_DELAY=0 # no balancer here: stop at once after SIGTERM
-
-echo "== building into $OUT"
-if [ -n "${LKTOKEN_BIN:-}" ]; then cp "$LKTOKEN_BIN" "$OUT/lktoken"; else go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken; fi
+bench_prepare oidc wrk taskset curl
 go build -trimpath -o "$OUT/oidcprovider" ./bench/oidcprovider
-ROUTE=/lktoken.v1.TokenService/GenerateToken
-LOGDIR=$OUT
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then LOGDIR=$(mktemp -d /dev/shm/lktoken-bench-oidc.XXXXXX); fi
 
 PROVIDER_PID= SERVER_PID=
-cleanup() {
-  for p in $SERVER_PID $PROVIDER_PID; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  [ "$LOGDIR" = "$OUT" ] || rm -rf "$LOGDIR"
-}
+cleanup() { bench_cleanup $SERVER_PID $PROVIDER_PID; }
 trap cleanup EXIT
 
 # The provider's subject is the identity the request names: allowed.

@@ -27,31 +27,12 @@ LOAD_CPU=${LOAD_CPU:-1}
 CONNS=${CONNS:-32}
 OUT=${OUT:-$(mktemp -d /tmp/lktoken-bench-ratelimit.XXXXXX)}
 mkdir -p "$OUT"
-for tool in wrk taskset curl redis-server; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing; run 'make bench-deps' (redis-server: 'make system-deps')" >&2; exit 1; }
-done
-TICK=$(getconf CLK_TCK)
-
-export LIVEKIT_API_KEY=bench-key
-export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
-export LIVEKIT_URL=wss://livekit.example.test
-export LKTOKEN_LOG_LEVEL=info
-export LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200 # required outside --dev
-export LKTOKEN_DRAIN_DELAY=0                         # no balancer here: stop at once after SIGTERM
+bench_prepare rl wrk taskset curl redis-server
 LIMIT=(--rate-limit 1000000/s --rate-burst 1000000) # never reached
-
-echo "== building into $OUT"
-if [ -n "${LKTOKEN_BIN:-}" ]; then cp "$LKTOKEN_BIN" "$OUT/lktoken"; else go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken; fi
 go build -trimpath -o "$OUT/lkprof" ./bench/profile
-ROUTE=/lktoken.v1.TokenService/GenerateToken
-LOGDIR=$OUT
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then LOGDIR=$(mktemp -d /dev/shm/lktoken-bench-rl.XXXXXX); fi
 
 REDIS_PID= SERVER_PID=
-cleanup() {
-  for p in $SERVER_PID $REDIS_PID; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  [ "$LOGDIR" = "$OUT" ] || rm -rf "$LOGDIR"
-}
+cleanup() { bench_cleanup $SERVER_PID $REDIS_PID; }
 trap cleanup EXIT
 
 # A redis-server of our own on a free loopback port, in a temporary directory.
