@@ -109,6 +109,9 @@ image: ## container image localhost/lktoken:<version> with podman (deploy/contai
 	@IMAGE=$(IMAGE) deploy/container/build.sh >/dev/null
 # The e2e suite's scale-out test (e2e/scaleout) runs replicas behind haproxy.
 APT_PACKAGES += haproxy
+# The rate limit suite (e2e/ratelimit) starts its own redis-server on a free
+# loopback port; a system service the package may start is left alone.
+APT_PACKAGES += redis-server
 # The e2e suite's container test (e2e/container) checks the image just built.
 test-e2e: image
 test-e2e: export LKTOKEN_IMAGE = $(IMAGE)
@@ -207,7 +210,7 @@ test: deps check-generated lint test-go test-e2e test-web $(if $(filter true,$(C
 
 # The load benchmark's tools (docs/BENCHMARKS.md). Installed only when missing,
 # and only as root; otherwise the missing ones are named.
-BENCH_APT_PACKAGES := wrk nghttp2-client util-linux curl
+BENCH_APT_PACKAGES := wrk nghttp2-client util-linux curl redis-server
 .PHONY: bench-deps
 bench-deps: ## install wrk and h2load when missing (as root)
 	@$(call apt_install,$(BENCH_APT_PACKAGES))
@@ -216,6 +219,7 @@ bench-deps: ## install wrk and h2load when missing (as root)
 bench: bench-deps ## load benchmark: the real binary vs the connect-go floor and a net/http ceiling (~4 min)
 	bench/run.sh
 	bench/oidc.sh
+	bench/ratelimit.sh
 
 .PHONY: bench-micro
 bench-micro: ## micro-benchmarks of the hot path (ns/op, allocs/op)

@@ -11,6 +11,7 @@
 # SERVER_CPU (0), LOAD_CPU (1), CONNS (100), OUT, LKTOKEN_BIN.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
@@ -20,30 +21,11 @@ LOAD_CPU=${LOAD_CPU:-1}
 CONNS=${CONNS:-100}
 OUT=${OUT:-$(mktemp -d /tmp/lktoken-bench-oidc.XXXXXX)}
 mkdir -p "$OUT"
-for tool in wrk taskset curl; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing; run 'make bench-deps'" >&2; exit 1; }
-done
-TICK=$(getconf CLK_TCK)
-
-export LIVEKIT_API_KEY=bench-key
-export LIVEKIT_API_SECRET=bench-secret-0123456789abcdef0123456789abcdef
-export LIVEKIT_URL=wss://livekit.example.test
-export LKTOKEN_LOG_LEVEL=info
-export LKTOKEN_ALLOWED_ORIGINS=http://localhost:4200 # required outside --dev
-export LKTOKEN_DRAIN_DELAY=0 # no balancer here: stop at once after SIGTERM
-
-echo "== building into $OUT"
-if [ -n "${LKTOKEN_BIN:-}" ]; then cp "$LKTOKEN_BIN" "$OUT/lktoken"; else go build -trimpath -o "$OUT/lktoken" ./cmd/lktoken; fi
+bench_prepare oidc wrk taskset curl
 go build -trimpath -o "$OUT/oidcprovider" ./bench/oidcprovider
-ROUTE=/lktoken.v1.TokenService/GenerateToken
-LOGDIR=$OUT
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then LOGDIR=$(mktemp -d /dev/shm/lktoken-bench-oidc.XXXXXX); fi
 
 PROVIDER_PID= SERVER_PID=
-cleanup() {
-  for p in $SERVER_PID $PROVIDER_PID; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  [ "$LOGDIR" = "$OUT" ] || rm -rf "$LOGDIR"
-}
+cleanup() { bench_cleanup $SERVER_PID $PROVIDER_PID; }
 trap cleanup EXIT
 
 # The provider's subject is the identity the request names: allowed.
@@ -65,17 +47,9 @@ start_server() {
   else
     taskset -c "$SERVER_CPU" "$OUT/lktoken" --listen 127.0.0.1:0 2>"$log" &
   fi
-  SERVER_PID=$!
-  ADDR=
-  for _ in $(seq 1 500); do
-    ADDR=$(sed -n 's/.*"msg":"listening","addr":"\([^"]*\)".*/\1/p' "$log" | head -1)
-    if [ -n "$ADDR" ] && curl -fsS -o /dev/null "http://$ADDR/readyz"; then return 0; fi
-    sleep 0.02
-  done
-  echo "bench: lktoken ($kind) did not become ready:" >&2; cat "$log" >&2; exit 1
+  wait_server "$kind" "$log"
 }
-stop_server() { kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+cpu_ticks() { ticks "$SERVER_PID"; }
 
 # run KIND: prints "rps p99_ms non2xx socket_errors requests cpu_us_per_request".
 run() {
@@ -110,9 +84,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # Medians over rounds of: oidc/off req/s, and off/oidc CPU per request.
-ratio() { # COLUMN: 3 (req/s, oidc/off) or 8 (CPU per request, off/oidc)
-  awk -v c="$1" '{v[$1, $2] = $c; r[$1] = 1} END {for (k in r) print (c == 3 ? v[k, "oidc"] / v[k, "off"] : v[k, "off"] / v[k, "oidc"])}' "$RESULTS" |
-    sort -g | awk '{a[NR] = $1} END {printf "%.2f", a[int((NR + 1) / 2)]}'
-}
+ratio() { median_ratio "$RESULTS" off oidc "$1"; } # COLUMN: 3 (req/s) or 8 (CPU per request)
 echo "== OIDC on / auth off, medians over $ROUNDS rounds: req/s ratio $(ratio 3), CPU-per-request ratio $(ratio 8) (target >= 0.70)"
 echo "raw results: $RESULTS"

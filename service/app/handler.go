@@ -15,6 +15,7 @@ import (
 	"github.com/lktoken/lktoken/service/audit"
 	"github.com/lktoken/lktoken/service/authn"
 	"github.com/lktoken/lktoken/service/pipeline"
+	"github.com/lktoken/lktoken/service/ratelimit"
 	"github.com/lktoken/lktoken/service/requestid"
 )
 
@@ -75,9 +76,12 @@ var publicPaths = map[string]bool{"/healthz": true, "/readyz": true}
 // probes before any body is read (reflection and unknown paths included, so
 // every path refuses the same way), answering a refusal in the request's own
 // protocol (Connect, gRPC, gRPC-Web; Connect's JSON otherwise) with 401 and a
-// WWW-Authenticate challenge; then it hands the verified caller, explicitly,
-// to the token route mux would choose (api.Route.Serve), and sends every
-// other request to mux. CORS preflights never get here: CORS answers them
+// WWW-Authenticate challenge; then, for a token route, it takes one request
+// from the verified caller's rate limit budget, still before the body (the
+// RateLimit headers go on the answer; a refusal is a 429 with Retry-After,
+// on gRPC resource_exhausted with RetryInfo), and hands the verified caller,
+// explicitly, to the token route mux would choose (api.Route.Serve); every
+// other request goes to mux. CORS preflights never get here: CORS answers them
 // (browsers send no credentials with them).
 //
 // The hot route, exactly GenerateToken's path, is found without mux's
@@ -109,16 +113,24 @@ func front(op *pipeline.Operation, mux *http.ServeMux, hot api.Route) http.Handl
 			_ = ew.Write(w, r, err)
 			return
 		}
-		if r.URL.Path == hotPath && r.URL.RawPath == "" && r.Method != http.MethodConnect {
-			hot.Serve(w, r, caller)
-			return
+		var route api.Route = hot
+		if r.URL.Path != hotPath || r.URL.RawPath != "" || r.Method == http.MethodConnect {
+			h, _ := mux.Handler(r)
+			if route, _ = h.(api.Route); route == nil {
+				mux.ServeHTTP(w, r)
+				return
+			}
 		}
-		h, _ := mux.Handler(r)
-		if route, ok := h.(api.Route); ok {
-			route.Serve(w, r, caller)
-			return
+		if op.Limits() {
+			var d ratelimit.Decision
+			caller, d, err = op.Admit(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, caller, r.URL.Path)
+			op.RateLimitHeaders(w.Header(), d) // headers on every protocol, as the challenge above
+			if err != nil {
+				_ = ew.Write(w, r, err)
+				return
+			}
 		}
-		mux.ServeHTTP(w, r)
+		route.Serve(w, r, caller)
 	})
 }
 
@@ -155,7 +167,8 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: connectcors.AllowedMethods(),
 		AllowedHeaders: append(connectcors.AllowedHeaders(), requestid.Header, "Authorization"),
-		ExposedHeaders: append(connectcors.ExposedHeaders(), requestid.Header),
+		// The rate limit's answers, so that a browser can honour them.
+		ExposedHeaders: append(connectcors.ExposedHeaders(), requestid.Header, "Retry-After", "RateLimit", "RateLimit-Policy"),
 		MaxAge:         7200,
 	}).Handler(next)
 }

@@ -24,6 +24,11 @@ type Metrics struct {
 	// the labels and takes a lock on every call.
 	generateOK prometheus.Counter
 	mintIssued prometheus.Observer
+	// The rate limit's steps by outcome, and whether its store answers;
+	// rateAllowed is the hot path's series, resolved once.
+	rateLimit   *prometheus.CounterVec
+	rateStore   prometheus.Gauge
+	rateAllowed prometheus.Counter
 }
 
 // NewMetrics returns a fresh set of series, with Go and process metrics.
@@ -43,8 +48,18 @@ func NewMetrics() *Metrics {
 			Help:    "Time to mint a token once the request is valid: policy, claims and signature.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5},
 		}, []string{"outcome"}),
+		rateLimit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lktoken_rate_limit_total",
+			Help: "Rate limit steps by outcome: allowed, limited, unchecked (store unreachable, failing open), unavailable (failing closed).",
+		}, []string{"outcome"}),
+		rateStore: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lktoken_rate_limit_store_up",
+			Help: "1 while the rate limit store answers (always, in memory), 0 while it is unreachable.",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.inFlight, m.mint,
+	m.rateStore.Set(1)
+	m.rateAllowed = m.rateLimit.WithLabelValues("allowed")
+	m.registry.MustRegister(m.requests, m.inFlight, m.mint, m.rateLimit, m.rateStore,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.generateOK = m.requests.WithLabelValues(lktokenv1connect.TokenServiceGenerateTokenProcedure, "ok")
 	m.mintIssued = m.mint.WithLabelValues("issued")
@@ -112,4 +127,23 @@ func (m *Metrics) ObserveMint(elapsed time.Duration, outcome string) {
 		return
 	}
 	m.mint.WithLabelValues(outcome).Observe(elapsed.Seconds())
+}
+
+// ObserveRateLimit counts one rate limit step (ratelimit.Observer).
+func (m *Metrics) ObserveRateLimit(outcome string) {
+	if outcome == "allowed" {
+		m.rateAllowed.Inc()
+		return
+	}
+	m.rateLimit.WithLabelValues(outcome).Inc()
+}
+
+// ObserveRateLimitStore notes a change of the store's reachability
+// (ratelimit.Observer).
+func (m *Metrics) ObserveRateLimitStore(reachable bool) {
+	if reachable {
+		m.rateStore.Set(1)
+	} else {
+		m.rateStore.Set(0)
+	}
 }

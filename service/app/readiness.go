@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/lktoken/lktoken/service/keys"
 )
@@ -17,6 +18,9 @@ type Readiness struct {
 	// oidc, when callers authenticate with OpenID Connect, reports whether
 	// the provider's keys are loaded and the provider's state in a line.
 	oidc func() (ready bool, state string)
+	// rateStore, when the rate limit keeps its budgets in Redis, says since
+	// when it has been unreachable (down false: it answers).
+	rateStore func() (since time.Time, down bool)
 }
 
 const (
@@ -64,12 +68,20 @@ func (r *Readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("not ready: " + why + "\n"))
 		return
 	}
+	body := "ready\n"
 	if r.oidc != nil {
 		// Ready with known keys even while the provider is unreachable; the
 		// line says so.
 		_, state := r.oidc()
-		_, _ = w.Write([]byte("ready\noidc: " + state + "\n"))
-		return
+		body += "oidc: " + state + "\n"
 	}
-	_, _ = w.Write([]byte("ready\n"))
+	if r.rateStore != nil {
+		// Ready while Redis is unreachable too: the limit fails open (or
+		// closed) on every replica alike, and taking replicas out of the
+		// balancer would help no one.
+		if since, down := r.rateStore(); down {
+			body += "rate limit store unreachable since " + since.UTC().Format(time.RFC3339) + "\n"
+		}
+	}
+	_, _ = w.Write([]byte(body))
 }

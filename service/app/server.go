@@ -1,6 +1,6 @@
 // Package app composes lktoken from a config.Config: the keyring, the Issuer
 // that signs with it, the caller's authentication, the room policy, the
-// tracer, the mint operation (package pipeline), the routes (package api)
+// tracer, the rate limiter (package ratelimit), the mint operation (package pipeline), the routes (package api)
 // behind the middleware every request passes (request id, metrics, panic
 // recovery, CORS, authentication before the body is read), the readiness
 // probe, and the listener (package httpserver) that serves them. It is the
@@ -27,6 +27,7 @@ import (
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/oidc"
 	"github.com/lktoken/lktoken/service/pipeline"
+	"github.com/lktoken/lktoken/service/ratelimit"
 	"github.com/lktoken/lktoken/service/roompolicy"
 )
 
@@ -42,6 +43,7 @@ type App struct {
 	bearer  *authn.BearerToken // set when the bearer-token mode is on
 	oidc    *oidc.Verifier     // set when callers authenticate with OpenID Connect
 	ident   *identity.Binder   // the identity mode; its pseudonym key reloads on SIGHUP
+	redis   *ratelimit.Redis   // set when the rate limit keeps its budgets in Redis
 	// stopTracing flushes spans at the end of Serve; nil without tracing.
 	stopTracing func(context.Context) error
 }
@@ -99,6 +101,9 @@ func New(cfg config.Config, logs logging.Logs) *App {
 	if cfg.Auth.Policy != nil {
 		opts.RoomPolicy = roompolicy.Hook{Policy: cfg.Auth.Policy, Log: log}
 	}
+	if cfg.RateLimit.Enabled() {
+		opts.Limiter, opts.Proxies = a.newLimiter(), cfg.RateLimit.Proxies
+	}
 	if cfg.Ops.Tracing {
 		tracer, stop, err := newTracing()
 		if err != nil {
@@ -138,6 +143,27 @@ func New(cfg config.Config, logs logging.Logs) *App {
 	return a
 }
 
+// newLimiter composes the rate limiter: in memory, or in the configured Redis.
+func (a *App) newLimiter() *ratelimit.Limiter {
+	rc := a.cfg.RateLimit
+	lo := ratelimit.Options{Policy: rc.Policy, FailClosed: rc.FailClosed, Log: a.log, Observer: a.metrics, Store: ratelimit.NewMemory()}
+	if rc.RedisURL != "" {
+		r, err := ratelimit.NewRedis(ratelimit.RedisOptions{URL: rc.RedisURL, Password: string(rc.RedisPassword)})
+		if err != nil {
+			// config.LoadConfig checked the URL; a hand-made Config that
+			// fails keeps each replica's budgets in memory, loudly.
+			a.log.Error("rate limit: Redis misconfigured, keeping budgets in memory", slog.String("error", err.Error()))
+		} else {
+			a.redis, lo.Store = r, r
+		}
+	}
+	l := ratelimit.New(lo)
+	if a.redis != nil {
+		a.ready.rateStore = l.Unreachable
+	}
+	return l
+}
+
 // Run listens on the configured address and serves until ctx is done, then
 // drains (httpserver.Server.Run).
 func (a *App) Run(ctx context.Context) error {
@@ -167,13 +193,23 @@ func (a *App) announce() {
 			slog.String("audience", a.cfg.Auth.OIDC.Audience), slog.Bool("room_policy", a.cfg.Auth.Policy != nil),
 			slog.String("identity_mode", a.cfg.Identity.Mode.String()))
 	}
+	if rc := a.cfg.RateLimit; rc.Enabled() {
+		store := "memory (per replica)"
+		if a.redis != nil {
+			store = "redis " + rc.RedisURL
+		}
+		a.log.Info("rate limit", slog.String("policy", rc.Policy.String()), slog.String("store", store), slog.Bool("fail_closed", rc.FailClosed))
+	}
 }
 
 // stop releases what New started once serving ends: the provider's key
-// refresh, and the spans still buffered.
+// refresh, the Redis connections, and the spans still buffered.
 func (a *App) stop() {
 	if a.oidc != nil {
 		a.oidc.Close()
+	}
+	if a.redis != nil {
+		_ = a.redis.Close()
 	}
 	if a.stopTracing == nil {
 		return
@@ -192,9 +228,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 // begun skip it: for an interactive stop (Ctrl-C) or a second signal.
 func (a *App) SkipDrainDelay() { a.srv.SkipDrainDelay() }
 
-// Reload reads the keys, and the bearer token and the pseudonym key when
-// they come from files, again, and refreshes the OpenID Connect provider's
-// key set (SIGHUP). The swap is atomic: a request signs with either the old or
+// Reload reads the keys, and the bearer token, the pseudonym key and the
+// Redis password when they come from files, again, and refreshes the OpenID
+// Connect provider's key set (SIGHUP). The swap is atomic: a request signs with either the old or
 // the new key, never fails for the reload. On error the current keys stay and
 // the reason is logged; the reason never contains a secret.
 func (a *App) Reload() error {
@@ -218,6 +254,16 @@ func (a *App) Reload() error {
 			errs = append(errs, err) // ReadPseudonymKeyFile checked it
 		} else {
 			a.log.Info("pseudonym key reloaded")
+		}
+	}
+	if a.redis != nil && a.cfg.RateLimit.RedisPasswordFile != "" {
+		if pw, err := config.ReadRedisPasswordFile(a.cfg.RateLimit.RedisPasswordFile); err != nil {
+			err = a.cfg.Explain(err)
+			a.log.Error("reload failed, keeping the current Redis password", slog.String("error", err.Error()))
+			errs = append(errs, err)
+		} else {
+			a.redis.SetPassword(pw)
+			a.log.Info("Redis password reloaded")
 		}
 	}
 	if a.oidc != nil {

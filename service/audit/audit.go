@@ -1,6 +1,7 @@
 // Package audit writes lktoken's audit log: one "mint" line per mint attempt
 // (time, request id, peer, route, room, identity, lifetime, outcome,
-// latency) and one "refused" line per caller that failed authentication.
+// latency) and one "refused" line per caller that failed authentication or
+// was rate limited.
 // It is handed requests and outcomes only, never a token or a secret.
 package audit
 
@@ -8,6 +9,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -113,6 +115,24 @@ func (a *Log) Refused(ctx context.Context, requestID, peer, path string, err *co
 		slog.String("path", Text(path)),
 		slog.String("outcome", err.Code().String()),
 		slog.String("reason", err.Message()))
+}
+
+// RateLimited notes a caller refused by the rate limit on path (outcome
+// "rate_limited"), with the verified subject when there is one and the
+// delay it was told to wait: such callers mint nothing, and their bodies
+// are not read.
+func (a *Log) RateLimited(ctx context.Context, requestID, peer, path, issuer, subject string, retryAfter time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("request_id", requestID),
+		slog.String("peer", peer),
+		slog.String("path", Text(path)),
+		slog.String("outcome", "rate_limited"),
+		slog.Int64("retry_after_s", int64(math.Ceil(retryAfter.Seconds()))), // as Retry-After says
+	}
+	if subject != "" {
+		attrs = append(attrs, slog.String("principal_issuer", Text(issuer)), slog.String("principal_subject", Text(subject)))
+	}
+	a.log.LogAttrs(ctx, slog.LevelWarn, "refused", attrs...)
 }
 
 // maxText bounds what a caller's strings can add to a log line; valid

@@ -52,6 +52,8 @@ type Config struct {
 	Policy mint.Policy
 	// Ops are the limits, timeouts and operations settings (ops.go).
 	Ops OpsConfig
+	// RateLimit is the per-caller rate limit (ratelimit.go).
+	RateLimit RateLimitConfig
 	// Auth is caller authentication by OpenID Connect and the room policy
 	// (auth.go).
 	Auth AuthConfig
@@ -249,6 +251,7 @@ func (l *loader) check() {
 	l.checkBearerToken()
 	l.checkAuth()
 	l.checkIdentity()
+	l.checkRateLimit()
 }
 
 // checkListen resolves the address to listen on: LKTOKEN_LISTEN, or

@@ -23,7 +23,7 @@ const (
 // order --help lists them. It is the one place a setting is written: flag,
 // variable, destination, default, parser, bounds, help.
 func specs(c *Config) []*spec {
-	return []*spec{
+	return append([]*spec{
 		{flag: "dev", env: "LKTOKEN_DEV", field: keys.FieldDev, value: boolean(&c.Dev, false),
 			help: "development mode: without LIVEKIT_API_KEY/LIVEKIT_API_SECRET use LiveKit's local-dev pair devkey/secret and " + keys.DevServerURL + ". Never in production"},
 		{flag: "api-key", env: "LIVEKIT_API_KEY", field: keys.FieldAPIKey, value: text(&c.Keys.APIKey, ""),
@@ -121,7 +121,7 @@ func specs(c *Config) []*spec {
 			help: "the HMAC key of the pseudonymous identity mode, at least 32 characters (environment only); every replica needs the same key, and a new key gives everyone a new pseudonym"},
 		{env: "LKTOKEN_PSEUDONYM_KEY_FILE", value: text(&c.Identity.KeyFile, ""),
 			help: "file holding LKTOKEN_PSEUDONYM_KEY instead; read again on SIGHUP"},
-	}
+	}, rateLimitSpecs(&c.RateLimit)...) // the per-caller rate limit (ratelimit.go)
 }
 
 // parseList reads a comma-separated list, without blanks.

@@ -1,8 +1,9 @@
 // Package pipeline is the one mint operation every route calls. A route
 // decodes its request into a [Call] and hands it to [Operation.Mint] with the
 // caller that [Operation.Authenticate] verified before the body was read
-// (the [Verified] value travels in the Call, explicitly). Mint, in this
-// order, derives the caller's LiveKit identity under the identity mode
+// (the [Verified] value travels in the Call, explicitly), after
+// [Operation.Admit] took one request from that caller's rate limit budget
+// (package ratelimit). Mint, in this order, derives the caller's LiveKit identity under the identity mode
 // (package identity) and binds it to the request, applies the contract's
 // rules (package
 // contract), asks the room policy ([RoomPolicy]), lets the Issuer (package
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	lktokenv1 "github.com/lktoken/lktoken/gen/go/lktoken/v1"
 	"github.com/lktoken/lktoken/service/audit"
@@ -29,6 +32,7 @@ import (
 	"github.com/lktoken/lktoken/service/contract"
 	"github.com/lktoken/lktoken/service/identity"
 	"github.com/lktoken/lktoken/service/mint"
+	"github.com/lktoken/lktoken/service/ratelimit"
 	"github.com/lktoken/lktoken/service/requestid"
 )
 
@@ -73,6 +77,10 @@ type Options struct {
 	// Observer and Tracer are optional.
 	Observer Observer
 	Tracer   Tracer
+	// Limiter limits how fast each caller mints; nil limits nothing.
+	// Proxies say where an unauthenticated caller's address comes from.
+	Limiter *ratelimit.Limiter
+	Proxies ratelimit.Proxies
 }
 
 // Operation is the mint operation. It is safe for concurrent use.
@@ -87,6 +95,8 @@ type Operation struct {
 	now       func() time.Time
 	observer  Observer
 	tracer    Tracer
+	limiter   *ratelimit.Limiter
+	proxies   ratelimit.Proxies
 }
 
 // New returns the operation opts compose.
@@ -102,6 +112,8 @@ func New(opts Options) *Operation {
 		now:       opts.Now,
 		observer:  opts.Observer,
 		tracer:    opts.Tracer,
+		limiter:   opts.Limiter,
+		proxies:   opts.Proxies,
 	}
 }
 
@@ -151,6 +163,12 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 	if op.authn != nil && !call.Caller.ok {
 		// Wiring fault, never the caller's: audited like any refusal.
 		call.Err = connect.NewError(connect.CodeInternal, errors.New("this route is not behind the caller's authentication; this is a server fault"))
+	} else if op.limiter != nil && !call.Caller.admitted {
+		// A route that did not admit the caller before the body: admitted
+		// now, so that no route mints past the limit.
+		if _, _, err := op.Admit(ctx, authn.Caller{Header: call.Header, Peer: call.Peer}, call.Caller, call.Route); err != nil {
+			return Result{}, err
+		}
 	}
 	// From here on the caller is as the identity mode shows it: the audit
 	// line, the policy and the route see a pseudonymous caller's pseudonyms.
@@ -238,6 +256,8 @@ func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenReq
 type Verified struct {
 	principal *authn.Principal
 	ok        bool
+	// admitted: Admit took this request from the caller's budget.
+	admitted bool
 }
 
 // Principal is the verified caller, nil when the mode proves no identity.
@@ -259,6 +279,70 @@ func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route str
 		return Verified{}, cerr
 	}
 	return Verified{principal: p, ok: true}, nil
+}
+
+// Limits reports whether callers are rate limited.
+func (op *Operation) Limits() bool { return op.limiter != nil }
+
+// Admit takes one request from the budget of the caller v (what
+// Authenticate verified): the verified subject's, the bearer token caller's,
+// or, when the mode proves no identity, the client address's (behind
+// trusted proxies, the address they forwarded). It runs after
+// authentication, so a refused or forged credential never draws from a
+// verified subject's budget. A refusal is audited (outcome rate_limited) and
+// returned as resource_exhausted with a google.rpc.RetryInfo detail; while
+// the store is unreachable and the limiter fails closed, as unavailable. It
+// returns v marked admitted, for the Call, and the decision, for
+// [Operation.RateLimitHeaders]. Without a limiter every caller is admitted.
+func (op *Operation) Admit(ctx context.Context, c authn.Caller, v Verified, route string) (Verified, ratelimit.Decision, error) {
+	v.admitted = true
+	if op.limiter == nil {
+		return v, ratelimit.Decision{Allowed: true, Unchecked: true}, nil
+	}
+	var key ratelimit.Key
+	p := v.principal
+	switch {
+	case p != nil:
+		key = ratelimit.SubjectKey(p.Issuer, p.Subject)
+	case op.authn != nil:
+		key = ratelimit.BearerKey()
+	default:
+		addr, ok := op.proxies.Client(c.Peer, c.Header)
+		if !ok {
+			return v, ratelimit.Decision{Allowed: true, Unchecked: true}, nil // no address to count by
+		}
+		key = ratelimit.AddrKey(addr)
+	}
+	d, err := op.limiter.Take(ctx, key)
+	switch {
+	case errors.Is(err, ratelimit.ErrStoreUnavailable):
+		cerr := connect.NewError(connect.CodeUnavailable, errors.New("the rate limit store is unreachable and this server refuses unchecked requests; try again shortly"))
+		op.audit.Refused(ctx, requestid.From(ctx), c.Peer, route, cerr)
+		return Verified{}, d, cerr
+	case err != nil:
+		return Verified{}, d, connect.NewError(connect.CodeOf(err), err) // the caller went away
+	case d.Allowed:
+		return v, d, nil
+	}
+	var iss, sub string
+	if p != nil {
+		iss, sub = p.Issuer, p.Subject
+	}
+	op.audit.RateLimited(ctx, requestid.From(ctx), c.Peer, route, iss, sub, d.RetryAfter)
+	cerr := connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+		"rate limited: too many tokens requested (%s); try again in %s s", op.limiter.Policy(), ratelimit.RetryAfterSeconds(d.RetryAfter)))
+	if detail, err := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(d.RetryAfter)}); err == nil {
+		cerr.AddDetail(detail)
+	}
+	return Verified{}, d, cerr
+}
+
+// RateLimitHeaders writes d into h: the RateLimit-Policy and RateLimit
+// headers, and Retry-After on a refusal (see [ratelimit.Limiter.SetHeaders]).
+func (op *Operation) RateLimitHeaders(h http.Header, d ratelimit.Decision) {
+	if op.limiter != nil {
+		op.limiter.SetHeaders(h, d)
+	}
 }
 
 // bindIdentity makes the verified identity the participant's: a request that

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DescMessage } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { ViolationsSchema } from "../../gen/ts/buf/validate/validate_pb.js";
 import { GenerateTokenRequestSchema, type GenerateTokenRequest } from "../../gen/ts/lktoken/v1/token_service_pb.js";
 import { fieldErrorsFromViolationsProto, type FieldErrors } from "./fields.js";
@@ -58,22 +59,89 @@ export class PermissionDeniedError extends ConnectError {
 }
 
 /**
- * Rethrows `unauthenticated` and `permission_denied` as the typed errors
- * above (the same ConnectError fields, message, metadata and details kept);
- * anything else as it came. createTokenClient installs it for every call.
+ * The caller asked for tokens faster than lktoken's rate limit allows (HTTP
+ * 429): try again after {@link RateLimitedError.retryAfterMs}. A ConnectError
+ * with code `resource_exhausted`; the delay comes from the answer's
+ * `google.rpc.RetryInfo` detail, else its `Retry-After` header.
+ */
+export class RateLimitedError extends ConnectError {
+  readonly kind = "rate_limited";
+  /** How long to wait before asking again, in milliseconds. */
+  retryAfterMs = 0;
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, v);
+  }
+}
+
+/**
+ * The delay a `resource_exhausted` error asks the caller to wait, in
+ * milliseconds: its RetryInfo detail (google.rpc.RetryInfo { retry_delay:
+ * Duration }, read from the wire format), else its Retry-After header in
+ * seconds; undefined when it carries neither (a body too large, say).
+ */
+function retryDelayMs(err: ConnectError): number | undefined {
+  for (const d of err.details) {
+    if ("desc" in d || d.type !== "google.rpc.RetryInfo") continue;
+    try {
+      const info = new BinaryReader(d.value);
+      let seconds = 0;
+      let nanos = 0;
+      while (info.pos < info.len) {
+        const [field, wireType] = info.tag();
+        if (field !== 1) {
+          info.skip(wireType);
+          continue;
+        }
+        const dur = new BinaryReader(info.bytes());
+        while (dur.pos < dur.len) {
+          const [f, wt] = dur.tag();
+          if (f === 1) seconds = Number(dur.int64());
+          else if (f === 2) nanos = dur.int32();
+          else dur.skip(wt);
+        }
+      }
+      return seconds * 1000 + Math.ceil(nanos / 1e6);
+    } catch {
+      // A malformed detail: fall back to the header.
+    }
+  }
+  const header = Number(err.metadata.get("Retry-After"));
+  return Number.isFinite(header) && header >= 0 && err.metadata.has("Retry-After") ? header * 1000 : undefined;
+}
+
+/**
+ * Rethrows `unauthenticated`, `permission_denied` and a rate limit's
+ * `resource_exhausted` as the typed errors above (the same ConnectError
+ * fields, message, metadata and details kept); anything else as it came.
+ * createTokenClient installs it for every call.
  */
 export function typedError(err: unknown): unknown {
-  if (!(err instanceof ConnectError) || err instanceof UnauthenticatedError || err instanceof PermissionDeniedError) {
+  if (
+    !(err instanceof ConnectError) ||
+    err instanceof UnauthenticatedError ||
+    err instanceof PermissionDeniedError ||
+    err instanceof RateLimitedError
+  ) {
     return err;
   }
+  const retryAfterMs = err.code === Code.ResourceExhausted ? retryDelayMs(err) : undefined;
   const Typed =
-    err.code === Code.Unauthenticated ? UnauthenticatedError : err.code === Code.PermissionDenied ? PermissionDeniedError : undefined;
+    err.code === Code.Unauthenticated
+      ? UnauthenticatedError
+      : err.code === Code.PermissionDenied
+        ? PermissionDeniedError
+        : retryAfterMs !== undefined
+          ? RateLimitedError
+          : undefined;
   if (Typed === undefined) {
     return err;
   }
   const typed = new Typed(err.rawMessage, err.code, err.metadata, undefined, err.cause);
   typed.details = err.details;
   typed.isWireError = err.isWireError;
+  if (typed instanceof RateLimitedError) {
+    typed.retryAfterMs = retryAfterMs ?? 0;
+  }
   return typed;
 }
 
@@ -82,11 +150,12 @@ export type TokenError =
   | { kind: "invalid_argument"; fields: FieldErrors; message: string }
   | { kind: "unauthenticated"; message: string }
   | { kind: "permission_denied"; message: string }
+  | { kind: "rate_limited"; retryAfterMs: number; message: string }
   | { kind: "other"; code: Code; message: string };
 
 /**
  * Sorts any error of a TokenService call into the cases a form handles:
- * field errors, "sign in again", "not allowed", anything else.
+ * field errors, "sign in again", "not allowed", "wait and retry", anything else.
  *
  *     switch (tokenErrorOf(err).kind) { case "unauthenticated": ...; }
  */
@@ -99,6 +168,13 @@ export function tokenErrorOf(err: unknown): TokenError {
       return { kind: "unauthenticated", message: cerr.rawMessage };
     case Code.PermissionDenied:
       return { kind: "permission_denied", message: cerr.rawMessage };
+    case Code.ResourceExhausted: {
+      const retryAfterMs = cerr instanceof RateLimitedError ? cerr.retryAfterMs : retryDelayMs(cerr);
+      if (retryAfterMs !== undefined) {
+        return { kind: "rate_limited", retryAfterMs, message: cerr.rawMessage };
+      }
+      return { kind: "other", code: cerr.code, message: cerr.rawMessage };
+    }
     default:
       return { kind: "other", code: cerr.code, message: cerr.rawMessage };
   }

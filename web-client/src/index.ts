@@ -17,6 +17,7 @@ export {
   tokenErrorOf,
   UnauthenticatedError,
   PermissionDeniedError,
+  RateLimitedError,
   type TokenError,
 } from "./errors.js";
 export { expiresAtDate } from "./response.js";

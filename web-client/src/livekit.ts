@@ -10,6 +10,7 @@ import type {
 } from "../../gen/ts/lktoken/v1/token_service_pb.js";
 import type { AccessTokenGetter, TokenClient } from "./client.js";
 import { accessTokenGetterOf, callerKey } from "./caller.js";
+import { RateLimitedError } from "./errors.js";
 
 /** A GenerateToken request as a plain object: `{ roomName, participantIdentity, expirationSeconds, ... }`. */
 export type TokenRequestInit = Omit<MessageInitShape<typeof GenerateTokenRequestSchema>, "$typeName">;
@@ -53,6 +54,9 @@ export interface LktokenTokenSource extends TokenSourceConfigurable {
    * @throws ConnectError as the client does (invalid_argument,
    *   UnauthenticatedError, PermissionDeniedError for an agent outside the
    *   server's LKTOKEN_ALLOWED_AGENTS, ...).
+   * @throws RateLimitedError when lktoken's rate limit refused; until its
+   *   `retryAfterMs` has passed, fetches that need a fresh token throw it
+   *   again (with the delay left) without asking lktoken.
    */
   fetch(options?: TokenSourceFetchOptions, force?: boolean): Promise<TokenSourceResponseObject>;
   /**
@@ -90,13 +94,26 @@ export function tokenSource(
   /** Counts invalidate() calls: an answer to an older generation is not cached. */
   let generation = 0;
   let queue: Promise<unknown> = Promise.resolve();
+  /** The last rate limit refusal and when its delay ends: no request before then. */
+  let limited: { error: RateLimitedError; until: number } | undefined;
 
   async function fetchNow(fetchOptions: TokenSourceFetchOptions, force: boolean, asked: number): Promise<TokenSourceResponseObject> {
     const merged = mergeRequest(typeof request === "function" ? request() : request, fetchOptions);
     const caller = getAccessToken ? await callerKey(await getAccessToken()) : "";
     const key = `${caller}\n${requestKey(merged)}`;
     if (force || cached === undefined || cached.key !== key || now() >= cached.refreshAt) {
-      const response = await client.generateToken(merged);
+      if (limited !== undefined && now() < limited.until) {
+        throw retryLater(limited.error, limited.until - now());
+      }
+      let response: GenerateTokenResponse;
+      try {
+        response = await client.generateToken(merged);
+      } catch (err) {
+        if (err instanceof RateLimitedError) {
+          limited = { error: err, until: now() + err.retryAfterMs };
+        }
+        throw err;
+      }
       last = response;
       const expiresMs = response.expiresAt ? Number(response.expiresAt.seconds) * 1000 + Math.floor(response.expiresAt.nanos / 1e6) : 0;
       if (asked === generation) {
@@ -118,12 +135,21 @@ export function tokenSource(
     invalidate() {
       generation++;
       cached = undefined;
+      limited = undefined; // another caller has a budget of its own
       last = undefined;
     },
     get lastResponse() {
       return last;
     },
   };
+}
+
+/** err again, with the delay that is left. */
+function retryLater(err: RateLimitedError, leftMs: number): RateLimitedError {
+  const again = new RateLimitedError(err.rawMessage, err.code, err.metadata, undefined, err.cause);
+  again.details = err.details;
+  again.retryAfterMs = leftMs;
+  return again;
 }
 
 function mergeRequest(base: TokenRequestInit, o: TokenSourceFetchOptions): TokenRequestInit {

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { Code, ConnectError, createTokenClient, PermissionDeniedError, tokenErrorOf, violationsFromError } from "../src/index.js";
+import {
+  Code,
+  ConnectError,
+  createTokenClient,
+  PermissionDeniedError,
+  RateLimitedError,
+  tokenErrorOf,
+  violationsFromError,
+} from "../src/index.js";
 import * as validation from "../src/validation.js";
 
 describe("violationsFromError", () => {
@@ -205,5 +213,37 @@ describe("typed errors", () => {
     const err2 = await down.generateToken({ roomName: "r", participantIdentity: "u" }).catch((e: unknown) => e);
     expect(err2).not.toBeInstanceOf(PermissionDeniedError);
     expect(tokenErrorOf(err2)).toEqual({ kind: "other", code: Code.Internal, message: "signing failed" });
+  });
+});
+
+describe("rate limited", () => {
+  // google.rpc.RetryInfo { retry_delay: { seconds: 12, nanos: 500000000 } } on the wire.
+  const retryInfo = Buffer.from([0x0a, 0x08, 0x08, 0x0c, 0x10, 0x80, 0xca, 0xb5, 0xee, 0x01]).toString("base64").replace(/=+$/, "");
+
+  function limited(details: unknown[], headers: Record<string, string> = {}): typeof globalThis.fetch {
+    return async () =>
+      new Response(JSON.stringify({ code: "resource_exhausted", message: "rate limited: try again in 13 s", details }), {
+        status: 429,
+        headers: { "Content-Type": "application/json", ...headers },
+      });
+  }
+
+  it("a 429 with RetryInfo becomes a RateLimitedError carrying the delay", async () => {
+    const client = createTokenClient("http://tokens.test", { fetch: limited([{ type: "google.rpc.RetryInfo", value: retryInfo }], { "Retry-After": "13" }) });
+    const err = await client.generateToken({ roomName: "r", participantIdentity: "u" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as RateLimitedError).retryAfterMs).toBe(12_500);
+    expect(tokenErrorOf(err)).toEqual({ kind: "rate_limited", retryAfterMs: 12_500, message: "rate limited: try again in 13 s" });
+  });
+
+  it("without RetryInfo, Retry-After gives the delay; without either it is not a rate limit", async () => {
+    const header = createTokenClient("http://tokens.test", { fetch: limited([], { "Retry-After": "7" }) });
+    const err = await header.generateToken({ roomName: "r", participantIdentity: "u" }).catch((e: unknown) => e);
+    expect((err as RateLimitedError).retryAfterMs).toBe(7_000);
+    const tooLarge = createTokenClient("http://tokens.test", { fetch: limited([]) });
+    const err2 = await tooLarge.generateToken({ roomName: "r", participantIdentity: "u" }).catch((e: unknown) => e);
+    expect(err2).not.toBeInstanceOf(RateLimitedError);
+    expect(tokenErrorOf(err2).kind).toBe("other");
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { TokenSourceConfigurable, TokenSourceFetchOptions } from "livekit-client";
-import { GenerateTokenResponseSchema, type GenerateTokenRequest, type TokenClient } from "../src/index.js";
+import { Code, GenerateTokenResponseSchema, RateLimitedError, type GenerateTokenRequest, type TokenClient } from "../src/index.js";
 import { tokenSource, type TokenRequestInit } from "../src/livekit.js";
 
 /** A fake client: records requests, answers a token valid for `lifetimeS` from the fake clock. */
@@ -128,5 +128,34 @@ describe("tokenSource", () => {
       { agents: [{ agentName: "helper", metadata: "other" }, { agentName: "notetaker" }] },
       { agents: [{ agentName: "helper", metadata: "m" }, { agentName: "notetaker" }] },
     ]);
+  });
+});
+
+describe("tokenSource under a rate limit", () => {
+  it("surfaces RateLimitedError with the delay and does not ask again before it has passed", async () => {
+    const clock = { ms: 1_000_000 };
+    let calls = 0;
+    const client = {
+      async generateToken() {
+        calls++;
+        if (calls === 1) {
+          const err = new RateLimitedError("rate limited", Code.ResourceExhausted);
+          err.retryAfterMs = 3000;
+          throw err;
+        }
+        return create(GenerateTokenResponseSchema, { token: "fresh", serverUrl: "ws://livekit.test", expiresAt: timestampFromMs(clock.ms + 3_600_000) });
+      },
+    } as unknown as TokenClient;
+    const source = tokenSource(client, { roomName: "r", participantIdentity: "u" }, { now: () => clock.ms });
+    const first = await source.fetch().catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(RateLimitedError);
+    expect((first as RateLimitedError).retryAfterMs).toBe(3000);
+    clock.ms += 1000;
+    const second = await source.fetch().catch((e: unknown) => e);
+    expect((second as RateLimitedError).retryAfterMs).toBe(2000);
+    expect(calls).toBe(1);
+    clock.ms += 2000;
+    expect((await source.fetch()).participantToken).toBe("fresh");
+    expect(calls).toBe(2);
   });
 });

@@ -61,7 +61,7 @@ var goRuntimeEnv = []string{"GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "GOGC"}
 
 // userFiles are the git-ignored files a user makes from the .example beside
 // them before the first apply.
-var userFiles = []string{"keys.yaml", "signing-key"}
+var userFiles = []string{"keys.yaml", "signing-key", "components/redis-ratelimit/redis-password"}
 
 // rendered is one kustomize build, decoded.
 type rendered struct {
@@ -358,10 +358,10 @@ func container(t *testing.T, d *appsv1.Deployment) *corev1.Container {
 }
 
 func TestRenders(t *testing.T) {
-	for _, variant := range [][]string{nil, {"components/servicemonitor"}} {
+	for _, variant := range [][]string{nil, {"components/servicemonitor"}, {"components/redis-ratelimit"}} {
 		t.Run(fmt.Sprint("components=", variant), func(t *testing.T) {
 			r := render(t, variant...)
-			if len(variant) > 0 && len(r.monitors) != 1 {
+			if slices.Contains(variant, "components/servicemonitor") && len(r.monitors) != 1 {
 				t.Errorf("with %v: %d ServiceMonitors, want 1", variant, len(r.monitors))
 			}
 			if len(variant) == 0 && len(r.monitors) != 0 {
@@ -379,7 +379,7 @@ func TestSettingsExist(t *testing.T) {
 	if len(vars) < 10 || len(flags) < 10 {
 		t.Fatalf("--help lists %d variables and %d flags: the parser no longer matches its format", len(vars), len(flags))
 	}
-	r := render(t, "components/servicemonitor")
+	r := render(t, "components/servicemonitor", "components/redis-ratelimit")
 	c := container(t, r.deployment)
 	for name := range settings(t, r, c) {
 		if !vars[name] && !slices.Contains(goRuntimeEnv, name) {
@@ -478,9 +478,9 @@ func TestProbesAndPortsMatchTheServer(t *testing.T) {
 	secretDir := t.TempDir()
 	for _, f := range userFiles {
 		example, _ := os.ReadFile(filepath.Join(manifestsDir, f+".example"))
-		example = bytes.ReplaceAll(example, []byte("replace-me-with-a-secret-of-at-least-32-characters"),
-			[]byte("k8s-check-test-secret-0123456789abcdefghij"))
-		if err := os.WriteFile(filepath.Join(secretDir, f), example, 0o600); err != nil {
+		// lktoken refuses the examples' placeholder secret: a test one instead.
+		example = []byte(strings.ReplaceAll(string(example), "replace-me-with-a-secret-of-at-least-32-characters", "check-test-secret-0123456789abcdefghijklmnop"))
+		if err := os.WriteFile(filepath.Join(secretDir, filepath.Base(f)), example, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -799,7 +799,7 @@ func TestAvailability(t *testing.T) {
 // TestNetworkPolicy: ingress only on the service port (the metrics port only
 // with the servicemonitor component), egress only DNS and HTTPS.
 func TestNetworkPolicy(t *testing.T) {
-	for _, variant := range [][]string{nil, {"components/servicemonitor"}} {
+	for _, variant := range [][]string{nil, {"components/servicemonitor"}, {"components/redis-ratelimit"}} {
 		t.Run(fmt.Sprint("components=", variant), func(t *testing.T) {
 			r := render(t, variant...)
 			np := r.netpol.Spec
@@ -807,8 +807,12 @@ func TestNetworkPolicy(t *testing.T) {
 				t.Errorf("policyTypes %v: want Ingress and Egress", np.PolicyTypes)
 			}
 			allowed := []string{"http"}
-			if len(variant) > 0 {
+			if slices.Contains(variant, "components/servicemonitor") {
 				allowed = append(allowed, "metrics")
+			}
+			egressAllowed := []string{"53", "443"}
+			if slices.Contains(variant, "components/redis-ratelimit") {
+				egressAllowed = append(egressAllowed, "6379", "6380", "10000")
 			}
 			for _, rule := range np.Ingress {
 				if len(rule.Ports) == 0 {
@@ -833,8 +837,8 @@ func TestNetworkPolicy(t *testing.T) {
 				}
 			}
 			for _, p := range egressPorts {
-				if p != "53" && p != "443" {
-					t.Errorf("egress to port %s: lktoken needs DNS (53) and its identity provider (443) only", p)
+				if !slices.Contains(egressAllowed, p) {
+					t.Errorf("egress to port %s: lktoken needs DNS (53), its identity provider (443) and, with the redis-ratelimit component, Redis only", p)
 				}
 			}
 			if !slices.Contains(egressPorts, "53") {
@@ -863,4 +867,38 @@ func show[T any](p *T) string {
 		return "unset"
 	}
 	return fmt.Sprint(*p)
+}
+
+// TestRedisRateLimitComponent: the component merges the rate limit into
+// the settings and mounts the Redis password from its own Secret as the
+// file LKTOKEN_RATE_LIMIT_REDIS_PASSWORD_FILE names, never as a variable.
+func TestRedisRateLimitComponent(t *testing.T) {
+	r := render(t, "components/redis-ratelimit")
+	c := container(t, r.deployment)
+	env := settings(t, r, c)
+	for k, want := range map[string]string{"LKTOKEN_RATE_LIMIT": "20/min", "LKTOKEN_RATE_BURST": "5", "LKTOKEN_RATE_LIMIT_FAILURE": "open",
+		"LKTOKEN_RATE_LIMIT_REDIS_PASSWORD_FILE": "/etc/lktoken/redis/password"} {
+		if env[k] != want {
+			t.Errorf("%s=%q, want %q", k, env[k], want)
+		}
+	}
+	if u := env["LKTOKEN_RATE_LIMIT_REDIS_URL"]; !strings.HasPrefix(u, "rediss://") || strings.Contains(u, "@") {
+		t.Errorf("LKTOKEN_RATE_LIMIT_REDIS_URL=%q: want TLS and no password", u)
+	}
+	if _, ok := env["LKTOKEN_RATE_LIMIT_REDIS_PASSWORD"]; ok {
+		t.Error("the password is a variable: it must be a mounted file")
+	}
+	if env["LIVEKIT_URL"] == "" || env["LKTOKEN_ALLOWED_ORIGINS"] == "" {
+		t.Error("merging the component's settings lost the base settings")
+	}
+	var secretName string
+	for _, v := range r.deployment.Spec.Template.Spec.Volumes {
+		if v.Secret != nil && slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == v.Name && m.MountPath == "/etc/lktoken/redis" }) {
+			secretName = v.Secret.SecretName
+		}
+	}
+	s := r.secret(secretName)
+	if s == nil || len(s.Data["password"]) == 0 || !strings.HasPrefix(secretName, "lktoken-redis") {
+		t.Fatalf("/etc/lktoken/redis is not the Secret lktoken-redis with a password key (volume's secret %q)", secretName)
+	}
 }
