@@ -7,8 +7,9 @@
 //	             oidc), the room policy, the tracer, the mint operation, the
 //	             routes behind the middleware every request passes (request
 //	             id, metrics, panic recovery, CORS, and the front that
-//	             authenticates before the body is read and hands the verified
-//	             caller to the route), /healthz, /readyz, SIGHUP reloads
+//	             authenticates before the body is read, takes the caller's
+//	             rate limit and hands the verified caller to the route),
+//	             /healthz, /readyz, SIGHUP reloads
 //	 ↓
 //	httpserver   serves a built handler: the listener (HTTP/1.1 + cleartext
 //	             HTTP/2), the metrics listener, the drain; it composes nothing
@@ -21,7 +22,7 @@
 //	 ↓
 //	pipeline     the one mint operation every route calls: Authenticate (authn)
 //	             before the body is read, then Mint: bind the verified
-//	             identity → validate (contract) → room policy → server policy
+//	             identity (identity) → validate (contract) → room policy → server policy
 //	             and signature (mint); audit, metrics and tracing wrap it once
 //	             and learn the outcome from its return
 //	 ↓
@@ -31,8 +32,13 @@
 //	             the server's Policy and the Issuer that applies it
 //	keys         the API keys: where they come from, the Ring a reload swaps
 //
-// Beside them: config (flags and environment into a Config, every error
-// naming what to set), logging (the logger, the batching LogWriter, and the
+// Beside them: config (flags and environment into a Config: one typed
+// declaration per setting, and the one map from a setting's field to what
+// the user typed), setting (the field ids domain packages report errors
+// against, so that none spells a flag or variable), identity (the identity
+// modes: exclusive, per-session, pseudonymous), ratelimit (the per-caller
+// GCRA limit, in memory or in Redis, and the client address behind trusted
+// proxies), logging (the logger, the batching LogWriter, and the
 // writer the audit log's direct lines share with slog's JSON handler), authn
 // (the Authenticator hook and the static bearer token), oidc (the OpenID
 // Connect Authenticator: discovery, the provider's keys, verification and its
