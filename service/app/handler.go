@@ -96,7 +96,8 @@ func front(op *pipeline.Operation, mux *http.ServeMux, hot api.Route) http.Handl
 			mux.ServeHTTP(w, r)
 			return
 		}
-		caller, err := op.Authenticate(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, r.URL.Path)
+		who := authn.Caller{Header: r.Header, Peer: r.RemoteAddr}
+		caller, err := op.Authenticate(r.Context(), who, r.URL.Path)
 		if err != nil {
 			// The challenge is a header on every protocol, once: connect-go's
 			// ErrorWriter would add the error's metadata again (Connect) or
@@ -123,7 +124,7 @@ func front(op *pipeline.Operation, mux *http.ServeMux, hot api.Route) http.Handl
 		}
 		if op.Limits() {
 			var d ratelimit.Decision
-			caller, d, err = op.Admit(r.Context(), authn.Caller{Header: r.Header, Peer: r.RemoteAddr}, caller, r.URL.Path)
+			caller, d, err = op.Admit(r.Context(), who, caller, r.URL.Path)
 			op.RateLimitHeaders(w.Header(), d) // headers on every protocol, as the challenge above
 			if err != nil {
 				_ = ew.Write(w, r, err)
