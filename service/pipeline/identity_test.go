@@ -18,6 +18,7 @@ import (
 	"github.com/lktoken/lktoken/service/keys"
 	"github.com/lktoken/lktoken/service/mint"
 	"github.com/lktoken/lktoken/service/pipeline"
+	"github.com/lktoken/lktoken/service/ratelimit"
 )
 
 const pseudonymKey = "pipeline-pseudonym-key-0123456789abcdef"
@@ -139,5 +140,44 @@ func TestReservedAttributesRefused(t *testing.T) {
 		if !errors.As(err, &cerr) || cerr.Code() != connect.CodePermissionDenied || cerr.Message() != want {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// A pseudonymous caller's rate-limit refusal is audited under the pseudonym,
+// like its mints: the refusal comes before Mint, so the identity mode must
+// already have bound the caller when Authenticate let it in.
+func TestPseudonymousRateLimitRefusal(t *testing.T) {
+	t.Parallel()
+	m, err := identity.ParseMode("pseudonymous")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := identity.NewBinder(m, pseudonymKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testserver.Log{}
+	op := pipeline.New(pipeline.Options{
+		Issuer:        mint.NewIssuer(keys.NewRing(keys.Set{Signing: creds}), mint.DefaultPolicy("wss://lk.example.test"), time.Now),
+		Authenticator: fakeAuthn{s: &steps{}, p: &authn.Principal{Issuer: "https://idp.example", Subject: "sub-1", Identity: "ada", Name: "Ada L."}},
+		Identity:      b,
+		Limiter:       ratelimit.New(ratelimit.Options{Policy: ratelimit.Policy{Count: 1, Per: time.Hour, Burst: 1}, Store: ratelimit.NewMemory()}),
+		Log:           slog.New(slog.NewJSONHandler(logs, nil)),
+		Now:           time.Now,
+	})
+	if _, err := mintAs(op, "Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby"}); err != nil {
+		t.Fatal(err)
+	}
+	minted := lastLine(t, logs)
+	_, err = mintAs(op, "Bearer ok", &lktokenv1.GenerateTokenRequest{RoomName: "lobby"})
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("second mint: %v, want resource_exhausted", err)
+	}
+	refused := lastLine(t, logs)
+	if refused["outcome"] != "rate_limited" || refused["principal_subject"] != minted["principal_subject"] {
+		t.Errorf("refusal %v, want outcome rate_limited under the mint's subject %v", refused, minted["principal_subject"])
+	}
+	if strings.Contains(logs.String(), "sub-1") || strings.Contains(logs.String(), "ada") || strings.Contains(logs.String(), "Ada") {
+		t.Errorf("the raw subject, identity or name reached the log:\n%s", logs)
 	}
 }

@@ -159,7 +159,11 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 		ctx, end = op.tracer.Start(ctx, &call)
 		defer func() { end(err) }()
 	}
-	p := call.Caller.principal
+	// The caller as the identity mode shows it (Authenticate bound it): the
+	// audit line, the policy and the route see a pseudonymous caller's
+	// pseudonyms.
+	bound := call.Caller.bound
+	p := bound.Principal
 	if op.authn != nil && !call.Caller.ok {
 		// Wiring fault, never the caller's: audited like any refusal.
 		call.Err = connect.NewError(connect.CodeInternal, errors.New("this route is not behind the caller's authentication; this is a server fault"))
@@ -169,13 +173,6 @@ func (op *Operation) Mint(ctx context.Context, call Call) (res Result, err error
 		if _, _, err := op.Admit(ctx, authn.Caller{Header: call.Header, Peer: call.Peer}, call.Caller, call.Route); err != nil {
 			return Result{}, err
 		}
-	}
-	// From here on the caller is as the identity mode shows it: the audit
-	// line, the policy and the route see a pseudonymous caller's pseudonyms.
-	bound := identity.Bound{Principal: p}
-	if p != nil && p.Identity != "" {
-		bound = op.identity.Bind(p)
-		p = bound.Principal
 	}
 	entry := audit.Entry{RequestID: requestid.From(ctx), Peer: call.Peer, Route: call.Route, Started: op.now()}
 	if p != nil {
@@ -254,14 +251,18 @@ func (op *Operation) decide(ctx context.Context, req *lktokenv1.GenerateTokenReq
 // authentication is configured. Only Authenticate makes one that Mint
 // accepts when callers must authenticate.
 type Verified struct {
-	principal *authn.Principal
-	ok        bool
+	// bound is the principal as the identity mode shows it, bound once
+	// here so that everything after authentication (the rate limit's
+	// refusal, the audit line, the policy, the token) sees the same one.
+	bound identity.Bound
+	ok    bool
 	// admitted: Admit took this request from the caller's budget.
 	admitted bool
 }
 
-// Principal is the verified caller, nil when the mode proves no identity.
-func (v Verified) Principal() *authn.Principal { return v.principal }
+// Principal is the verified caller as the identity mode shows it (a
+// pseudonymous caller's pseudonyms), nil when the mode proves no identity.
+func (v Verified) Principal() *authn.Principal { return v.bound.Principal }
 
 // Authenticate verifies the caller of route from its headers and peer, before
 // any body is read (nil Authenticator: everyone is let in, with no
@@ -278,7 +279,11 @@ func (op *Operation) Authenticate(ctx context.Context, c authn.Caller, route str
 		op.audit.Refused(ctx, requestid.From(ctx), c.Peer, route, cerr)
 		return Verified{}, cerr
 	}
-	return Verified{principal: p, ok: true}, nil
+	bound := identity.Bound{Principal: p}
+	if p != nil && p.Identity != "" {
+		bound = op.identity.Bind(p)
+	}
+	return Verified{bound: bound, ok: true}, nil
 }
 
 // Limits reports whether callers are rate limited.
@@ -300,7 +305,7 @@ func (op *Operation) Admit(ctx context.Context, c authn.Caller, v Verified, rout
 		return v, ratelimit.Decision{Allowed: true, Unchecked: true}, nil
 	}
 	var key ratelimit.Key
-	p := v.principal
+	p := v.bound.Principal
 	switch {
 	case p != nil:
 		key = ratelimit.SubjectKey(p.Issuer, p.Subject)
