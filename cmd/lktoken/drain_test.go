@@ -87,7 +87,7 @@ func TestHealthcheckSubcommand(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, binary, append([]string{"healthcheck"}, args...)...)
-		cmd.Env = env
+		cmd.Env = append([]string{}, env...) // never nil: a nil Env inherits the test's environment
 		out, _ := cmd.CombinedOutput()
 		return cmd.ProcessState.ExitCode(), string(out)
 	}

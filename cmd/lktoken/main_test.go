@@ -60,7 +60,7 @@ func run(t *testing.T, env []string, args ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = env
+	cmd.Env = append([]string{}, env...) // never nil: a nil Env inherits the test's environment
 	out, _ := cmd.CombinedOutput()
 	return string(out), cmd.ProcessState.ExitCode()
 }
@@ -71,7 +71,7 @@ func runSplit(t *testing.T, env []string, args ...string) (stdout, stderr string
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = env
+	cmd.Env = append([]string{}, env...) // never nil: a nil Env inherits the test's environment
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	_ = cmd.Run()

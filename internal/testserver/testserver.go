@@ -159,7 +159,7 @@ func Exec(t testing.TB, bin string, env []string, args ...string) *Proc {
 	t.Helper()
 	args = append(args, "--listen", "127.0.0.1:0")
 	p := &Proc{Cmd: exec.Command(bin, args...), Log: &Log{}, done: make(chan struct{})}
-	p.Cmd.Env = env
+	p.Cmd.Env = append([]string{}, env...) // never nil: a nil Env would inherit the test's LIVEKIT_*/LKTOKEN_*
 	stderr, err := p.Cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
