@@ -40,7 +40,11 @@ else
   port="${EXAMPLE_PORT:-4200}"
   api="${EXAMPLE_API:-127.0.0.1:8080}"
 fi
-"$lktoken" --dev --listen "$api" --allowed-origins "http://localhost:$port" 2> >(sed 's/^/[lktoken] /' >&2) &
+# Without the shell's LIVEKIT_*/LKTOKEN_* settings: the example pairs lktoken
+# --dev with the local livekit-server --dev, whatever a developer exported.
+unset_own=()
+for v in $(compgen -e); do [[ $v == LIVEKIT_* || $v == LKTOKEN_* ]] && unset_own+=(-u "$v"); done
+env "${unset_own[@]}" "$lktoken" --dev --listen "$api" --allowed-origins "http://localhost:$port" 2> >(sed 's/^/[lktoken] /' >&2) &
 pids+=($!)
 
 lk="${LIVEKIT_BIN:-}"
